@@ -1,0 +1,3 @@
+from foleystudio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""What a generation is asked to do, and what it returns (DESIGN.md §2.7).
+
+A :class:`GenerationRequest` is frozen and carries every setting, the seed included; models
+never hold per-call settings. Results are :class:`Candidate` values holding CPU NumPy audio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from foleystudio.core.sources import Source, source_from_dict, source_to_dict
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """GMDS over initial noise (DESIGN.md §7.1) and the score weights used to rank."""
+
+    population: int = 6
+    iterations: int = 2
+    sigma_small: float = 0.3
+    sigma_large: float = 0.8
+    search_steps: int = 4
+    weight_semantic: float = 1.0
+    weight_text: float = 1.0
+    weight_sync: float = 1.0
+
+
+@dataclass(frozen=True)
+class InpaintContext:
+    """Range regeneration: keep the render outside ``[start, end)`` (seconds, video time)."""
+
+    render: str
+    render_start: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation: a time range of a video plus every setting (seconds, normalised boxes).
+
+    ``end=None`` means the end of the video. ``num_candidates`` candidates use seeds
+    ``seed, seed + 1, …`` unless a search is given.
+    """
+
+    video: str
+    start: float = 0.0
+    end: float | None = None
+    text: str = ""
+    negative_text: str = ""
+    sources: tuple[Source, ...] = ()
+    omega: float = 0.25
+    delta: float = 0.5
+    steps: int = 16
+    sampler: str = "euler"
+    cfg: float = 3.0
+    seed: int = 0
+    num_candidates: int = 1
+    model: str = "foleyworld-tiny"
+    device: str = "auto"
+    per_source: bool = False
+    cycle_iters: int = 0
+    cycle_samples: int = 4
+    search: SearchSettings | None = None
+    inpaint: InpaintContext | None = None
+
+    def replace(self, **changes: Any) -> GenerationRequest:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (kept in clip provenance and ``result.json``)."""
+        data = dataclasses.asdict(self)
+        data["sources"] = [source_to_dict(s) for s in self.sources]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        values = dict(data)
+        values["sources"] = tuple(source_from_dict(s) for s in values.get("sources", ()))
+        if values.get("search") is not None:
+            values["search"] = SearchSettings(**values["search"])
+        if values.get("inpaint") is not None:
+            values["inpaint"] = InpaintContext(**values["inpaint"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One generated sound: mono float32 ``audio`` at ``sample_rate`` Hz, placed at ``start`` s.
+
+    ``scores`` maps score names (``semantic``, ``text``, ``sync``, ``total``) to values;
+    ``source_id`` is set for a per-source stem.
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    start: float
+    seed: int
+    request: GenerationRequest
+    scores: dict[str, float] = field(default_factory=dict)
+    source_id: str | None = None
+    label: str = ""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.audio) / self.sample_rate

@@ -1,0 +1,107 @@
+"""Writing video files with PyAV (H.264 + AAC by default).
+
+Used by FoleyWorld to write its clips and by tests to make media with known content.
+Frames are RGB ``uint8`` arrays of shape (H, W, 3); audio is float32 (samples,) or
+(samples, channels) in [-1, 1]. The file is written to a temporary name and moved into place,
+so a failure leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from foleystudio.errors import MediaError
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    fps: Fraction | int,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 48000,
+    *,
+    codec: str = "libx264",
+    crf: int = 20,
+    gop: int = 48,
+    audio_codec: str = "aac",
+    pts_seconds: Sequence[float] | None = None,
+    rotation: int | None = None,
+) -> Path:
+    """Encode ``frames`` (and optional ``audio``) to ``path``; returns the path.
+
+    ``pts_seconds`` gives each frame's presentation time for variable-frame-rate files
+    (default: ``i / fps``). ``rotation`` (90/180/270) is stored as display-matrix metadata;
+    the pixels are written unrotated, as phones do.
+    """
+    path = Path(path)
+    fps = Fraction(fps)
+    tmp = path.with_name(f".{path.name}.part{path.suffix}")
+    try:
+        with av.open(str(tmp), "w") as container:
+            vstream = None
+            time_base = Fraction(1, 90000) if pts_seconds is not None else 1 / fps
+            astream = None
+            if audio is not None:
+                audio = np.asarray(audio, dtype=np.float32)
+                if audio.ndim == 1:
+                    audio = audio[:, None]
+                layout = "mono" if audio.shape[1] == 1 else "stereo"
+                astream = container.add_stream(audio_codec, rate=sample_rate, layout=layout)
+            for index, frame in enumerate(frames):
+                frame = np.ascontiguousarray(frame, dtype=np.uint8)
+                if vstream is None:
+                    height, width = frame.shape[:2]
+                    vstream = container.add_stream(codec, rate=fps)
+                    vstream.width, vstream.height = width - width % 2, height - height % 2
+                    vstream.pix_fmt = "yuv420p"
+                    vstream.time_base = time_base
+                    vstream.codec_context.time_base = time_base
+                    vstream.options = {"crf": str(crf), "g": str(gop), "bf": "0"}
+                    if rotation:
+                        vstream.metadata["rotate"] = str(rotation)
+                vframe = av.VideoFrame.from_ndarray(frame[: vstream.height, : vstream.width], format="rgb24")
+                if pts_seconds is not None:
+                    vframe.pts = round(pts_seconds[index] / time_base)
+                else:
+                    vframe.pts = index
+                vframe.time_base = time_base
+                for packet in vstream.encode(vframe):
+                    container.mux(packet)
+            if vstream is None and astream is None:
+                raise MediaError("nothing to write: no frames and no audio", path)
+            if vstream is not None:
+                for packet in vstream.encode():
+                    container.mux(packet)
+            if astream is not None:
+                _encode_audio(container, astream, audio, sample_rate)
+        os.replace(tmp, path)
+    except MediaError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"cannot write video: {exc}", path) from exc
+    return path
+
+
+def _encode_audio(container: av.container.OutputContainer, stream: av.AudioStream, audio: np.ndarray, sample_rate: int) -> None:
+    chunk = 1024
+    planar = np.ascontiguousarray(audio.T)  # (channels, samples) for the fltp format
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    for start in range(0, planar.shape[1], chunk):
+        block = np.ascontiguousarray(planar[:, start : start + chunk])
+        frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+        frame.sample_rate = sample_rate
+        frame.pts = start
+        frame.time_base = Fraction(1, sample_rate)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+

@@ -1,0 +1,1 @@
+"""torch layer: models, encoders, sampling, metrics, checkpoints. No Qt."""
