@@ -9,14 +9,14 @@ so a failure leaves no half-written file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from foleystudio.errors import MediaError
+from foleystudio.errors import MediaError, UsageError
 
 
 def write_video(
@@ -32,18 +32,29 @@ def write_video(
     audio_codec: str = "aac",
     pts_seconds: Sequence[float] | None = None,
     rotation: int | None = None,
+    timecode: str | None = None,
+    preset: str | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Encode ``frames`` (and optional ``audio``) to ``path``; returns the path.
 
     ``pts_seconds`` gives each frame's presentation time for variable-frame-rate files
-    (default: ``i / fps``). ``rotation`` (90/180/270) is stored as display-matrix metadata;
-    the pixels are written unrotated, as phones do.
+    (default: ``i / fps``). ``rotation`` (0/90/180/270, degrees clockwise, the convention of
+    the legacy ``rotate`` tag and of :attr:`foleystudio.core.media.MediaInfo.rotation`) is
+    stored as a display matrix; the pixels are written unrotated, as phones do.
+    ``timecode`` (``HH:MM:SS:FF``) becomes the start timecode (a ``tmcd`` track in MP4/MOV).
+    ``preset`` is the x264 speed preset (None: the encoder's default); ``bframes`` the
+    number of consecutive B-frames (0: decode order = display order).
     """
     path = Path(path)
     fps = Fraction(fps)
+    if rotation is not None and rotation % 90 != 0:
+        raise UsageError(f"rotation must be a multiple of 90 degrees, got {rotation}")
     tmp = path.with_name(f".{path.name}.part{path.suffix}")
     try:
         with av.open(str(tmp), "w") as container:
+            if timecode:
+                container.metadata["timecode"] = timecode
             vstream = None
             time_base = Fraction(1, 90000) if pts_seconds is not None else 1 / fps
             astream = None
@@ -51,8 +62,9 @@ def write_video(
                 audio = np.asarray(audio, dtype=np.float32)
                 if audio.ndim == 1:
                     audio = audio[:, None]
-                layout = "mono" if audio.shape[1] == 1 else "stereo"
-                astream = container.add_stream(audio_codec, rate=sample_rate, layout=layout)
+                astream = container.add_stream(
+                    audio_codec, rate=sample_rate, layout=audio_layout_name(audio.shape[1])
+                )
             for index, frame in enumerate(frames):
                 frame = np.ascontiguousarray(frame, dtype=np.uint8)
                 if vstream is None:
@@ -62,9 +74,13 @@ def write_video(
                     vstream.pix_fmt = "yuv420p"
                     vstream.time_base = time_base
                     vstream.codec_context.time_base = time_base
-                    vstream.options = {"crf": str(crf), "g": str(gop), "bf": "0"}
-                    if rotation:
-                        vstream.metadata["rotate"] = str(rotation)
+                    options = {"crf": str(crf), "g": str(gop), "bf": str(bframes)}
+                    if preset:
+                        options["preset"] = preset
+                    vstream.options = options
+                    if rotation and rotation % 360:
+                        # The display matrix holds the counter-clockwise angle.
+                        vstream.set_display_rotation(-(rotation % 360))
                 vframe = av.VideoFrame.from_ndarray(frame[: vstream.height, : vstream.width], format="rgb24")
                 if pts_seconds is not None:
                     vframe.pts = round(pts_seconds[index] / time_base)
@@ -79,7 +95,8 @@ def write_video(
                 for packet in vstream.encode():
                     container.mux(packet)
             if astream is not None:
-                _encode_audio(container, astream, audio, sample_rate)
+                for packet in encode_audio(astream, audio, sample_rate):
+                    container.mux(packet)
         os.replace(tmp, path)
     except MediaError:
         tmp.unlink(missing_ok=True)
@@ -90,18 +107,31 @@ def write_video(
     return path
 
 
-def _encode_audio(container: av.container.OutputContainer, stream: av.AudioStream, audio: np.ndarray, sample_rate: int) -> None:
+def encode_audio(
+    stream: av.AudioStream, audio: np.ndarray, sample_rate: int, start_pts: int = 0
+) -> Iterator[av.Packet]:
+    """Encode float32 ``audio`` ((samples,) or (samples, channels)) into ``stream``.
+
+    Yields the packets (the caller muxes them, so it can interleave them with video).
+    ``start_pts`` is the time of the first sample, in samples. The encoder converts the
+    float frames to its own sample format (e.g. ``s16`` for PCM).
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
     chunk = 1024
     planar = np.ascontiguousarray(audio.T)  # (channels, samples) for the fltp format
-    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    layout = audio_layout_name(planar.shape[0])
     for start in range(0, planar.shape[1], chunk):
         block = np.ascontiguousarray(planar[:, start : start + chunk])
         frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
         frame.sample_rate = sample_rate
-        frame.pts = start
+        frame.pts = start_pts + start
         frame.time_base = Fraction(1, sample_rate)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
+        yield from stream.encode(frame)
+    yield from stream.encode()
 
+
+def audio_layout_name(channels: int) -> str:
+    """FFmpeg's default channel layout name for a channel count ("mono", "stereo", "5.1"...)."""
+    return av.AudioLayout({1: "mono", 2: "stereo"}.get(channels, f"{channels}c")).name

@@ -1,0 +1,193 @@
+"""Generation speed of the ``tiny`` Flowley: one 8 s window (125 tokens) on this machine.
+
+Run ``python benchmarks/generate_speed.py [--quick]``; ``foleystudio bench`` imports :func:`run`.
+
+Measured (batch 1, Euler unless noted, weights random — speed does not depend on them):
+- ``sample_s``: sampling one window at 8 / 16 / 25 steps, without CFG (w = 1, one forward
+  per step) and with CFG (w = 3, conditional + unconditional rows in one batched forward);
+  Heun at 16 steps as well.
+- ``decode_s``: MelCodec decode (mel pseudo-inverse + 32 Griffin-Lim iterations).
+- ``real_time_factor``: (sampling + decode) / 8 s, so < 1 is faster than real time
+  (DESIGN.md §12 budget: ≤ 0.2 at 16 steps on a 2-core CPU).
+- ``train_step_s``: one training step (``training_loss`` + backward + AdamW) at batch 8.
+- ``peak_rss_mib``: the process's peak resident memory (``resource.getrusage``); torch's
+  allocations are invisible to tracemalloc, so RSS is the honest figure.
+
+Conditions have the shapes the engine feeds: 64 visual tokens (CLIP dim 512), 77 text
+token slots of which 12 are real, pooled text, sync features per audio token, a mix vector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "generate_speed.json"
+WINDOW_S = 8.0
+RTF_BUDGET_16_STEPS = 0.2
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were taken on."""
+    import torch
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "torchaudio": version("torchaudio"),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
+    return info
+
+
+def _peak_rss_mib() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def _conditions(config: Any, batch: int, generator: Any) -> Any:
+    import torch
+
+    from foleystudio.ml.flowley import Conditions
+
+    na, tv, length = config.num_audio_tokens, config.num_visual_tokens, 77
+    text_mask = torch.zeros(batch, length, dtype=torch.bool)
+    text_mask[:, :12] = True
+    return Conditions(
+        visual=torch.randn(batch, tv, config.clip_dim, generator=generator),
+        visual_times=(torch.arange(tv, dtype=torch.float64) / config.visual_fps).repeat(batch, 1),
+        text=torch.randn(batch, length, config.text_token_dim, generator=generator),
+        text_mask=text_mask,
+        text_pooled=torch.randn(batch, config.text_pooled_dim, generator=generator),
+        sync=torch.rand(batch, na, config.sync_dim, generator=generator),
+        mix=torch.randn(batch, config.mix_dim, generator=generator),
+    )
+
+
+def _timed(fn: Any, repeats: int) -> dict[str, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median": round(statistics.median(times), 4), "min": round(min(times), 4), "runs": repeats}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Measure and return the figures (also written to benchmarks/results/generate_speed.json)."""
+    import torch
+
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.device import make_generator
+    from foleystudio.ml.flowley import FlowTrainingConfig, Flowley, flowley_config, sample, training_loss
+
+    rss_start = _peak_rss_mib()
+    config = flowley_config("tiny")
+    codec = MelCodec()
+    assert codec.latent_dim == config.latent_dim and codec.num_tokens(WINDOW_S) == config.num_audio_tokens
+    torch.manual_seed(0)  # benchmark-only: weights are random, their values do not matter
+    model = Flowley(config).eval()
+    generator = torch.Generator().manual_seed(0)
+    cond = _conditions(config, 1, generator)
+    noise = torch.randn(1, config.num_audio_tokens, config.latent_dim, generator=generator)
+    repeats = 1 if quick else 3
+
+    sample(model, noise, cond, steps=2, cfg_scale=3.0)  # warm-up (allocator, kernels)
+    sampling: dict[str, Any] = {}
+    for steps in (8, 16, 25):
+        for cfg in (1.0, 3.0):
+            key = f"euler_{steps}_steps_{'cfg' if cfg != 1.0 else 'no_cfg'}"
+            sampling[key] = _timed(lambda s=steps, w=cfg: sample(model, noise, cond, steps=s, cfg_scale=w), repeats)
+    sampling["heun_16_steps_cfg"] = _timed(
+        lambda: sample(model, noise, cond, steps=16, method="heun", cfg_scale=3.0), repeats
+    )
+    latent = sample(model, noise, cond, steps=4)
+    codec.decode(latent)  # warm-up
+    decode = _timed(lambda: codec.decode(latent), repeats + 2)
+    rtf = {
+        key: round((value["median"] + decode["median"]) / WINDOW_S, 4)
+        for key, value in sampling.items()
+    }
+
+    train_model = Flowley(config).train()
+    optimizer = torch.optim.AdamW(train_model.parameters(), lr=1e-4)
+    train_cond = _conditions(config, 8, generator)
+    x1 = torch.randn(8, config.num_audio_tokens, config.latent_dim, generator=generator)
+    onsets = (torch.rand(8, config.num_audio_tokens, generator=generator) < 0.05).float()
+    loss_generator = make_generator(1)
+
+    def train_step() -> None:
+        loss, _ = training_loss(train_model, x1, train_cond, loss_generator, FlowTrainingConfig(), onsets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    train_step()  # warm-up
+    train = _timed(train_step, 3 if quick else 8)
+
+    result = {
+        "benchmark": "generate_speed",
+        "quick": quick,
+        "machine": machine(),
+        "model": {
+            "config": "tiny",
+            "parameters": model.num_parameters(),
+            "hidden": config.hidden,
+            "joint_blocks": config.joint_depth,
+            "single_blocks": config.single_depth,
+            "audio_tokens": config.num_audio_tokens,
+            "visual_tokens": config.num_visual_tokens,
+            "text_tokens": 77,
+            "visual_attention": config.visual_attention,
+        },
+        "window_s": WINDOW_S,
+        "sample_s": sampling,
+        "decode_s": {**decode, "griffin_lim_iters": codec.griffin_lim_iters},
+        "real_time_factor": rtf,
+        "rtf_budget_16_steps": RTF_BUDGET_16_STEPS,
+        "rtf_16_steps_cfg_within_budget": rtf["euler_16_steps_cfg"] <= RTF_BUDGET_16_STEPS,
+        "train_step_s": {**train, "batch": 8},
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_peak_before_mib": rss_start,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run per figure")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick)
+    print(json.dumps(result, indent=2))
+    print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""``foleystudio models list|info|pull``: the model bundles this installation can use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``models`` sub-command and its actions."""
+    parser = subparsers.add_parser(
+        "models",
+        help="list, inspect and pull model bundles",
+        description="Model bundles are folders of safetensors weights plus a manifest.json. They are "
+        "searched in $FOLEYSTUDIO_MODELS, the user's models folder and the packaged models/ folder.",
+    )
+    actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
+
+    list_parser = actions.add_parser("list", help="list the installed bundles")
+    list_parser.add_argument("--json", action="store_true", help="print JSON")
+    list_parser.set_defaults(func=run_list)
+
+    info_parser = actions.add_parser("info", help="describe one bundle (configs, tensors, training)")
+    info_parser.add_argument("name", metavar="NAME", help="bundle name or folder")
+    info_parser.add_argument("--verify", action="store_true", help="also check every file's sha256")
+    info_parser.add_argument("--json", action="store_true", help="print JSON")
+    info_parser.set_defaults(func=run_info)
+
+    pull_parser = actions.add_parser("pull", help="download a bundle archive and install it (sha256-checked)")
+    pull_parser.add_argument("url", metavar="URL", help="https:// or file:// URL of a .zip/.tar.gz bundle")
+    pull_parser.add_argument("--sha256", required=True, help="expected sha256 of the archive")
+    pull_parser.add_argument("--dest", help="models folder to install into (default: the user's)")
+    pull_parser.add_argument("--overwrite", action="store_true", help="replace an installed bundle of the same name")
+    pull_parser.set_defaults(func=run_pull)
+
+    parser.set_defaults(func=lambda args: parser.print_help() or 0)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from foleystudio.ml.checkpoints import list_bundles, model_dirs
+
+    bundles = list_bundles()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "search_path": [{"source": s, "path": str(p)} for s, p in model_dirs()],
+                    "bundles": [b.to_dict() for b in bundles],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if not bundles:
+        print("no model bundles found; searched:")
+        for source, path in model_dirs():
+            print(f"  {source:<8}  {path}")
+        return 0
+    rows = [("NAME", "VERSION", "SOURCE", "SIZE", "PATH")]
+    for b in bundles:
+        name = b.name if b.error is None else f"{b.name} (unusable: {b.error})"
+        rows.append((name, b.version, b.source, _size(b.size_bytes), str(b.path)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from foleystudio.ml.checkpoints import bundle_info, find_bundle, read_manifest, verify_bundle
+
+    folder = find_bundle(args.name)
+    manifest = verify_bundle(folder) if args.verify else read_manifest(folder)
+    info = bundle_info(folder)
+    modules = {name: _tensor_summary(folder / filename) for name, filename in manifest["modules"].items()}
+    data = {
+        "name": manifest["name"],
+        "version": manifest.get("version", ""),
+        "format_version": manifest["format_version"],
+        "created": manifest.get("created", ""),
+        "description": manifest.get("description", ""),
+        "path": str(folder),
+        "size_bytes": info.size_bytes,
+        "verified": bool(args.verify),
+        "modules": modules,
+        "files": manifest["files"],
+        "configs": manifest["configs"],
+        "training": manifest.get("training", {}),
+    }
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{data['name']} {data['version']}  ({data['path']})")
+    if data["description"]:
+        print(f"  {data['description']}")
+    print(f"  created {data['created']}, format {data['format_version']}, {_size(data['size_bytes'])}")
+    if args.verify:
+        print("  checksums: all files match the manifest")
+    for name, summary in modules.items():
+        print(f"  module {name}: {summary['tensors']} tensors, {summary['parameters']:,} values")
+    for name, config in data["configs"].items():
+        if isinstance(config, dict):
+            text = ", ".join(f"{k}={v}" for k, v in config.items())
+            print(f"  config {name}: {text}")
+    if data["training"]:
+        print("  training: " + ", ".join(f"{k}={v}" for k, v in data["training"].items()))
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from foleystudio.ml.checkpoints import pull_bundle
+
+    path = pull_bundle(args.url, args.sha256, args.dest, overwrite=args.overwrite)
+    print(f"installed {path}")
+    return 0
+
+
+def _tensor_summary(path: Any) -> dict[str, int]:
+    """Tensor and value counts of a safetensors file (header only, no weights read)."""
+    from safetensors import safe_open
+
+    from foleystudio.errors import CheckpointError
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            shapes = [fh.get_slice(key).get_shape() for key in fh.keys()]  # noqa: SIM118 - not a dict
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"not a valid safetensors file: {exc}", path) from None
+    values = 0
+    for shape in shapes:
+        count = 1
+        for dim in shape:
+            count *= dim
+        values += count
+    return {"tensors": len(shapes), "parameters": values}
+
+
+def _size(num_bytes: int) -> str:
+    if num_bytes >= 2**20:
+        return f"{num_bytes / 2**20:.1f} MiB"
+    return f"{num_bytes / 2**10:.1f} KiB"

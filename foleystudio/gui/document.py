@@ -1,0 +1,515 @@
+"""The open document as an evented model for the views (napari's model / ``_qt`` split).
+
+:class:`Document` owns the :class:`~foleystudio.core.project.Project`, its bundle folder,
+the ``QUndoStack`` over ``core/commands.py``, the playhead, the selection and the latest
+candidates. Views read from it and call its methods; it emits signals when something
+changed. Every edit is a core command; every file operation is a ``core/bundle.py`` call.
+
+Decisions: a video opened without a project gets a bundle in the user folder
+(``$FOLEYSTUDIO_USER_DIR/untitled/``, or the platform's app-data folder) so renders and
+autosaves have a home from the first edit; "Save As" copies that bundle's renders to the
+chosen place and points the clips at the copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from fractions import Fraction
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtGui import QUndoStack
+
+from foleystudio.core import bundle as bundles
+from foleystudio.core import commands as cmd
+from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.media import MediaInfo, probe
+from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
+from foleystudio.core.requests import Candidate
+from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
+from foleystudio.core.timebase import frames_to_timecode, is_drop_frame_rate, timecode_to_frames
+from foleystudio.errors import FoleyStudioError, UsageError
+from foleystudio.gui.undo import UndoCommand
+
+
+#: Marks an argument of :meth:`Document.select` left as it is.
+_KEEP: Any = object()
+
+
+def user_dir() -> Path:
+    """Where FoleyStudio keeps per-user files (``FOLEYSTUDIO_USER_DIR`` overrides)."""
+    override = os.environ.get("FOLEYSTUDIO_USER_DIR")
+    if override:
+        return Path(override)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".foleystudio")
+
+
+def untitled_bundle_path(stem: str) -> Path:
+    """A fresh bundle folder under ``user_dir()/untitled`` named after ``stem``."""
+    folder = user_dir() / "untitled"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10000):
+        candidate = folder / (f"{stem}{bundles.BUNDLE_SUFFIX}" if n == 1 else f"{stem}-{n}{bundles.BUNDLE_SUFFIX}")
+        if not candidate.exists():
+            return candidate
+    raise FoleyStudioError("too many untitled projects", folder)
+
+
+class Document(QObject):
+    """The project being edited, with undo, playhead, selection and candidates."""
+
+    #: After every applied/reverted edit; the argument is the core command (or None).
+    changed = Signal(object)
+    #: A different project was loaded (views rebuild everything).
+    project_replaced = Signal()
+    playhead_changed = Signal(float)
+    selection_changed = Signal()
+    candidates_changed = Signal()
+    #: ``True`` when there are unsaved edits.
+    dirty_changed = Signal(bool)
+    #: A short status message.
+    message = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = Project()
+        self.bundle_dir: Path | None = None
+        #: False while the bundle is an untitled one in the user folder (Save asks where).
+        self.has_location = False
+        self.media: MediaInfo | None = None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.playhead = 0.0
+        self.selected_source_id: str | None = None
+        self.selected_track_id: str | None = None
+        self.selected_clip_id: str | None = None
+        self.candidates: list[Candidate] = []
+        self._merge_session = 0
+
+    # --- state ---------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    @property
+    def frame_duration(self) -> float:
+        """Seconds per video frame."""
+        return float(1 / self.project.fps)
+
+    @property
+    def length(self) -> float:
+        return self.project.length
+
+    def timecode(self, seconds: float) -> str:
+        """Source timecode of the frame at ``seconds`` (the video's start timecode added)."""
+        fps = self.project.fps
+        start = self.project.start_timecode
+        drop = ";" in start and is_drop_frame_rate(fps)
+        try:
+            origin = timecode_to_frames(start, fps)
+        except FoleyStudioError:
+            origin = 0
+        frames = int(Fraction(max(seconds, 0.0)).limit_denominator(10**9) * fps + Fraction(1, 10**6))
+        return frames_to_timecode(origin + frames, fps, drop)
+
+    def source_colour(self, source_id: str) -> str:
+        """The colour a source is drawn in: its track's, else one from the palette."""
+        track = self.project.track_for_source(source_id)
+        if track is not None:
+            return track.colour
+        index = next((i for i, s in enumerate(self.project.sources) if s.id == source_id), 0)
+        return TRACK_COLOURS[index % len(TRACK_COLOURS)]
+
+    def _set_project(self, project: Project, bundle_dir: Path | None, has_location: bool) -> None:
+        self.undo_stack.clear()
+        self.project = project
+        self.bundle_dir = bundle_dir
+        self.has_location = has_location
+        self.media = None
+        if project.video and os.path.isfile(project.video):
+            with contextlib.suppress(FoleyStudioError):
+                self.media = probe(project.video)
+        self.playhead = 0.0
+        self.selected_source_id = self.selected_track_id = self.selected_clip_id = None
+        self.candidates = []
+        self.undo_stack.setClean()
+        self.project_replaced.emit()
+        self.candidates_changed.emit()
+        self.selection_changed.emit()
+        self.playhead_changed.emit(0.0)
+        self.dirty_changed.emit(False)
+
+    # --- files ---------------------------------------------------------------------------
+    def open_video(self, path: str | os.PathLike[str]) -> None:
+        """Start a new project on ``path`` (probed first: a bad file changes nothing)."""
+        info = probe(path)
+        if not info.has_video:
+            raise FoleyStudioError("has no video stream to work on", path)
+        project, bundle = bundles.new_bundle(untitled_bundle_path(Path(path).stem), video=path)
+        project.fps = info.fps or project.fps
+        project.duration = info.duration
+        project.start_timecode = info.start_timecode
+        bundles.save_project(project, bundle)
+        self._set_project(project, bundle, has_location=False)
+        self.media = info
+        self.message.emit(f"Opened {Path(path).name}")
+
+    def open_project(self, path: str | os.PathLike[str], recovered: Project | None = None) -> None:
+        """Open a bundle (``recovered``: the autosaved version the user chose to restore)."""
+        project = recovered if recovered is not None else bundles.load_project(path)
+        bundle = bundles.bundle_folder(path)
+        if bundle.name == bundles.PROJECT_FILE:
+            bundle = bundle.parent
+        self._set_project(project, bundle, has_location=True)
+        if recovered is not None:
+            # The recovered edits are not on disk yet: mark the document as modified.
+            self.undo_stack.resetClean()
+            self.dirty_changed.emit(True)
+        self.message.emit(f"Opened {bundle.name}")
+
+    def save(self) -> Path:
+        """Save in place; raises :class:`UsageError` when the project has no location yet."""
+        if self.bundle_dir is None or not self.has_location:
+            raise UsageError("the project has not been saved yet; choose where (Save As)")
+        bundles.save_project(self.project, self.bundle_dir)
+        self.undo_stack.setClean()
+        self.message.emit(f"Saved {self.bundle_dir.name}")
+        return self.bundle_dir
+
+    def save_as(self, path: str | os.PathLike[str]) -> Path:
+        """Save into a new bundle at ``path`` (``.foley`` appended), taking the renders along."""
+        target = Path(path).expanduser().absolute()
+        if target.suffix != bundles.BUNDLE_SUFFIX:
+            target = target.with_name(target.name + bundles.BUNDLE_SUFFIX)
+        if self.bundle_dir is not None and target == self.bundle_dir:
+            return self.save()
+        if (target / bundles.PROJECT_FILE).exists():
+            raise FoleyStudioError("a project already exists here; choose another name", target)
+        old_renders = None if self.bundle_dir is None else self.bundle_dir / bundles.RENDERS_DIR
+        new_renders = target / bundles.RENDERS_DIR
+        try:
+            new_renders.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FoleyStudioError(f"cannot create the project folder: {exc.strerror or exc}", target) from exc
+        moved: list[tuple[str, str]] = []
+        for track in self.project.tracks:
+            for clip in track.clips:
+                src = Path(clip.render)
+                if old_renders is not None and src.parent == old_renders and src.is_file():
+                    dst = new_renders / src.name
+                    if not dst.exists():
+                        shutil.copy2(src, dst)
+                    moved.append((clip.render, str(dst)))
+        for old, new in dict(moved).items():
+            bundles.relink(self.project, old, new)
+        self.project.name = target.stem
+        bundles.save_project(self.project, target)
+        self.bundle_dir = target
+        self.has_location = True
+        self.undo_stack.setClean()
+        self.project_replaced.emit()
+        self.message.emit(f"Saved {target.name}")
+        return target
+
+    def autosave(self) -> Path | None:
+        """Write the autosave side file when there are unsaved edits."""
+        if self.bundle_dir is None or not self.dirty:
+            return None
+        return bundles.write_autosave(self.project, self.bundle_dir)
+
+    # --- edits ---------------------------------------------------------------------------
+    def push(self, command: cmd.Command, merge_session: int | None = None) -> None:
+        """Apply ``command`` and put it on the undo stack.
+
+        ``merge_session``: commands pushed with the same session number (one slider drag)
+        merge into one undo step; None never merges. Raises the command's
+        :class:`FoleyStudioError` if the edit is invalid (nothing changes then).
+        """
+        command.apply(self.project)
+        self.undo_stack.push(UndoCommand(command, lambda: self.project, self._notify, merge_session))
+
+    def push_group(self, text: str, commands: Sequence[cmd.Command]) -> None:
+        """Several commands as one undo step."""
+        self.push(cmd.CommandGroup(text, list(commands)))
+
+    def new_merge_session(self) -> int:
+        """A fresh session number for one continuous gesture (see :meth:`push`)."""
+        self._merge_session += 1
+        return self._merge_session
+
+    def _notify(self, command: Any) -> None:
+        self._prune_selection()
+        self.changed.emit(command)
+
+    def undo(self) -> None:
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.undo_stack.redo()
+
+    # --- playhead and selection ------------------------------------------------------------
+    def set_playhead(self, seconds: float) -> None:
+        """Move the playhead (clamped to [0, project length])."""
+        t = min(max(float(seconds), 0.0), max(self.project.length, 0.0))
+        if t != self.playhead:
+            self.playhead = t
+            self.playhead_changed.emit(t)
+
+    def step_frames(self, count: int) -> None:
+        """Move the playhead by ``count`` frames, landing on a frame boundary."""
+        fps = self.project.fps
+        frame = round(self.playhead * fps) + count
+        self.set_playhead(float(frame / fps))
+
+    def select(self, source_id: Any = _KEEP, track_id: Any = _KEEP, clip_id: Any = _KEEP) -> None:
+        """Change the selection (ids or None); arguments left out stay as they are."""
+        if source_id is not _KEEP:
+            self.selected_source_id = source_id
+        if track_id is not _KEEP:
+            self.selected_track_id = track_id
+        if clip_id is not _KEEP:
+            self.selected_clip_id = clip_id
+        self.selection_changed.emit()
+
+    def _prune_selection(self) -> None:
+        project = self.project
+        pruned = False
+        if self.selected_source_id and all(s.id != self.selected_source_id for s in project.sources):
+            self.selected_source_id, pruned = None, True
+        if self.selected_track_id and all(t.id != self.selected_track_id for t in project.tracks):
+            self.selected_track_id, pruned = None, True
+        if self.selected_clip_id and all(c.id != self.selected_clip_id for t in project.tracks for c in t.clips):
+            self.selected_clip_id, pruned = None, True
+        if pruned:
+            self.selection_changed.emit()
+
+    def selected_source(self) -> Source | None:
+        return next((s for s in self.project.sources if s.id == self.selected_source_id), None)
+
+    # --- edit helpers used by the views (each one core command or group) -------------------
+    def add_object(self, box: Box, label: str | None = None) -> ObjectSource:
+        """A new object source with a keyframe at the playhead, and its own track."""
+        count = sum(isinstance(s, ObjectSource) for s in self.project.sources) + 1
+        source = ObjectSource(new_id(), label or f"object {count}", (BoxKeyframe(self.playhead, box),))
+        self.push_group(f"Add object '{source.label}'", [cmd.AddSource(source), self._track_command(source)])
+        self.select(source_id=source.id)
+        return source
+
+    def add_text(self, text: str) -> TextSource:
+        """A new text prompt source with its own track."""
+        if not text.strip():
+            raise UsageError("a text prompt must not be empty")
+        source = TextSource(new_id(), text.strip())
+        self.push_group("Add text prompt", [cmd.AddSource(source), self._track_command(source)])
+        self.select(source_id=source.id)
+        return source
+
+    def add_audio_prompt(self, path: str | os.PathLike[str], replace_id: str | None = None) -> AudioSource:
+        """An audio prompt from a file; ``replace_id`` swaps the file of that audio source."""
+        from foleystudio.core.audio import load_audio
+
+        load_audio(path)  # check it is readable now, not at generation time
+        label = Path(path).stem
+        if replace_id is not None:
+            old = self.project.source(replace_id)
+            if isinstance(old, AudioSource):
+                source = AudioSource(old.id, str(Path(path).absolute()), label)
+                self.push(cmd.ReplaceSource(source, text="Replace audio prompt"))
+                return source
+        source = AudioSource(new_id(), str(Path(path).absolute()), label)
+        self.push_group("Add audio prompt", [cmd.AddSource(source), self._track_command(source)])
+        self.select(source_id=source.id)
+        return source
+
+    def _track_command(self, source: Source) -> cmd.AddTrack:
+        track = Track(name=source.label[:40] or source.kind, colour=self.project.next_colour(), source_id=source.id)
+        return cmd.AddTrack(track)
+
+    def remove_source(self, source_id: str) -> None:
+        self.push(cmd.RemoveSource(source_id))
+
+    def rename_source(self, source_id: str, label: str) -> None:
+        """New label (object/audio) or prompt text (text source)."""
+        import dataclasses
+
+        source = self.project.source(source_id)
+        if not label.strip():
+            raise UsageError("a source label must not be empty")
+        if isinstance(source, TextSource):
+            new: Source = TextSource(source.id, label.strip())
+        else:
+            new = dataclasses.replace(source, label=label.strip())
+        self.push(cmd.ReplaceSource(new))
+
+    def set_box(self, source_id: str, box: Box, time: float | None = None) -> None:
+        """Set the object's box at ``time`` (default: the playhead) as a keyframe."""
+        t = self.playhead if time is None else time
+        self.push(cmd.SetBoxKeyframe(source_id, BoxKeyframe(t, box)))
+
+    def remove_keyframe(self, source_id: str, time: float) -> None:
+        self.push(cmd.RemoveBoxKeyframe(source_id, time))
+
+    def add_track(self, name: str | None = None) -> Track:
+        track = Track(name=name or f"Track {len(self.project.tracks) + 1}", colour=self.project.next_colour())
+        self.push(cmd.AddTrack(track))
+        return track
+
+    def remove_track(self, track_id: str) -> None:
+        self.push(cmd.RemoveTrack(track_id))
+
+    def set_track(self, track_id: str, name: str, value: Any, merge_session: int | None = None) -> None:
+        """Set one track property (name, gain_db, pan, mute, solo, colour)."""
+        self.push(cmd.SetTrackProperty(track_id, name, value), merge_session)
+
+    def move_clip(self, clip_id: str, position: float, track_id: str | None = None) -> None:
+        _, clip = self.project.find_clip(clip_id)
+        track, _ = self.project.find_clip(clip_id)
+        if abs(clip.position - position) < 1e-9 and (track_id is None or track_id == track.id):
+            return
+        self.push(cmd.MoveClip(clip_id, max(position, 0.0), None if track_id == track.id else track_id))
+
+    def trim_clip(self, clip_id: str, edge: str, time: float, render_duration: float | None = None) -> None:
+        self.push(cmd.TrimClip(clip_id, edge, time, render_duration))
+
+    def split_clip(self, clip_id: str, time: float) -> None:
+        self.push(cmd.SplitClip(clip_id, time))
+
+    def split_at_playhead(self) -> int:
+        """Split the selected clip, or else every clip under the playhead; returns how many."""
+        t = self.playhead
+        targets = [
+            c.id
+            for tr in self.project.tracks
+            for c in tr.clips
+            if c.position + cmd.MIN_CLIP_DURATION <= t <= c.end - cmd.MIN_CLIP_DURATION
+        ]
+        if self.selected_clip_id in targets:
+            targets = [self.selected_clip_id]
+        if not targets:
+            return 0
+        self.push_group("Split at playhead", [cmd.SplitClip(c, t) for c in targets])
+        return len(targets)
+
+    def remove_clip(self, clip_id: str) -> None:
+        self.push(cmd.RemoveClip(clip_id))
+
+    def delete_selection(self) -> bool:
+        """Delete the selected clip, else the selected source; False when nothing is selected."""
+        if self.selected_clip_id:
+            self.remove_clip(self.selected_clip_id)
+            return True
+        if self.selected_source_id:
+            self.remove_source(self.selected_source_id)
+            return True
+        return False
+
+    def set_clip_gain(self, clip_id: str, gain_db: float, merge_session: int | None = None) -> None:
+        self.push(cmd.SetClipGain(clip_id, gain_db), merge_session)
+
+    def set_in_out(self, in_point: float | None, out_point: float | None) -> None:
+        self.push(cmd.SetInOut(in_point, out_point))
+
+    def mark_in(self) -> None:
+        """Set the in point at the playhead (the out point goes if it would come first)."""
+        out = self.project.out_point
+        self.set_in_out(self.playhead, out if out is not None and out > self.playhead else None)
+
+    def mark_out(self) -> None:
+        """Set the out point at the playhead (the in point goes if it would come after)."""
+        in_point = self.project.in_point
+        if self.playhead <= 0:
+            raise UsageError("the out point must be after the start")
+        self.set_in_out(in_point if in_point is not None and in_point < self.playhead else None, self.playhead)
+
+    def set_settings(self, merge_session: int | None = None, **changes: Any) -> None:
+        current = vars(self.project.settings)
+        changes = {k: v for k, v in changes.items() if current.get(k) != v}
+        if changes:
+            self.push(cmd.SetSettings(**changes), merge_session)
+
+    def import_audio_clip(self, path: str | os.PathLike[str], track_id: str | None, position: float) -> Clip:
+        """Put an audio file on a track at ``position`` s (a new track when ``track_id`` is None).
+
+        The file is copied into the bundle's renders (content-named), so the project does
+        not depend on where it came from.
+        """
+        from foleystudio.core.audio import load_audio
+
+        audio, rate = load_audio(path)
+        render = self._store(audio, rate)
+        clip = Clip(render=str(render), position=max(position, 0.0), duration=len(audio) / rate, label=Path(path).stem)
+        commands: list[cmd.Command] = []
+        if track_id is None:
+            track = Track(name=Path(path).stem[:40], colour=self.project.next_colour())
+            commands.append(cmd.AddTrack(track))
+            track_id = track.id
+        commands.append(cmd.AddClip(track_id, clip))
+        self.push_group(f"Import '{Path(path).name}'", commands)
+        self.select(clip_id=clip.id, track_id=track_id)
+        return clip
+
+    def _store(self, audio: Any, sample_rate: int) -> Path:
+        if self.bundle_dir is None:
+            raise UsageError("open a video or a project first")
+        return bundles.store_render(self.bundle_dir, audio, sample_rate)
+
+    # --- candidates ----------------------------------------------------------------------
+    def set_candidates(self, candidates: Sequence[Candidate]) -> None:
+        """Show a generation's candidates, best first (by the ``total`` score when present)."""
+        ranked = list(candidates)
+        if any("total" in c.scores for c in ranked):
+            ranked.sort(key=lambda c: -c.scores.get("total", float("-inf")))
+        self.candidates = ranked
+        self.candidates_changed.emit()
+
+    def target_track_for(self, candidate: Candidate) -> Track | None:
+        """The track a candidate lands on: its source's track, else the selected free track."""
+        if candidate.source_id:
+            track = self.project.track_for_source(candidate.source_id)
+            if track is not None:
+                return track
+        if self.selected_track_id:
+            track = next((t for t in self.project.tracks if t.id == self.selected_track_id), None)
+            if track is not None and track.source_id is None:
+                return track
+        return None
+
+    def use_candidate(self, candidate: Candidate, model_name: str = "") -> Clip:
+        """Store the candidate as a render and place it on its track (one undo step).
+
+        The clip keeps the full request, seed and scores as provenance.
+        """
+        render = self._store(candidate.audio, candidate.sample_rate)
+        label = candidate.label or f"seed {candidate.seed}"
+        clip = Clip(
+            render=str(render),
+            position=max(candidate.start, 0.0),
+            duration=candidate.duration,
+            label=label,
+            provenance={
+                "request": candidate.request.to_dict(),
+                "seed": candidate.seed,
+                "scores": dict(candidate.scores),
+                "model": model_name or candidate.request.model,
+                "source_id": candidate.source_id,
+            },
+        )
+        commands: list[cmd.Command] = []
+        track = self.target_track_for(candidate)
+        if track is None:
+            name = "Foley"
+            if candidate.source_id:
+                with contextlib.suppress(FoleyStudioError):
+                    name = self.project.source(candidate.source_id).label[:40] or name
+            track = Track(name=name, colour=self.project.next_colour(), source_id=candidate.source_id)
+            commands.append(cmd.AddTrack(track))
+        commands.append(cmd.AddClip(track.id, clip))
+        self.push_group(f"Use candidate '{label}'", commands)
+        self.select(clip_id=clip.id, track_id=track.id)
+        return clip
+
