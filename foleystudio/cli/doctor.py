@@ -95,7 +95,9 @@ def collect() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "libraries": library_versions(),
     }
-    problems = [f"{name} is not installed" for name, version in report["libraries"].items() if version is None]
+    problems = [
+        f"{name} is not installed" for name, version in report["libraries"].items() if version is None
+    ]
     try:
         from foleystudio.ml.device import describe_devices
 
@@ -136,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
     if "error" in devices:
         print(f"  error: {devices['error']}")
     else:
-        print(f"  cpu             yes ({report['cpu_count']} cores, torch uses {devices['cpu']['threads']} threads)")
+        print(
+            f"  cpu             yes ({report['cpu_count']} cores, torch uses {devices['cpu']['threads']} threads)"
+        )
         cuda = devices["cuda"]
         if cuda["available"]:
             for gpu in cuda["devices"]:

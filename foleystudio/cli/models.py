@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
     pull_parser.add_argument("url", metavar="URL", help="https:// or file:// URL of a .zip/.tar.gz bundle")
     pull_parser.add_argument("--sha256", required=True, help="expected sha256 of the archive")
     pull_parser.add_argument("--dest", help="models folder to install into (default: the user's)")
-    pull_parser.add_argument("--overwrite", action="store_true", help="replace an installed bundle of the same name")
+    pull_parser.add_argument(
+        "--overwrite", action="store_true", help="replace an installed bundle of the same name"
+    )
     pull_parser.set_defaults(func=run_pull)
 
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
@@ -63,7 +65,9 @@ def run_list(args: argparse.Namespace) -> int:
         rows.append((name, b.version, b.source, _size(b.size_bytes), str(b.path)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        )
     return 0
 
 

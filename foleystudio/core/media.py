@@ -39,15 +39,19 @@ import numpy as np
 from foleystudio.core.videowriter import audio_layout_name, encode_audio
 from foleystudio.errors import MediaError, UsageError
 
-#: Video packets examined to tell constant from variable frame rate (decode order).
+#: Video packets examined to tell constant from variable frame rate (decode order), and the
+#: most bytes read for it (intra-only 4K ProRes runs at ~4 MB a frame).
 _VFR_SCAN_PACKETS = 240
+_VFR_SCAN_BYTES = 32 * 2**20
 #: Packets left out at the end of that scan: with B-frames the last few presentation times
 #: of a decode-order prefix are not contiguous yet.
 _VFR_SCAN_REORDER_SLACK = 16
 #: Without a seek index, decode forward instead of seeking when the target is this close (s).
 _FORWARD_DECODE_WINDOW = 2.0
-#: How much of the end of a file is read to find truncation (s), and the shortfall tolerated.
-_TAIL_CHECK_SECONDS = 3.0
+#: How much of the end of a file is read to find truncation (s, and at most bytes), and the
+#: shortfall tolerated.
+_TAIL_CHECK_SECONDS = 1.5
+_TAIL_CHECK_BYTES = 64 * 2**20
 _TRUNCATION_TOLERANCE = 0.1
 #: Containers that carry PCM audio in a form editors read (MP4's ``ipcm`` is rarely supported).
 _PCM_CONTAINERS = {".mov", ".mkv"}
@@ -176,12 +180,15 @@ def _nice_rate(rate: Fraction) -> Fraction | None:
 def _scan_pts(container: av.container.InputContainer, stream: av.VideoStream) -> list[int]:
     """Sorted presentation times (ticks) of the first video packets, read without decoding."""
     found: list[int] = []
+    read = 0
     for packet in container.demux(stream):
         if packet.pts is not None:
             found.append(packet.pts)
-        if len(found) >= _VFR_SCAN_PACKETS:
+        read += packet.size
+        if len(found) >= _VFR_SCAN_PACKETS or read >= _VFR_SCAN_BYTES:
             found.sort()
-            return found[:-_VFR_SCAN_REORDER_SLACK]
+            slack = min(_VFR_SCAN_REORDER_SLACK, len(found) // 4)
+            return found[: len(found) - slack]
     return sorted(found)
 
 
@@ -284,8 +291,9 @@ def _check_not_truncated(container: av.container.InputContainer, path: Path) -> 
     """Raise when the packets stop well before the duration the header promises.
 
     A cut-off MP4 usually fails to open (its index is at the end), but Matroska, MPEG-TS and
-    fast-start MP4 open fine and simply run out of data. Reading the last few seconds of
-    packets (all streams: truncation cuts them all) finds that cheaply.
+    fast-start MP4 open fine and simply run out of data. Reading the last seconds of packets
+    finds that cheaply. All streams count (truncation cuts them all, and the header's
+    duration covers subtitles too); a shortfall under 0.1 s goes unnoticed.
     """
     if not container.duration:
         return
@@ -296,9 +304,13 @@ def _check_not_truncated(container: av.container.InputContainer, path: Path) -> 
     except av.FFmpegError:
         return  # unseekable input: nothing cheap to check
     reached = -math.inf
+    read = 0
     try:
         for packet in container.demux():
-            if packet.stream.type not in ("video", "audio") or packet.pts is None:
+            read += packet.size
+            if read > _TAIL_CHECK_BYTES:
+                return  # a very high bitrate: too costly to check at every open
+            if packet.pts is None or packet.time_base is None:
                 continue
             reached = max(reached, float((packet.pts + (packet.duration or 0)) * packet.time_base))
     except av.FFmpegError:
@@ -455,7 +467,7 @@ class VideoFile:
         self._time_base = Fraction(self._stream.time_base)
         self._origin = _video_origin(self._stream)
         # Half a tick absorbs the rounding of times to ticks when callers pass ``i / fps``.
-        self._tolerance = max(1e-6, float(self._time_base) / 2)
+        self._tolerance = float(self._time_base) / 2 + 1e-6
         self._frame_step = 1.0 / float(info.fps) if info.fps else 1.0 / 30
         # Skipping is only worth it, and only rarely needs a redo, when frames are regular.
         self._may_skip = not info.is_vfr and info.fps is not None
@@ -571,7 +583,8 @@ class VideoFile:
 
         A non-reference frame (most B-frames) is needed only for itself. Frames well before
         the requested time cannot be the one displayed, so the decoder drops those
-        (``skip_frame = NONREF``): a seek then decodes up to ~40 % fewer frames. FFmpeg
+        (``skip_frame = NONREF``). With x264's default 3 B-frames that is about half the
+        frames of a GOP and a quarter of the decode time (P-frames cost the most). FFmpeg
         reads the setting when each packet is submitted, also under frame threading.
         """
         context = self._stream.codec_context
@@ -602,7 +615,8 @@ class VideoFile:
                 self._ahead = self._next_frame()
                 if self._ahead is None:
                     return
-            ahead_time = self._frame_time(self._ahead, self._shown_time if self._shown else None)
+            previous = self._shown_time if self._shown is not None else None
+            ahead_time = self._frame_time(self._ahead, previous)
             if self._shown is not None and ahead_time > t + self._tolerance:
                 return
             self._shown, self._shown_time, self._ahead = self._ahead, ahead_time, None

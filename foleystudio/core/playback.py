@@ -1,10 +1,12 @@
 """Audio playback: a sounddevice callback stream mixing the project's tracks (DESIGN.md §9).
 
 The engine plays *pre-rendered* mono buffers, one per track, each starting at project time 0
-and sampled at the engine's rate. Gain, pan, mute and solo are applied in the callback from a
-small immutable :class:`MixState`, so a fader move never re-renders audio; an edit that
-changes clips renders new buffers (:func:`render_track`, off the audio thread) and swaps the
-whole state in one reference assignment, which the callback picks up at its next block.
+and sampled at the engine's rate (clip placement and clip gain already applied, e.g. by
+``export.stems.render_track`` with the track gain left out). Track gain, pan, mute and solo
+are applied in the callback from a small immutable :class:`MixState`, so a fader move never
+re-renders audio; an edit that changes clips renders new buffers off the audio thread and
+swaps the whole state in one reference assignment, which the callback picks up at its next
+block.
 
 The callback allocates no sample memory: it writes into PortAudio's buffer and one scratch
 array made when the engine is created. Its clock, :meth:`PlaybackEngine.position`, is the
@@ -21,16 +23,15 @@ Units: seconds for times, samples at ``sample_rate`` Hz for buffers, dB for gain
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from foleystudio.core.audio import db_to_gain, load_audio, pan_gains, resample
-from foleystudio.core.project import Project, Track
+from foleystudio.core.audio import db_to_gain, pan_gains, resample
+from foleystudio.core.project import Track
 
 #: Largest block the callback mixes at once; bigger PortAudio blocks are done in pieces.
 SCRATCH_FRAMES = 8192
@@ -76,88 +77,11 @@ def mix_state(
     return MixState(tuple(layers), length)
 
 
-AudioLoader = Callable[[str, int], np.ndarray]
-
-
-def load_mono(path: str, sample_rate: int) -> np.ndarray:
-    """A render file as mono float32 at ``sample_rate`` Hz (channels averaged)."""
-    audio, _ = load_audio(path, sample_rate, mono=True)
-    return audio
-
-
-def render_track(
-    track: Track,
-    sample_rate: int,
-    length_frames: int,
-    loader: AudioLoader = load_mono,
-) -> np.ndarray:
-    """The track's clips placed on a silent mono buffer of ``length_frames`` samples.
-
-    Each clip reads its render from ``offset`` for ``duration`` seconds, scaled by its gain
-    (dB), and lands at ``round(position * sample_rate)``; overlapping clips add. Track gain
-    and pan are *not* applied (the callback does that). ``loader(path, rate)`` returns mono
-    samples at ``rate`` (pass a caching loader to reuse decoded renders).
-    """
-    out = np.zeros(length_frames, np.float32)
-    for clip in track.clips:
-        audio = loader(clip.render, sample_rate)
-        src0 = max(round(clip.offset * sample_rate), 0)
-        count = round(clip.duration * sample_rate)
-        dst0 = round(clip.position * sample_rate)
-        piece = audio[src0 : src0 + count]
-        if dst0 < 0:  # a clip starting before 0 plays from the project's start
-            piece = piece[-dst0:]
-            dst0 = 0
-        piece = piece[: max(length_frames - dst0, 0)]
-        if len(piece):
-            out[dst0 : dst0 + len(piece)] += piece * np.float32(db_to_gain(clip.gain_db))
-    return out
-
-
-class RenderCache:
-    """Decoded renders by (path, rate); renders are immutable and content-named, so no expiry
-    other than a size bound (oldest out first)."""
-
-    def __init__(self, max_items: int = 64) -> None:
-        self._items: dict[tuple[str, int], np.ndarray] = {}
-        self._max = max_items
-        self._lock = threading.Lock()
-
-    def __call__(self, path: str, sample_rate: int) -> np.ndarray:
-        key = (path, sample_rate)
-        with self._lock:
-            hit = self._items.get(key)
-        if hit is not None:
-            return hit
-        audio = load_mono(path, sample_rate)
-        with self._lock:
-            self._items[key] = audio
-            while len(self._items) > self._max:
-                self._items.pop(next(iter(self._items)))
-        return audio
-
-
-def render_project_buffers(
-    project: Project, sample_rate: int, loader: AudioLoader = load_mono
-) -> dict[str, np.ndarray]:
-    """Per-track mono buffers (track id -> samples), each as long as its last clip's end.
-
-    Tracks without clips get no buffer; memory is about ``4 × sample_rate`` bytes per
-    second of each track's content.
-    """
-    buffers = {}
-    for track in project.tracks:
-        if track.clips:
-            length = round(max(c.end for c in track.clips) * sample_rate)
-            buffers[track.id] = render_track(track, sample_rate, length, loader)
-    return buffers
-
-
 def _segment(length: int, pos: int, frames: int, speed: int) -> tuple[int, int, int]:
     """For output samples ``k`` reading ``buffer[pos + k * speed]``: the first valid ``k``,
     how many follow, and the buffer index of the first (0 count when none is in range)."""
     if speed > 0:
-        k0 = max(0, -(-(-pos) // speed))
+        k0 = max(0, -(pos // speed))  # ceil(-pos / speed)
         k1 = min(frames - 1, (length - 1 - pos) // speed)
     else:
         step = -speed

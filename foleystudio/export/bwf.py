@@ -211,18 +211,24 @@ def write_bwf(
     return path
 
 
-def encode_samples(block: np.ndarray, bits: int) -> bytes:
-    """Little-endian interleaved sample bytes of a float block at ``bits`` (16/24 int, 32 float)."""
+def encode_samples(block: np.ndarray, bits: int) -> np.ndarray:
+    """Little-endian interleaved sample bytes (a contiguous array, for ``file.write``) of a
+    float block at ``bits`` (16/24-bit integer, 32-bit float)."""
     if bits == 32:
-        return np.ascontiguousarray(block, dtype="<f4").tobytes()
-    scale = float(2 ** (bits - 1))
-    codes = np.rint(np.asarray(block, dtype=np.float32) * np.float32(scale))
-    np.clip(codes, -scale, scale - 1.0, out=codes)
+        return np.ascontiguousarray(block, dtype="<f4")
+    scale = np.float32(2 ** (bits - 1))
+    codes = np.multiply(block, scale, dtype=np.float32)
+    np.rint(codes, out=codes)
+    np.clip(codes, -scale, scale - 1, out=codes)
     if bits == 16:
-        return codes.astype("<i2").tobytes()
-    # 24-bit: the low three bytes of each little-endian int32.
-    quads = codes.astype("<i4").reshape(-1).view(np.uint8).reshape(-1, 4)
-    return quads[:, :3].tobytes()
+        return codes.astype("<i2")
+    # 24-bit: the low three bytes of each little-endian int32, gathered byte plane by byte
+    # plane (three strided copies are ~3x faster than slicing (n, 4) rows to (n, 3)).
+    quads = codes.astype("<i4").reshape(-1).view(np.uint8)
+    packed = np.empty(quads.size // 4 * 3, np.uint8)
+    for byte in range(3):
+        packed[byte::3] = quads[byte::4]
+    return packed
 
 
 def _header_chunks(

@@ -6,7 +6,9 @@ written into a hidden staging folder inside each destination folder and moved in
 (``os.replace``, same file system) only when every file is complete; a failure or a cancel
 removes the staging folders (and any folder the export created), so no half-written file
 is ever left behind and existing files are untouched. Destination files that already exist
-are replaced at the end, like a DAW bounce.
+are replaced at the end, like a DAW bounce. (The final moves are renames within one file
+system; only an error during that last step — e.g. a file locked by another program on
+Windows — could leave some destinations replaced and others not, each file still whole.)
 
 Stem, mix and timeline rules are in :mod:`~foleystudio.export.stems`,
 :mod:`~foleystudio.export.mixdown` and :mod:`~foleystudio.export.layout`.
@@ -35,7 +37,7 @@ from foleystudio.core.project import Project, Track
 from foleystudio.core.timebase import timecode_to_frames, timecode_to_samples
 from foleystudio.errors import ExportError, FoleyStudioError, UsageError
 from foleystudio.export.bwf import BextInfo, IXMLInfo, coding_history_line, write_bwf
-from foleystudio.export.layout import ExportLayout, build_layout
+from foleystudio.export.layout import ExportLayout, PlacedItem, PlacedTrack, build_layout, merged_regions
 from foleystudio.export.mixdown import MixReport, add_to_mix, finish_mix
 from foleystudio.export.naming import FOLEY_PRESET, NamingPreset
 from foleystudio.export.stems import (
@@ -138,6 +140,10 @@ def export_project(
     """
     cancel = cancel or CancelToken()
     naming = naming or FOLEY_PRESET
+    if loudness_target is not None and not (
+        math.isfinite(loudness_target) and -70.0 <= loudness_target <= 0.0
+    ):
+        raise UsageError(f"loudness target must be between -70 and 0 LUFS, got {loudness_target}")
     created = created or datetime.now()
     base = Path(bundle_dir).expanduser().absolute() if bundle_dir is not None else Path.cwd()
     plan = _Plan.make(
@@ -307,8 +313,6 @@ class _Plan:
 
 def _draft_layout(project: Project, sample_rate: int, stems: Path | None, per_clip: bool) -> ExportLayout:
     """A layout with placeholder files: enough to know the tracks and lanes, reads no media."""
-    from foleystudio.export.layout import PlacedItem, PlacedTrack, merged_regions
-
     tracks = []
     for number, track in tracks_with_clips(project):
         spans = clip_spans(track, sample_rate)
@@ -432,8 +436,7 @@ def _run(
                 metadata.ixml(track.name, start_samples, (track.name,)),
                 cancel=cancel,
             )
-            peak = float(np.max(np.abs(stem))) if stem.size else 0.0
-            if peak > 1.0 and bits != 32:
+            if stem.size and max(float(stem.max()), -float(stem.min())) > 1.0 and bits != 32:
                 warnings.append(
                     f"stem {path.name} peaks over full scale and clips; lower the gain of {track.name!r}"
                 )

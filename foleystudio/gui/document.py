@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from fractions import Fraction
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSour
 from foleystudio.core.timebase import frames_to_timecode, is_drop_frame_rate, timecode_to_frames
 from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.gui.undo import UndoCommand
-
 
 #: Marks an argument of :meth:`Document.select` left as it is.
 _KEEP: Any = object()
@@ -83,13 +82,16 @@ class Document(QObject):
         self.has_location = False
         self.media: MediaInfo | None = None
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.playhead = 0.0
         self.selected_source_id: str | None = None
         self.selected_track_id: str | None = None
         self.selected_clip_id: str | None = None
         self.candidates: list[Candidate] = []
         self._merge_session = 0
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean)
 
     # --- state ---------------------------------------------------------------------------
     @property

@@ -48,7 +48,7 @@ class SpectrogramView(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setMinimumHeight(160)
         self.spec_plot = self.addPlot(row=0, col=0)
-        self.spec_plot.setLabel("left", "Hz")
+        self.spec_plot.setLabel("left", "frequency", units="Hz")
         self.spec_plot.hideAxis("bottom")
         self.spec_plot.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -57,6 +57,7 @@ class SpectrogramView(pg.GraphicsLayoutWidget):
         self.spec_plot.addItem(self.image)
         self.wave_plot = self.addPlot(row=1, col=0)
         self.wave_plot.setLabel("bottom", "time", units="s")
+        self.wave_plot.setLabel("left", "amplitude")
         self.wave_plot.setMenuEnabled(False)
         self.wave_plot.setYRange(-1.0, 1.0, padding=0.05)
         self.wave_plot.setXLink(self.spec_plot)
@@ -73,6 +74,7 @@ class SpectrogramView(pg.GraphicsLayoutWidget):
         for line in self.cursors:
             line.hide()
         self.duration = 0.0
+        self.spec_plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 8000.0), padding=0)
 
     def set_audio(self, audio: np.ndarray | None, sample_rate: int = 16000, start: float = 0.0) -> None:
         """Show ``audio`` (mono, ``sample_rate`` Hz) placed at ``start`` s; None clears."""

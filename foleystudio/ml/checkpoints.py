@@ -152,9 +152,17 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"unreadable manifest: {exc}", manifest_path) from None
     if not isinstance(manifest, dict):
         raise CheckpointError("manifest is not a JSON object", manifest_path)
-    for key, kind in (("name", str), ("format_version", int), ("configs", dict), ("modules", dict), ("files", dict)):
+    for key, kind in (
+        ("name", str),
+        ("format_version", int),
+        ("configs", dict),
+        ("modules", dict),
+        ("files", dict),
+    ):
         if not isinstance(manifest.get(key), kind):
-            raise CheckpointError(f"manifest field '{key}' is missing or not a {kind.__name__}", manifest_path)
+            raise CheckpointError(
+                f"manifest field '{key}' is missing or not a {kind.__name__}", manifest_path
+            )
     if manifest["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
             f"bundle format {manifest['format_version']} is newer than this FoleyStudio reads ({FORMAT_VERSION})",
@@ -164,7 +172,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not isinstance(filename, str) or filename not in manifest["files"]:
             raise CheckpointError(f"module '{module_name}' names a file without a checksum", manifest_path)
         if Path(filename).name != filename:
-            raise CheckpointError(f"module '{module_name}' file '{filename}' is not a plain file name", manifest_path)
+            raise CheckpointError(
+                f"module '{module_name}' file '{filename}' is not a plain file name", manifest_path
+            )
     return manifest
 
 
@@ -188,7 +198,9 @@ def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not path_.is_file():
             raise CheckpointError("weights file listed in the manifest is missing", path_)
         if sha256_file(path_) != digest:
-            raise CheckpointError("sha256 does not match the manifest: the file is tampered or corrupt", path_)
+            raise CheckpointError(
+                "sha256 does not match the manifest: the file is tampered or corrupt", path_
+            )
     return manifest
 
 
@@ -438,7 +450,9 @@ def pull_bundle(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _download(url: str, path: Path, expected: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
+def _download(
+    url: str, path: Path, expected: str, progress: ProgressCallback, cancel: CancelToken | None
+) -> None:
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(path, "wb") as out:  # noqa: S310 - scheme checked
@@ -485,4 +499,3 @@ def _bundle_root(folder: Path, url: str) -> Path:
     if len(children) == 1 and (children[0] / MANIFEST).exists():
         return children[0]
     raise CheckpointError(f"archive has no {MANIFEST} at its top or in a single top folder", url)
-

@@ -149,7 +149,7 @@ def onset_accuracy(
         )
     if len(gen_onsets_per_clip) == 0:
         raise UsageError("onset accuracy needs at least one clip")
-    matches = [onset_count_match(g, r) for g, r in zip(gen_onsets_per_clip, ref_onsets_per_clip)]
+    matches = [onset_count_match(g, r) for g, r in zip(gen_onsets_per_clip, ref_onsets_per_clip, strict=True)]
     return float(np.mean(matches))
 
 
@@ -224,7 +224,9 @@ def onset_ap(
 # Relevance and distribution
 
 
-def _top_sets(scores_or_labels: np.ndarray | Sequence[Sequence[int]], top_n: int, n_items: int) -> list[set[int]]:
+def _top_sets(
+    scores_or_labels: np.ndarray | Sequence[Sequence[int]], top_n: int, n_items: int
+) -> list[set[int]]:
     if isinstance(scores_or_labels, np.ndarray) and scores_or_labels.ndim == 2:
         scores = scores_or_labels
         if top_n <= 0 or top_n > scores.shape[1]:
@@ -259,10 +261,12 @@ def ssms(
     if isinstance(ref, np.ndarray):
         ref = np.asarray(ref, dtype=np.float64)
         if ref.shape != pred.shape:
-            raise UsageError(f"reference scores must have the shape of pred_scores {pred.shape}, got {ref.shape}")
+            raise UsageError(
+                f"reference scores must have the shape of pred_scores {pred.shape}, got {ref.shape}"
+            )
     ref_sets = _top_sets(ref, top_n, len(pred))
     f1s = []
-    for p, r in zip(pred_sets, ref_sets):
+    for p, r in zip(pred_sets, ref_sets, strict=True):
         total = len(p) + len(r)
         f1s.append(1.0 if total == 0 else 2 * len(p & r) / total)
     return float(np.mean(f1s))
@@ -291,7 +295,9 @@ def frechet_distance(emb_a: np.ndarray, emb_b: np.ndarray, eps: float = 1e-6) ->
         covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     if np.iscomplexobj(covmean):
         if np.max(np.abs(covmean.imag)) > 1e-3 * max(1.0, np.max(np.abs(covmean.real))):
-            raise UsageError("Fréchet distance: the covariance square root is not real (degenerate embeddings)")
+            raise UsageError(
+                "Fréchet distance: the covariance square root is not real (degenerate embeddings)"
+            )
         covmean = covmean.real
     diff = mu_a - mu_b
     value = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean)

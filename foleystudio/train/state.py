@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.errors import CheckpointError
 
 STATE_TENSORS = "state.safetensors"
 STATE_JSON = "state.json"
-
-
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def save_training_state(
@@ -52,13 +44,9 @@ def save_training_state(
                 tensors[f"optim/{index}/{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(index), {})[key] = float(value)
-    tmp = run_dir / f".{STATE_TENSORS}.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, run_dir / STATE_TENSORS)
-    _atomic_json(
-        run_dir / STATE_JSON,
-        {"step": step, "param_groups": opt_state["param_groups"], "optim_scalars": scalars, **(extra or {})},
-    )
+    atomic_write_bytes(run_dir / STATE_TENSORS, save(tensors))
+    meta = {"step": step, "param_groups": opt_state["param_groups"], "optim_scalars": scalars, **(extra or {})}
+    atomic_write_bytes(run_dir / STATE_JSON, json.dumps(meta, indent=2).encode())
     return run_dir
 
 

@@ -67,10 +67,14 @@ def test_weights_round_trip_and_mismatch(tmp_path) -> None:
     other.load_weights(path)
     wave = tone(300)[None]
     assert torch.equal(other.embed(wave), enc.embed(wave))
-    bigger = AudioEncoder.create(AudioEncoderConfig(n_mels=32, channels=(8, 16), width=32, layers=1, heads=2, embed_dim=16))
+    bigger = AudioEncoder.create(
+        AudioEncoderConfig(n_mels=32, channels=(8, 16), width=32, layers=1, heads=2, embed_dim=16)
+    )
     with pytest.raises(CheckpointError, match="wrong shape"):
         bigger.load_weights(path)
-    deeper = AudioEncoder.create(AudioEncoderConfig(n_mels=32, channels=(8, 16), width=32, layers=2, heads=2, embed_dim=32))
+    deeper = AudioEncoder.create(
+        AudioEncoderConfig(n_mels=32, channels=(8, 16), width=32, layers=2, heads=2, embed_dim=32)
+    )
     with pytest.raises(CheckpointError, match="missing"):
         deeper.load_weights(path)
 

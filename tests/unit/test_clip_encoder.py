@@ -44,7 +44,9 @@ def test_preprocess_resizes_and_normalises_with_clip_statistics(encoder: ClipEnc
         [0.26862954, 0.26130258, 0.27577711]
     )
     assert torch.allclose(pixels[0, :, 5, 5], expected, atol=1e-5)
-    crop = ClipEncoder(encoder.model, encoder.tokenizer, ClipEncoderConfig("fw-clip-debug", resize_mode="crop"))
+    crop = ClipEncoder(
+        encoder.model, encoder.tokenizer, ClipEncoderConfig("fw-clip-debug", resize_mode="crop")
+    )
     assert crop.preprocess(grey).shape == (2, 3, 32, 32)
 
 

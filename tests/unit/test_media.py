@@ -93,6 +93,36 @@ def test_frame_at_is_frame_accurate_on_constant_rate(make_video, bframes: int) -
         assert square_index(video.frame_at(1 / fps)) == 1
 
 
+def test_seeking_gives_the_same_pixels_as_decoding_from_the_start(make_video) -> None:
+    # Seeks skip non-reference B-frames before the target: the result must still be exact.
+    path = make_video("exact.mp4", seconds=2.0, fps=24, audio=False, gop=16, bframes=3)
+    with av.open(str(path)) as container:
+        reference = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    order = np.random.default_rng(2).permutation(len(reference))
+    with VideoFile(path) as video:
+        for i in order:
+            assert np.array_equal(video.frame_at((i + 0.5) / 24), reference[i]), f"frame {i}"
+        streamed = [rgb for _, rgb in video.iter_frames(24)]
+    assert len(streamed) == len(reference)
+    assert all(np.array_equal(a, b) for a, b in zip(streamed, reference, strict=True))
+
+
+def test_a_gap_after_the_probed_packets_is_still_exact(make_video) -> None:
+    # Constant rate as far as probe looks, then a 1 s hole: the frame before the hole (maybe
+    # a skipped non-reference frame) stays displayed through it.
+    times = [i / 24 for i in range(250)] + [250 / 24 + 1.0 + i / 24 for i in range(6)]
+    path = make_video(
+        "gap.mp4", seconds=len(times) / 24, fps=24, audio=False, gop=48, bframes=3, pts_seconds=times
+    )
+    assert not probe(path).is_vfr
+    with av.open(str(path)) as container:
+        reference = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with VideoFile(path) as video:
+        for t in (times[249] + 0.5, times[249] + 0.9, times[248] + 0.01, times[250]):
+            expected = reference[max(i for i, start in enumerate(times) if start <= t + 1e-6)]
+            assert np.array_equal(video.frame_at(t), expected), t
+
+
 def test_frame_at_places_frames_by_pts_on_variable_rate(make_video) -> None:
     times = [0.0, 0.05, 0.1, 0.2, 0.25, 0.4, 0.45, 0.5, 0.7, 0.71]
     path = make_video("vfr.mp4", seconds=len(times) / 24, fps=24, audio=False, pts_seconds=times)

@@ -150,7 +150,9 @@ def test_onset_ap_ranks_detections_by_confidence() -> None:
     ref = [1.0, 2.0]
     assert metrics.onset_ap([1.02, 2.03], [0.9, 0.8], ref) == 1.0
     # a false positive more confident than both true detections: P = 0, 1/2, 2/3 at R = 0, .5, 1
-    assert metrics.onset_ap([1.02, 2.03, 3.0], [0.9, 0.8, 0.95], ref) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
+    assert metrics.onset_ap([1.02, 2.03, 3.0], [0.9, 0.8, 0.95], ref) == pytest.approx(
+        0.5 * 0.5 + 0.5 * 2 / 3
+    )
     # the same false positive ranked last does not hurt
     assert metrics.onset_ap([1.02, 2.03, 3.0], [0.9, 0.8, 0.1], ref) == 1.0
     assert metrics.onset_ap([], [], ref) == 0.0

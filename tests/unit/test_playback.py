@@ -1,24 +1,18 @@
 """The playback engine: the callback's mix (gain, pan, mute, solo, speed), the atomic state
-swap, audition, track rendering from render files, and a real stream on ALSA's null device."""
+swap, audition, the clock, and a real stream on ALSA's null device."""
 
 from __future__ import annotations
 
 import math
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from foleystudio.core.audio import pan_gains, save_audio
-from foleystudio.core.playback import (
-    PlaybackEngine,
-    mix_state,
-    render_project_buffers,
-    render_track,
-)
-from foleystudio.core.project import Clip, Project, Track
+from foleystudio.core.audio import pan_gains
+from foleystudio.core.playback import PlaybackEngine, mix_state
+from foleystudio.core.project import Project, Track
 
 SR = 8000
 
@@ -133,19 +127,6 @@ def test_callback_does_not_allocate_sample_memory() -> None:
     grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
     # A 4096 × 8 mix would allocate ≥ 16 kB per layer if it built temporaries.
     assert grown < 8192, f"callback allocated {grown} bytes"
-
-
-def test_render_track_places_clips_with_offset_and_gain(tmp_path: Path) -> None:
-    render = save_audio(tmp_path / "r.wav", ramp(16000, 0.9), 16000, subtype="FLOAT")
-    track = Track("t", clips=[Clip(str(render), position=0.5, duration=0.25, offset=0.1, gain_db=-6.0)])
-    out = render_track(track, SR, SR)  # 16 kHz file rendered at 8 kHz
-    assert out.dtype == np.float32 and len(out) == SR
-    assert not out[:4000].any() and not out[6000:].any()
-    # The clip's first sample is the render at 0.1 s (ramp value 0.1 * 0.9), scaled by -6 dB.
-    assert math.isclose(out[4000], 0.09 * 10 ** (-6 / 20), abs_tol=2e-3)
-    project = Project(tracks=[track, Track("empty")])
-    bufs = render_project_buffers(project, SR)
-    assert list(bufs) == [track.id] and len(bufs[track.id]) == 6000
 
 
 def test_position_follows_the_wall_clock_without_a_device() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleystudio.data.foleyworld.look import Look
+from foleystudio.data.foleyworld.samples import SampleBank
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class SceneContext:
     setting: str  #: "indoor", "outdoor" or "street"
     surface: str  #: floor material word used in captions ("wooden", "concrete", ...)
     look: Look
+    samples: SampleBank | None = None  #: recorded samples, when the clip may use them
 
     @property
     def n_frames(self) -> int:

@@ -11,6 +11,7 @@ Randomness comes only from the ``rng`` passed in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -75,15 +76,19 @@ def mode_bank(freqs: Sequence[float], decays: Sequence[float], sr: int, length: 
 
 def bandpass(x: np.ndarray, low: float, high: float, sr: int, order: int = 2) -> np.ndarray:
     """Butterworth band-pass (``low`` ≤ 0 gives a low-pass, ``high`` ≥ Nyquist a high-pass)."""
+    return signal.sosfilt(_butter(order, float(low), float(high), int(sr)), x).astype(np.float32)
+
+
+@lru_cache(maxsize=256)
+def _butter(order: int, low: float, high: float, sr: int) -> np.ndarray:
+    """Second-order sections of the filter (cached: most bands are fixed per sound model)."""
     nyq = sr / 2
     high = min(high, 0.98 * nyq)
     if low <= 0:
-        sos = signal.butter(order, high, "lowpass", fs=sr, output="sos")
-    elif high >= 0.98 * nyq:
-        sos = signal.butter(order, low, "highpass", fs=sr, output="sos")
-    else:
-        sos = signal.butter(order, [low, high], "bandpass", fs=sr, output="sos")
-    return signal.sosfilt(sos, x).astype(np.float32)
+        return signal.butter(order, high, "lowpass", fs=sr, output="sos")
+    if high >= 0.98 * nyq:
+        return signal.butter(order, low, "highpass", fs=sr, output="sos")
+    return signal.butter(order, [low, high], "bandpass", fs=sr, output="sos")
 
 
 def noise_burst(
@@ -166,7 +171,8 @@ def fm_chirp(
     phase = 2 * np.pi * np.cumsum(freq) / sr
     out = np.zeros(n, np.float64)
     for k, a in enumerate(harmonics, start=1):
-        out += a * (k * freq < 0.45 * sr) * np.sin(k * phase)
+        if k * freq.max() < 0.45 * sr:  # whole harmonic or nothing: no clicks mid-note
+            out += a * np.sin(k * phase)
     env = np.minimum(t / attack, 1.0) * np.sin(np.pi * np.minimum(t / duration, 1.0)) ** 0.3
     env *= np.exp(-3.0 * t / duration)
     out *= env

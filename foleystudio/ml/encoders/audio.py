@@ -67,14 +67,18 @@ class AudioEncoderConfig:
 #: Named configs: ``tiny`` for the bundled model (~0.6 M parameters), ``debug`` for tests.
 AUDIO_CONFIGS: dict[str, AudioEncoderConfig] = {
     "fw-audio-tiny": AudioEncoderConfig(),
-    "fw-audio-debug": AudioEncoderConfig(n_mels=32, channels=(8, 16), width=32, layers=1, heads=2, embed_dim=32),
+    "fw-audio-debug": AudioEncoderConfig(
+        n_mels=32, channels=(8, 16), width=32, layers=1, heads=2, embed_dim=32
+    ),
 }
 
 
 def _sinusoids(length: int, width: int, device: torch.device) -> torch.Tensor:
     """[length, width] fixed sinusoidal positions (any length, so clips of any duration work)."""
     half = width // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=device, dtype=torch.float32) / max(half, 1))
+    freqs = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=device, dtype=torch.float32) / max(half, 1)
+    )
     angles = torch.arange(length, device=device, dtype=torch.float32)[:, None] * freqs[None, :]
     pos = torch.cat([angles.sin(), angles.cos()], dim=1)
     return F.pad(pos, (0, width - pos.shape[1]))
@@ -90,8 +94,14 @@ class AudioEncoder(nn.Module):
         if c.width % c.heads:
             raise UsageError(f"audio encoder width {c.width} is not divisible by {c.heads} heads")
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=c.sample_rate, n_fft=c.n_fft, hop_length=c.hop, n_mels=c.n_mels, f_min=30.0,
-            f_max=c.sample_rate / 2, power=2.0, center=True,
+            sample_rate=c.sample_rate,
+            n_fft=c.n_fft,
+            hop_length=c.hop,
+            n_mels=c.n_mels,
+            f_min=30.0,
+            f_max=c.sample_rate / 2,
+            power=2.0,
+            center=True,
         )
         # Learned per-band affine on the fixed-scaled log-mel, starting as the identity.
         self.band_scale = nn.Parameter(torch.ones(c.n_mels))
@@ -115,7 +125,11 @@ class AudioEncoder(nn.Module):
 
     @classmethod
     def create(
-        cls, config: AudioEncoderConfig | str = "fw-audio-tiny", device: torch.device | str = "cpu", *, seed: int | None = 0
+        cls,
+        config: AudioEncoderConfig | str = "fw-audio-tiny",
+        device: torch.device | str = "cpu",
+        *,
+        seed: int | None = 0,
     ) -> AudioEncoder:
         """A randomly initialised encoder (``config`` or a name of :data:`AUDIO_CONFIGS`),
         seeded with ``seed`` without touching torch's global random stream."""

@@ -85,12 +85,18 @@ class ClipEncoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipEncoderConfig:
-        known = {k: data[k] for k in ("model", "pretrained", "image_size", "resize_mode", "model_cfg") if k in data}
+        known = {
+            k: data[k] for k in ("model", "pretrained", "image_size", "resize_mode", "model_cfg") if k in data
+        }
         return cls(**known)
 
 
 def _is_local_file(pretrained: str) -> bool:
-    return pretrained.endswith((".safetensors", ".bin", ".pt", ".pth")) or os.sep in pretrained or "/" in pretrained
+    return (
+        pretrained.endswith((".safetensors", ".bin", ".pt", ".pth"))
+        or os.sep in pretrained
+        or "/" in pretrained
+    )
 
 
 class ClipEncoder:
@@ -117,7 +123,9 @@ class ClipEncoder:
         text_tower = getattr(model, "text", None)
         tower = text_tower if text_tower is not None else model
         if not hasattr(tower, "token_embedding") or getattr(tower, "cls_emb", None) is not None:
-            raise CheckpointError(f"CLIP model {config.model!r}: only open_clip's standard text transformer is supported")
+            raise CheckpointError(
+                f"CLIP model {config.model!r}: only open_clip's standard text transformer is supported"
+            )
         self._tower = tower
         self.context_length = int(tower.positional_embedding.shape[0])
 
@@ -140,15 +148,21 @@ class ClipEncoder:
             if config.image_size is not None:
                 cfg["vision_cfg"]["image_size"] = int(config.image_size)
             if config.pretrained is not None and not local:
-                raise CheckpointError(f"{config.model!r} is a FoleyStudio config: pretrained must be a local .safetensors file, got tag {config.pretrained!r}")
+                raise CheckpointError(
+                    f"{config.model!r} is a FoleyStudio config: pretrained must be a local .safetensors file, got tag {config.pretrained!r}"
+                )
             with seeded_init(seed):
                 model = open_clip.CLIP(**cfg)
             tokenizer = SimpleTokenizer(context_length=cfg["text_cfg"].get("context_length", 77))
             mean, std = OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-            config = ClipEncoderConfig(config.model, config.pretrained, config.image_size, config.resize_mode, cfg)
+            config = ClipEncoderConfig(
+                config.model, config.pretrained, config.image_size, config.resize_mode, cfg
+            )
         else:
             if config.model not in open_clip.list_models():
-                raise CheckpointError(f"unknown CLIP model {config.model!r} (ours: {sorted(CLIP_CONFIGS)}; or an open_clip built-in)")
+                raise CheckpointError(
+                    f"unknown CLIP model {config.model!r} (ours: {sorted(CLIP_CONFIGS)}; or an open_clip built-in)"
+                )
             tag = None if (config.pretrained is None or local) else config.pretrained
             try:
                 with seeded_init(seed):
@@ -156,7 +170,9 @@ class ClipEncoder:
                         config.model, pretrained=tag, force_image_size=config.image_size, device="cpu"
                     )
             except RuntimeError as exc:  # unknown tag, failed download
-                raise CheckpointError(f"cannot create CLIP {config.model!r} with weights {tag!r}: {exc}") from exc
+                raise CheckpointError(
+                    f"cannot create CLIP {config.model!r} with weights {tag!r}: {exc}"
+                ) from exc
             tokenizer = open_clip.get_tokenizer(config.model)
             pre = open_clip.get_model_preprocess_cfg(model)
             mean, std = pre.get("mean", OPENAI_DATASET_MEAN), pre.get("std", OPENAI_DATASET_STD)
@@ -195,7 +211,9 @@ class ClipEncoder:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.model.state_dict()
 
-    def load_state_dict(self, state: dict[str, torch.Tensor], source: str | os.PathLike[str] | None = None) -> None:
+    def load_state_dict(
+        self, state: dict[str, torch.Tensor], source: str | os.PathLike[str] | None = None
+    ) -> None:
         """Strict load; any key or shape mismatch raises :class:`CheckpointError` naming ``source``."""
         load_state_dict_strict(self.model, state, source)
 
@@ -219,7 +237,9 @@ class ClipEncoder:
         if tensor.ndim == 3:
             tensor = tensor[None]
         if tensor.ndim != 4 or tensor.shape[-1] != 3 or tensor.dtype != torch.uint8:
-            raise UsageError(f"frames must be uint8 RGB (N, H, W, 3), got {tuple(tensor.shape)} {tensor.dtype}")
+            raise UsageError(
+                f"frames must be uint8 RGB (N, H, W, 3), got {tuple(tensor.shape)} {tensor.dtype}"
+            )
         return tensor.to(self.device).permute(0, 3, 1, 2)
 
     def _resize_normalise(self, images: torch.Tensor) -> torch.Tensor:
@@ -247,7 +267,7 @@ class ClipEncoder:
         return self.model.encode_image(pixels, normalize=True)
 
     def encode_images(
-        self, frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], batch_size: int = 64
+        self, frames: np.ndarray | torch.Tensor | Sequence[np.ndarray], batch_size: int = 16
     ) -> torch.Tensor:
         """uint8 RGB frames [N, H, W, 3] -> l2-normalised embeddings [N, D] (float32, model device)."""
         if batch_size <= 0:
@@ -265,7 +285,7 @@ class ClipEncoder:
         self,
         frames: np.ndarray | Sequence[np.ndarray],
         boxes: Sequence[Box] | np.ndarray,
-        batch_size: int = 64,
+        batch_size: int = 16,
     ) -> torch.Tensor:
         """Embeddings [N, D] of box crops: crop ``i`` is ``boxes[i]`` (a :class:`Box` or
         normalised ``x, y, w, h``) of ``frames[i]`` (uint8 RGB [H, W, 3]); each crop is
@@ -273,7 +293,7 @@ class ClipEncoder:
         if len(frames) != len(boxes):
             raise UsageError(f"need one box per frame, got {len(frames)} frames and {len(boxes)} boxes")
         pixels = []
-        for frame, box in zip(frames, boxes):
+        for frame, box in zip(frames, boxes, strict=True):
             b = box if isinstance(box, Box) else Box(*(float(v) for v in box))
             img = self._to_nchw(np.asarray(frame))
             left, top, right, bottom = b.to_pixels(img.shape[-1], img.shape[-2])
@@ -283,7 +303,10 @@ class ClipEncoder:
         stacked = torch.cat(pixels)
         with torch.no_grad():
             return torch.cat(
-                [self.image_features(stacked[i : i + batch_size]).float() for i in range(0, len(stacked), batch_size)]
+                [
+                    self.image_features(stacked[i : i + batch_size]).float()
+                    for i in range(0, len(stacked), batch_size)
+                ]
             )
 
     # ----------------------------------------------------------------- text

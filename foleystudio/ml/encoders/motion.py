@@ -106,7 +106,9 @@ def _as_box_array(boxes: np.ndarray | None, n_frames: int) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1:] != (n_frames, 4):
-        raise UsageError(f"boxes must be (T, 4) or (K, T, 4) with T = {n_frames} frames, got shape {arr.shape}")
+        raise UsageError(
+            f"boxes must be (T, 4) or (K, T, 4) with T = {n_frames} frames, got shape {arr.shape}"
+        )
     return arr
 
 

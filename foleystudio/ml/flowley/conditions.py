@@ -25,8 +25,7 @@ CONDITION_NAMES = ("visual", "text", "sync", "mix", "ref")
 #: inpainting context stay in the unconditional branch.
 GUIDED_CONDITIONS = ("visual", "text", "mix")
 
-# Field → (group, padded sequence axis or None). Text and reference tokens may have
-# different lengths per conditions object; concat pads them (with a mask).
+# Tensor field → the droppable group it belongs to (None: never dropped).
 _FIELDS: dict[str, str | None] = {
     "visual": "visual",
     "visual_times": "visual",
@@ -117,7 +116,11 @@ class Conditions:
         """Moved to ``device``; floating tensors (not times) cast to ``dtype`` when given."""
 
         def move(name: str, tensor: torch.Tensor) -> torch.Tensor:
-            if dtype is not None and tensor.is_floating_point() and name not in ("visual_times", "audio_start"):
+            if (
+                dtype is not None
+                and tensor.is_floating_point()
+                and name not in ("visual_times", "audio_start")
+            ):
                 return tensor.to(device=device, dtype=dtype)
             return tensor.to(device=device)
 
@@ -133,7 +136,8 @@ class Conditions:
         for name in names:
             if name not in CONDITION_NAMES:
                 raise GenerationError(f"unknown condition '{name}'")
-            keep[name] = torch.zeros(batch, dtype=torch.bool, device=device)
+            if self.present(name):  # an absent condition is already its null
+                keep[name] = torch.zeros(batch, dtype=torch.bool, device=device)
         return dataclasses.replace(self, keep=keep)
 
     def with_keep(self, name: str, mask: torch.Tensor) -> Conditions:
@@ -157,6 +161,10 @@ class Conditions:
         batch = self.batch_size(default=1)
         if negative_text is None and negative_text_pooled is None:
             return self.dropped(guided)
+        for name, negative in (("text", negative_text), ("text_pooled", negative_text_pooled)):
+            # One keep flag covers tokens and pooled text, so the negative needs what the prompt has.
+            if getattr(self, name) is not None and negative is None:
+                raise GenerationError(f"the prompt has '{name}' but the negative prompt does not")
         result = self.dropped([g for g in guided if g != "text"])
         text = _expand(negative_text, batch)
         mask = _expand(negative_text_mask, batch)
@@ -186,11 +194,16 @@ class Conditions:
         A group present in some parts only is filled with zeros and dropped (keep False) in
         the others; text and reference token sequences are padded to the longest (masked).
         """
-        sizes = [p.batch_size() for p in parts]
+        known = [p.batch_size() for p in parts if p.tensors() or p.keep]
+        if not known:
+            raise GenerationError("cannot concatenate conditions that are all empty (no batch size)")
+        sizes = [p.batch_size(default=known[0]) for p in parts]
         device = next((_device_of(p) for p in parts if p.tensors()), torch.device("cpu"))
         values: dict[str, torch.Tensor | None] = {}
         for tokens_name, mask_name in _SEQUENCES.items():
-            values[tokens_name], values[mask_name] = _concat_sequence(parts, sizes, tokens_name, mask_name, device)
+            values[tokens_name], values[mask_name] = _concat_sequence(
+                parts, sizes, tokens_name, mask_name, device
+            )
         for name in _FIELDS:
             if name in values:
                 continue

@@ -43,12 +43,18 @@ class FlowTrainingConfig:
         unknown = set(self.drop_probs) - set(CONDITION_NAMES)
         if unknown:
             raise UsageError(f"drop_probs names unknown conditions {sorted(unknown)}")
-        for name, value in (("inpaint_prob", self.inpaint_prob), ("mask_ratio", self.mask_ratio), ("drop_prob", self.drop_prob)):
+        for name, value in (
+            ("inpaint_prob", self.inpaint_prob),
+            ("mask_ratio", self.mask_ratio),
+            ("drop_prob", self.drop_prob),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"{name} must be in [0, 1], got {value}")
 
 
-def sample_flow_times(batch: int, generator: torch.Generator, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
+def sample_flow_times(
+    batch: int, generator: torch.Generator, mean: float = 0.0, std: float = 1.0
+) -> torch.Tensor:
     """Logit-normal times ``[B]`` in (0, 1): sigmoid(N(mean, std²))."""
     return torch.sigmoid(randn((batch,), generator) * std + mean)
 
@@ -106,7 +112,9 @@ def training_loss(
     onset = torch.zeros((), device=device)
     if onset_targets is not None and out.onset_logits is not None:
         if onset_targets.shape != (batch, na):
-            raise UsageError(f"onset targets have shape {list(onset_targets.shape)}, expected [{batch}, {na}]")
+            raise UsageError(
+                f"onset targets have shape {list(onset_targets.shape)}, expected [{batch}, {na}]"
+            )
         onset = F.binary_cross_entropy_with_logits(
             out.onset_logits.float(),
             onset_targets.to(device).float(),

@@ -93,6 +93,13 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * head_dim)
 
 
+class QKNorm(nn.RMSNorm):
+    """RMSNorm of query/key heads whose weight follows the input dtype (fused under autocast)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
+
+
 class MLP(nn.Sequential):
     def __init__(self, dim: int, ratio: float) -> None:
         inner = int(dim * ratio)
@@ -109,8 +116,8 @@ class CrossAttention(nn.Module):
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
-        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.q_norm = QKNorm(dim // heads, eps=1e-6)
+        self.k_norm = QKNorm(dim // heads, eps=1e-6)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``mask``: bool ``[B, 1, 1|Nq, Nk]`` (True = visible) or an additive float bias."""
@@ -169,8 +176,8 @@ class JointBlock(nn.Module):
         self.cond_out = nn.Linear(h, h)
         self.cond_norm2 = nn.LayerNorm(h, eps=1e-6)
         self.cond_mlp = MLP(h, config.mlp_ratio)
-        self.q_norm = nn.RMSNorm(h // config.heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(h // config.heads, eps=1e-6)
+        self.q_norm = QKNorm(h // config.heads, eps=1e-6)
+        self.k_norm = QKNorm(h // config.heads, eps=1e-6)
         self.table = nn.Parameter(torch.randn(6, h) / math.sqrt(h))
 
     def forward(
@@ -209,8 +216,8 @@ class SingleBlock(nn.Module):
         self.norm1 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
         self.qkv = nn.Linear(h, 3 * h)
         self.out = nn.Linear(h, h)
-        self.q_norm = nn.RMSNorm(h // config.heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(h // config.heads, eps=1e-6)
+        self.q_norm = QKNorm(h // config.heads, eps=1e-6)
+        self.k_norm = QKNorm(h // config.heads, eps=1e-6)
         self.text_attention = CrossAttention(h, config.heads) if config.text_attention else None
         self.visual_attention = CrossAttention(h, config.heads) if config.visual_attention != "none" else None
         self.ref_attention = CrossAttention(h, config.heads) if config.ref_audio else None
@@ -316,7 +323,9 @@ class Flowley(nn.Module):
 
     def audio_times(self, num_tokens: int, audio_start: torch.Tensor) -> torch.Tensor:
         """Centre time (s, float64) of each audio token ``[B, Na]`` for window starts ``[B]``."""
-        offsets = (torch.arange(num_tokens, dtype=torch.float64, device=audio_start.device) + 0.5) / self.config.token_rate
+        offsets = (
+            torch.arange(num_tokens, dtype=torch.float64, device=audio_start.device) + 0.5
+        ) / self.config.token_rate
         return audio_start.double()[:, None] + offsets
 
     def forward(
@@ -344,14 +353,20 @@ class Flowley(nn.Module):
         if not isinstance(t, torch.Tensor):
             t = torch.tensor(float(t), device=device)
         t = t.to(device).float().expand(batch) if t.dim() == 0 else t.to(device).float()
-        start = cond.audio_start.to(device) if cond.audio_start is not None else torch.zeros(batch, device=device)
+        start = (
+            cond.audio_start.to(device) if cond.audio_start is not None else torch.zeros(batch, device=device)
+        )
         audio_times = self.audio_times(na, start)
         h = config.hidden
         null_visual_tok, null_text_tok, null_ref_tok = self.null_tokens.unbind(0)
         null_visual_vec, null_text_vec, null_mix_vec, null_sync_vec = self.null_vectors.unbind(0)
 
         def keep(name: str) -> torch.Tensor:
-            return cond.keep_mask(name, batch, device) if cond.present(name) else torch.zeros(batch, dtype=torch.bool, device=device)
+            return (
+                cond.keep_mask(name, batch, device)
+                if cond.present(name)
+                else torch.zeros(batch, dtype=torch.bool, device=device)
+            )
 
         # Audio input: noisy latent + inpainting context + mask channel.
         if cond.context is not None:
@@ -392,7 +407,9 @@ class Flowley(nn.Module):
         else:
             globals_ = globals_ + null_text_vec
         if cond.mix is not None:
-            globals_ = globals_ + torch.where(keep_mix[:, None], self.mix_global(cond.mix.to(x.dtype)), null_mix_vec)
+            globals_ = globals_ + torch.where(
+                keep_mix[:, None], self.mix_global(cond.mix.to(x.dtype)), null_mix_vec
+            )
         else:
             globals_ = globals_ + null_mix_vec
         modulation = self.modulation(globals_).view(batch, 6, h)
@@ -421,13 +438,19 @@ class Flowley(nn.Module):
         rel_audio = (audio_times - start.double()[:, None]).float()
         rel_visual = (visual_times - start.double()[:, None]).float()
         cond_times = torch.cat(
-            [rel_visual.new_zeros(batch, 1), rel_visual, rel_visual.new_zeros(batch, 1 + text.shape[1])], dim=1
+            [rel_visual.new_zeros(batch, 1), rel_visual, rel_visual.new_zeros(batch, 1 + text.shape[1])],
+            dim=1,
         )
         cond_tokens = torch.cat([visual_seq, text_seq], dim=1)
         if self.joint_blocks:
             rotary = self.rotary(torch.cat([rel_audio, cond_times], dim=1))
             joint_visible = torch.cat(
-                [torch.ones(batch, na, dtype=torch.bool, device=device), visual_seq_visible, text_seq_visible], dim=1
+                [
+                    torch.ones(batch, na, dtype=torch.bool, device=device),
+                    visual_seq_visible,
+                    text_seq_visible,
+                ],
+                dim=1,
             )[:, None, None, :]
             for block in self.joint_blocks:
                 audio, cond_tokens = block(audio, cond_tokens, modulation, rotary, joint_visible)
@@ -509,13 +532,21 @@ def _check_conditions(cond: Conditions, config: FlowleyConfig, batch: int, na: i
     for name in ("sync", "context", "context_mask"):
         tensor = getattr(cond, name)
         if tensor is not None and tensor.shape[1] != na:
-            raise GenerationError(f"condition '{name}' covers {tensor.shape[1]} audio tokens, the latent has {na}")
+            raise GenerationError(
+                f"condition '{name}' covers {tensor.shape[1]} audio tokens, the latent has {na}"
+            )
     if cond.context is not None and cond.context_mask is None:
         raise GenerationError("an inpainting context needs its context_mask (True = known token)")
-    if cond.visual is not None and cond.visual_times is not None and cond.visual_times.shape != cond.visual.shape[:2]:
+    if (
+        cond.visual is not None
+        and cond.visual_times is not None
+        and cond.visual_times.shape != cond.visual.shape[:2]
+    ):
         raise GenerationError(
             f"visual_times has shape {list(cond.visual_times.shape)}, expected {list(cond.visual.shape[:2])}"
         )
     for name in cond.keep:
         if cond.keep[name].shape != (batch,):
-            raise GenerationError(f"keep mask '{name}' has shape {list(cond.keep[name].shape)}, expected [{batch}]")
+            raise GenerationError(
+                f"keep mask '{name}' has shape {list(cond.keep[name].shape)}, expected [{batch}]"
+            )

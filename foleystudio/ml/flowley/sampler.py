@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
-from foleystudio.errors import UsageError
+from foleystudio.errors import GenerationError, UsageError
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.network import Flowley
 from foleystudio.ml.flowley.psca import PscaBiasCache
@@ -56,22 +56,24 @@ def sample(
         raise UsageError(f"sampling needs at least 1 step, got {steps}")
     batch = noise.shape[0]
     device = noise.device
-    guided = cfg_scale != 1.0
+    for name, given in (("conditions", cond), ("unconditional conditions", uncond)):
+        if given is not None and (given.tensors() or given.keep) and given.batch_size() != batch:
+            raise GenerationError(f"{name} have batch {given.batch_size()}, the noise has {batch}")
+    # Without any condition both branches are the same null: guidance would change nothing.
+    guided = cfg_scale != 1.0 and bool(cond.tensors() or uncond is not None)
     if guided:
         uncond = uncond if uncond is not None else cond.unconditional()
+        if not cond.tensors():
+            cond = Conditions(audio_start=torch.zeros(batch, device=device))
         net_cond = Conditions.concat([cond, uncond]).to(device)
     else:
         net_cond = cond.to(device)
     cache = PscaBiasCache()
-    evaluations = network_evaluations(steps, method)
-    done = 0
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-        nonlocal done
         x_in = torch.cat([x, x]) if guided else x
         t_in = torch.full((x_in.shape[0],), t, device=device)
         v = model(x_in, t_in, net_cond, omega=omega, delta=delta, psca_cache=cache).velocity.float()
-        done += 1
         if not guided:
             return v
         v_cond, v_uncond = v.chunk(2)

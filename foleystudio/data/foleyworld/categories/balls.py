@@ -43,13 +43,13 @@ class Material:
 
 MATERIALS: dict[str, Material] = {
     "wood": Material("wood", (380, 780), (1.0, 2.756, 5.404, 8.933), (1.0, 0.55, 0.3, 0.15),
-                     (0.035, 0.07), 0.8, (0.55, 0.68), 2500, 0.45, (0.10, 0.13)),
+                     (0.035, 0.07), 0.8, (0.55, 0.68), 2500, 0.45, (0.14, 0.18)),
     "metal": Material("metal", (950, 1900), (1.0, 2.32, 4.25, 6.63, 9.38), (1.0, 0.8, 0.55, 0.4, 0.25),
-                      (0.45, 1.0), 0.5, (0.65, 0.78), 5000, 0.3, (0.09, 0.12)),
+                      (0.25, 0.6), 0.5, (0.65, 0.78), 4000, 0.7, (0.12, 0.16)),
     "rubber": Material("rubber", (110, 220), (1.0, 1.59, 2.14, 2.65), (1.0, 0.5, 0.3, 0.2),
-                       (0.012, 0.024), 0.6, (0.78, 0.88), 700, 0.25, (0.11, 0.14)),
+                       (0.012, 0.024), 0.6, (0.78, 0.88), 700, 0.25, (0.15, 0.19)),
     "glass": Material("glass", (1900, 3100), (1.0, 1.62, 2.61, 3.83), (1.0, 0.6, 0.4, 0.25),
-                      (0.15, 0.35), 0.6, (0.6, 0.72), 6000, 0.4, (0.09, 0.12)),
+                      (0.1, 0.25), 0.6, (0.6, 0.72), 5000, 0.7, (0.12, 0.16)),
 }
 
 #: Floor thud band (Hz) and how much of the ball's ring a surface lets through.
@@ -168,7 +168,7 @@ class BouncingBall(Category):
             hit = ring * (amps.astype(np.float32) @ bank)
             synth.place(hit, synth.click(rng, sr, mat.click_hz), 0, mat.click_level)
             synth.place(hit, synth.noise_burst(rng, sr, low, high, 0.0005, 0.012), 0, 0.35)
-            synth.place(out, hit, ctx.frame_sample(k), gain=s**1.3)
+            synth.place(out, hit, ctx.frame_sample(k), gain=s)
         return out
 
 

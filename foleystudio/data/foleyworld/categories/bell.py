@@ -9,7 +9,8 @@ the clapper no longer reaches the wall and the strikes stop.
 
 Sound: church-bell partials relative to the prime — hum 0.5, prime 1, tierce 1.2, quint
 1.5, nominal 2, and 2.5, 2.67, 3 — lower ones ringing longer, each split into a slightly
-detuned pair (the beating of a real bell), plus the clapper's click.
+detuned pair (the beating of a real bell), plus the clapper's click. With recorded samples
+enabled (samples.py) a recorded bell, pitch-shifted per bell, replaces the partials.
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ class Bell(Category):
     def make(self, rng: np.random.Generator, ctx: SceneContext, slot: Slot) -> SourceTrack:
         u = slot.unit
         n = ctx.n_frames
-        pivot = (slot.centre, rng.uniform(0.1, 0.16))
-        bell_h = 0.34 * u
-        shoulder_w, lip_w = 0.085 * u, 0.17 * u
-        wall = 0.015 * u
-        clapper_len, clapper_r = 0.78 * bell_h, 0.032 * u
+        pivot = (slot.centre, rng.uniform(0.12, 0.22))
+        bell_h = 0.5 * u
+        shoulder_w, lip_w = 0.125 * u, 0.25 * u
+        wall = 0.02 * u
+        clapper_len, clapper_r = 0.78 * bell_h, 0.045 * u
+        # The profile: a waisted body down to ``waist_y``, then a flare to the lip.
+        waist_y, waist_w = 0.7 * bell_h, 1.15 * shoulder_w
         # Inner half-width of the bell at the clapper ball's height, and the contact angle.
-        frac = (clapper_len - shoulder_w) / (bell_h - shoulder_w)
-        inner = shoulder_w + (lip_w - shoulder_w) * frac - wall
+        frac = (clapper_len - waist_y) / (bell_h - waist_y)
+        inner = waist_w + (lip_w - waist_w) * frac - wall
         alpha = float(np.arcsin((inner - clapper_r) / clapper_len))
         amp0 = rng.uniform(alpha + 0.12, alpha + 0.35)
         decay = rng.uniform(2.0, 5.0) if rng.random() < 0.3 else None
@@ -58,8 +61,10 @@ class Bell(Category):
         strengths = [float(np.clip((amplitude[e] - alpha) / 0.3, 0.3, 1.0)) for e in strikes]
         color_name, color = ctx.look.pick("bell", rng)
         dark = tuple(0.6 * c for c in color)
-        outline = np.array([(-shoulder_w, shoulder_w), (shoulder_w, shoulder_w), (0.9 * lip_w, bell_h - 0.04 * u),
-                            (lip_w, bell_h), (-lip_w, bell_h), (-0.9 * lip_w, bell_h - 0.04 * u)])
+        body = np.array([(-shoulder_w, shoulder_w), (shoulder_w, shoulder_w), (waist_w, waist_y), (-waist_w, waist_y)])
+        flare = np.array([(-waist_w, waist_y - 0.01 * u), (waist_w, waist_y - 0.01 * u), (lip_w, bell_h - 0.03 * u),
+                          (lip_w, bell_h), (-lip_w, bell_h), (-lip_w, bell_h - 0.03 * u)])
+        outline = np.concatenate([body, flare])
 
         def rotate(points: np.ndarray, angle: float) -> np.ndarray:
             c, s = np.cos(angle), np.sin(angle)
@@ -83,11 +88,14 @@ class Bell(Category):
             canvas.capsule(pivot[0], pivot[1], bx, by, 0.008 * u, _CLAPPER)
             canvas.circle(bx, by, clapper_r, _CLAPPER)
             th = theta[j]
-            canvas.polygon(rotate(outline, th), color)
+            canvas.polygon(rotate(body, th), color)
+            canvas.polygon(rotate(flare, th), color)
             dome = rotate(np.array([(0.0, shoulder_w)]), th)[0]
             canvas.circle(dome[0], dome[1], shoulder_w, color)
             band = rotate(np.array([(-0.93 * lip_w, bell_h - 0.05 * u), (0.93 * lip_w, bell_h - 0.05 * u)]), th)
             canvas.capsule(band[0, 0], band[0, 1], band[1, 0], band[1, 1], 0.01 * u, dark)
+            shine = rotate(np.array([(-0.55 * shoulder_w, 1.2 * shoulder_w), (-0.75 * waist_w, waist_y)]), th)
+            canvas.capsule(shine[0, 0], shine[0, 1], shine[1, 0], shine[1, 1], 0.012 * u, (1.0, 0.95, 0.75), 0.6)
             # The clapper's ball shows below the lip when it hangs low.
             canvas.circle(bx, by, clapper_r, _CLAPPER, 0.35)
             canvas.capsule(pivot[0], pivot[1] - 0.01, pivot[0], pivot[1] + 0.01, 0.02 * u, _BEAM)
@@ -106,9 +114,15 @@ class Bell(Category):
         decays = np.tile(_DECAYS * rng.uniform(0.7, 1.1), 2)
         length = min(float(_DECAYS.max()) * 1.6, ctx.duration)
         bank = synth.mode_bank(freqs, decays, sr, length)
+        recorded = None
+        if ctx.samples is not None and ctx.samples.has("bell"):
+            recorded = ctx.samples.get("bell", sr, pitch=rng.uniform(0.8, 1.25))
         for k, s in zip(strikes, strengths, strict=True):
-            amps = np.tile(_AMPS * rng.uniform(0.85, 1.15, _RATIOS.size), 2) / 2
-            hit = amps.astype(np.float32) @ bank
-            synth.place(hit, synth.click(rng, sr, 3000, 0.0015), 0, 0.5)
+            if recorded is not None:
+                hit = recorded.copy()
+            else:
+                amps = np.tile(_AMPS * rng.uniform(0.85, 1.15, _RATIOS.size), 2) / 2
+                hit = amps.astype(np.float32) @ bank
+            synth.place(hit, synth.click(rng, sr, 3000, 0.0015), 0, 1.0)
             synth.place(out, hit, ctx.frame_sample(k), gain=s)
         return out

@@ -34,7 +34,7 @@ class Bird(Category):
         branch_y = rng.uniform(0.3, 0.5)
         root = slot.x0 if side > 0 else slot.x1
         tip = slot.centre + side * 0.3 * u
-        body_rx, body_ry, head_r = 0.085 * u, 0.06 * u, 0.045 * u
+        body_rx, body_ry, head_r = 0.13 * u, 0.09 * u, 0.068 * u
         facing = 1.0 if rng.random() < 0.5 else -1.0
         x_lo, x_hi = min(root, tip) + 0.15 * u, max(root, tip) - 0.05 * u
         x_lo, x_hi = min(x_lo, x_hi), max(x_lo, x_hi)
@@ -55,7 +55,7 @@ class Bird(Category):
                     break
                 if k >= 1:
                     onsets.append(k)
-                    durations.append(float(rng.uniform(0.06, 0.8 * gap / ctx.fps)))
+                    durations.append(float(rng.uniform(0.04, min(0.12, 0.7 * gap / ctx.fps))))
                 k += gap
             pause = ctx.frames_for(rng.uniform(0.6, 2.0))
             if rng.random() < 0.35 and k + 8 < n:
@@ -125,8 +125,8 @@ class Bird(Category):
                strengths: np.ndarray, note_type: str, base_f: float) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
-        span = rng.uniform(0.25, 0.6) * base_f
-        trill_rate = rng.uniform(25, 45)
+        span = rng.uniform(0.08, 0.3) * base_f
+        trill_rate = rng.uniform(25, 40)
         h2 = rng.uniform(0.05, 0.3)
         for k, dur, s in zip(onsets, durations, strengths, strict=True):
             f = base_f * rng.uniform(0.95, 1.05)
@@ -135,6 +135,6 @@ class Bird(Category):
             elif note_type == "down":
                 note = synth.fm_chirp(sr, dur, f + span / 2, f - span / 2, harmonics=(1.0, h2))
             else:
-                note = synth.fm_chirp(sr, dur, f, f * 0.9, trill_rate, 0.3 * span, harmonics=(1.0, h2))
+                note = synth.fm_chirp(sr, dur, f, f * 0.95, trill_rate, 80.0, harmonics=(1.0, h2))
             synth.place(out, note, ctx.frame_sample(k), gain=s)
         return out

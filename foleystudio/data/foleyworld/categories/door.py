@@ -136,5 +136,5 @@ class Door(Category):
             creak = synth.harmonic_tone(rate, [1.0 / h for h in range(1, 12)], sr, rng, roughness=0.4)
             creak = synth.bandpass(creak, 500, 3500, sr)
             level = np.clip(speed_s / 2.0, 0.0, 1.0)
-            out += 0.12 * creak * level
+            out += 0.06 * creak * level
         return out

@@ -37,9 +37,9 @@ class Drips(Category):
         x_tap = slot.centre + side * rng.uniform(0.0, 0.1) * u
         pipe_y = rng.uniform(0.16, 0.28)
         nozzle_y = pipe_y + 0.06 * u
-        pool_rx, pool_ry = 0.26 * u, 0.045 * u
+        pool_rx, pool_ry = 0.34 * u, 0.06 * u
         surface = floor + 0.6 * pool_ry
-        drop_r = max(rng.uniform(0.018, 0.024) * u, 0.6 / ctx.size)
+        drop_r = max(rng.uniform(0.026, 0.034) * u, 0.8 / ctx.size)
         fall_time = rng.uniform(0.3, 0.45)
         fall = surface - nozzle_y - drop_r
         g_half = fall / fall_time**2
@@ -89,8 +89,8 @@ class Drips(Category):
                             canvas.circle(x_tap + dx * 0.08 * u * a * ctx.fps / 3,
                                           surface - (0.05 + 0.02 * j) * u * np.sin(np.pi * min(a * ctx.fps / 4, 1)),
                                           0.5 * drop_r, _DROP)
-            canvas.capsule(root, pipe_y, x_tap, pipe_y, 0.025 * u, _PIPE)
-            canvas.capsule(x_tap, pipe_y, x_tap, nozzle_y - 0.005, 0.018 * u, _PIPE)
+            canvas.capsule(root, pipe_y, x_tap, pipe_y, 0.035 * u, _PIPE)
+            canvas.capsule(x_tap, pipe_y, x_tap, nozzle_y - 0.005, 0.025 * u, _PIPE)
             for y, r in drop_state(t):
                 canvas.circle(x_tap, y, r, _DROP)
                 canvas.polygon([(x_tap - 0.7 * r, y - 0.3 * r), (x_tap + 0.7 * r, y - 0.3 * r), (x_tap, y - 1.9 * r)], _DROP)

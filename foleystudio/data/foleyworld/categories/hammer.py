@@ -51,17 +51,17 @@ def hammer_angles(ctx: SceneContext, strikes: list[int], theta_up: float, fall: 
 
 class HammerAnvil(Category):
     name = "hammer_anvil"
-    settings = ("indoor", "outdoor", "street")
+    settings = ("indoor", "outdoor")
 
     def make(self, rng: np.random.Generator, ctx: SceneContext, slot: Slot) -> SourceTrack:
         u = slot.unit
         floor = ctx.floor_y
-        aw, ah = 0.5 * u, 0.26 * u
+        aw, ah = 0.7 * u, 0.34 * u
         cx = slot.centre - 0.08 * u
         top = floor - ah
         strike_x = cx + 0.05 * u
-        length = 0.36 * u
-        head_len, head_w = 0.16 * u, 0.075 * u
+        length = 0.42 * u
+        head_len, head_w = 0.2 * u, 0.1 * u
         pivot = (strike_x + length, top - head_len / 2)
         theta_up = rng.uniform(1.1, 1.75)
         fall = ctx.frames_for(rng.uniform(0.12, 0.2))
@@ -99,7 +99,7 @@ class HammerAnvil(Category):
             th = theta[k]
             d = np.array([-np.cos(th), -np.sin(th)])
             end = np.array(pivot) + length * d
-            canvas.capsule(pivot[0], pivot[1], end[0], end[1], 0.014 * u, _HANDLE)
+            canvas.capsule(pivot[0], pivot[1], end[0], end[1], 0.025 * u, _HANDLE)
             canvas.polygon(head_polygon(th), _HEAD)
             # Forearm and fist holding the handle.
             canvas.capsule(pivot[0], pivot[1], pivot[0] + 0.12 * u, pivot[1] - 0.16 * u, 0.03 * u, _SKIN)

@@ -133,7 +133,7 @@ class Walker(Category):
         hard = shoes == "hard shoes"
         if not hard:
             high *= 0.5
-        toe_delay = rng.uniform(0.04, 0.08)
+        toe_delay = rng.uniform(0.02, 0.04)  # short enough to merge with the heel
         thump_f = rng.uniform(70, 120)
         for k, s, foot in zip(frames, strengths, feet, strict=True):
             heel = synth.noise_burst(rng, sr, low, high, 0.001, decay * (0.8 if hard else 1.3))
@@ -141,12 +141,12 @@ class Walker(Category):
             if hard:
                 clk = synth.click(rng, sr, 2500, 0.0012)
                 heel[: clk.size] += 0.5 * clk
-            toe = 0.45 * synth.noise_burst(rng, sr, low * 1.5, high, 0.002, decay * 0.7)
+            toe = 0.3 * synth.noise_burst(rng, sr, low * 1.5, high, 0.004, decay * 0.7)
             sound = np.zeros(int((toe_delay + 0.2) * sr), np.float32)
             synth.place(sound, heel, 0)
             synth.place(sound, toe, int(toe_delay * sr))
             for _ in range(grit):  # crunch of grass or grit under the sole
-                synth.place(sound, 0.3 * synth.noise_burst(rng, sr, 1500, 7000, 0.0005, 0.004),
-                            int(rng.uniform(0.003, 0.09) * sr))
+                synth.place(sound, 0.25 * synth.noise_burst(rng, sr, 1500, 7000, 0.0005, 0.004),
+                            int(rng.uniform(0.003, 0.035) * sr))
             synth.place(out, sound, ctx.frame_sample(k), gain=s * (1.0 if foot == 0 else 0.9))
         return out

@@ -1,0 +1,42 @@
+"""What a dropped file is: a project bundle, a video or an audio file (by name, then probe).
+
+Used by every drop target (main window, timeline, sources list) so they agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData
+
+AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".caf", ".w64"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mxf", ".mts", ".m2ts", ".ts", ".mpg"}
+PROJECT_SUFFIXES = {".foley"}
+
+
+def dropped_paths(mime: QMimeData) -> list[Path]:
+    """Local files in a drop (URLs that are not local files are ignored)."""
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+def kind_of(path: Path) -> str | None:
+    """``"project"``, ``"video"``, ``"audio"`` or None for a file we do not take."""
+    suffix = path.suffix.lower()
+    if suffix in PROJECT_SUFFIXES or (path.name == "project.json" and path.parent.suffix in PROJECT_SUFFIXES):
+        return "project"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return None
+
+
+def first_of(mime: QMimeData, *kinds: str) -> tuple[str, Path] | None:
+    """The first dropped file of one of ``kinds`` as ``(kind, path)``."""
+    for path in dropped_paths(mime):
+        kind = kind_of(path)
+        if kind in kinds:
+            return kind, path
+    return None

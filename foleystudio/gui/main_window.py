@@ -1,0 +1,576 @@
+"""The main window: dockable Viewer, Timeline, Inspector and Candidates; menus, keys, status
+bar, jobs, autosave and the safety prompts (DESIGN.md §9, §11).
+
+Everything here wires widgets to the document, the playback controller and background
+jobs; the edits themselves are document methods over ``core`` commands.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolButton,
+    QWidget,
+)
+
+from foleystudio import __version__
+from foleystudio.core import bundle as bundles
+from foleystudio.core.playback import PlaybackEngine
+from foleystudio.core.requests import Candidate
+from foleystudio.errors import FoleyStudioError
+from foleystudio.gui.candidates import CandidatesPanel
+from foleystudio.gui.dialogs import SHORTCUTS_HELP, Prompts
+from foleystudio.gui.document import Document, user_dir
+from foleystudio.gui.dropping import dropped_paths, kind_of
+from foleystudio.gui.generation import ENGINE_MODULE, EngineHolder, build_request
+from foleystudio.gui.inspector import Inspector
+from foleystudio.gui.playback_control import PlaybackController
+from foleystudio.gui.timeline import TimelinePanel
+from foleystudio.gui.viewer import ViewerPanel
+from foleystudio.gui.workers import JobManager
+
+#: Autosave period while there are unsaved edits (ms).
+AUTOSAVE_INTERVAL_MS = 60_000
+DEFAULT_SIZE = QSize(1600, 1000)
+
+
+class MainWindow(QMainWindow):
+    """The application window around one :class:`Document`."""
+
+    def __init__(self, audio_output: bool = True, autosave_ms: int = AUTOSAVE_INTERVAL_MS) -> None:
+        super().__init__()
+        self.setObjectName("FoleyStudioMainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.document = Document(self)
+        self.prompts = Prompts(self)
+        self.jobs = JobManager(self)
+        self.engines = EngineHolder()
+        self.audio = PlaybackEngine(open_device=audio_output)
+        self.playback = PlaybackController(self.document, self.audio, self)
+        self.last_export: Any = None
+
+        self.viewer = ViewerPanel(self.document)
+        self.timeline = TimelinePanel(self.document)
+        self.inspector = Inspector(self.document)
+        self.candidates = CandidatesPanel(self.document)
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._wire()
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(autosave_ms)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.resize(DEFAULT_SIZE)
+        self._update_title()
+        self._update_actions()
+
+    # --- layout --------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        return dock
+
+    def _build_docks(self) -> None:
+        placeholder = QWidget()
+        self.setCentralWidget(placeholder)
+        placeholder.hide()  # every panel is a dock, as in an NLE; a hidden centre lets them fill
+        self.viewer_dock = self._dock("Viewer", "viewer", self.viewer)
+        self.candidates_dock = self._dock("Candidates", "candidates", self.candidates)
+        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector)
+        self.timeline_dock = self._dock("Timeline", "timeline", self.timeline)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.viewer_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.splitDockWidget(self.viewer_dock, self.candidates_dock, Qt.Orientation.Horizontal)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
+        self._docks_arranged = False
+
+    def arrange_docks(self) -> None:
+        """Default proportions: picture large, timeline below, candidates and inspector right."""
+        width, height = self.width(), self.height()
+        self.resizeDocks(
+            [self.viewer_dock, self.candidates_dock, self.inspector_dock],
+            [round(width * 0.5), round(width * 0.27), round(width * 0.23)],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([self.viewer_dock, self.timeline_dock], [round(height * 0.58), round(height * 0.36)], Qt.Orientation.Vertical)
+        self._docks_arranged = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self.arrange_docks()
+
+    def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | list | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if isinstance(shortcut, list):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda *_: self._run(slot))
+        self.addAction(action)  # so its key works even when its menu is hidden
+        return action
+
+    def _run(self, slot: Any) -> None:
+        """Run a user action, turning a FoleyStudioError into a dialog."""
+        try:
+            slot()
+        except FoleyStudioError as exc:
+            self.prompts.error(str(exc))
+
+    def _build_actions(self) -> None:
+        d = self.document
+        self.act_open_video = self._action("Open &Video…", self.choose_video, QKeySequence.StandardKey.Open, "Start a project on a video")
+        self.act_open_project = self._action("Open &Project…", self.choose_project, "Ctrl+Shift+O")
+        self.act_save = self._action("&Save", self.save, QKeySequence.StandardKey.Save)
+        self.act_save_as = self._action("Save &As…", self.save_as, "Ctrl+Shift+S")
+        self.act_import_audio = self._action("&Import Audio to Track…", self.import_audio, "Ctrl+Shift+I")
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        self.act_undo = d.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
+        self.act_redo = d.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+        self.act_delete = self._action("&Delete", self.delete_selection, [QKeySequence.StandardKey.Delete, "Backspace"])
+        self.act_split = self._action("S&plit at Playhead", self.split, "S")
+        self.act_in = self._action("Mark &In", d.mark_in, "I")
+        self.act_out = self._action("Mark &Out", d.mark_out, "O")
+        self.act_clear_in_out = self._action("&Clear In/Out", lambda: d.set_in_out(None, None), "Alt+X")
+        self.act_add_track = self._action("Add &Track", d.add_track)
+
+        self.act_generate = self._action("&Generate", lambda: self.generate("all"), "Ctrl+G")
+        self.act_regen_object = self._action("Regenerate &Object", lambda: self.generate("object"))
+        self.act_regen_range = self._action("Regenerate &Range", lambda: self.generate("range"))
+        self.act_cancel_jobs = self._action("&Cancel Running Jobs", self.jobs.cancel_all, "Ctrl+.")
+        self.act_export = self._action("&Export…", self.export, "Ctrl+E")
+
+        self.act_play = self._action("&Play / Pause", self.playback.toggle, "Space")
+        self.act_shuttle_back = self._action("Play &Backwards (J)", self.playback.shuttle_reverse, "J")
+        self.act_stop = self._action("&Stop (K)", self.playback.stop, "K")
+        self.act_shuttle_fwd = self._action("Play &Forwards (L)", self.playback.shuttle_forward, "L")
+        self.act_prev_frame = self._action("Previous Frame", lambda: self._step(-1), "Left")
+        self.act_next_frame = self._action("Next Frame", lambda: self._step(1), "Right")
+        self.act_home = self._action("Go to Start", lambda: d.set_playhead(0.0), "Home")
+        self.act_end = self._action("Go to End", lambda: d.set_playhead(d.length), "End")
+        self.act_zoom_in = self._action("Zoom &In", lambda: self.timeline.view.zoom_by(1.25), ["+", "=", "Ctrl++"])
+        self.act_zoom_out = self._action("Zoom &Out", lambda: self.timeline.view.zoom_by(0.8), ["-", "Ctrl+-"])
+        self.act_zoom_fit = self._action("Zoom to &Fit", self.timeline.view.zoom_to_fit, "Shift+Z")
+        self.act_snap = self._action("&Snapping", lambda: self.timeline.set_snapping(self.act_snap.isChecked()), "N")
+        self.act_snap.setCheckable(True)
+        self.act_snap.setChecked(True)
+        self.act_shortcuts = self._action("&Keyboard Shortcuts", lambda: self.prompts.info(SHORTCUTS_HELP))
+        self.act_about = self._action("&About FoleyStudio", self.about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.act_open_video, self.act_open_project, None, self.act_save, self.act_save_as, None, self.act_import_audio, None, self.act_quit):
+            file_menu.addSeparator() if a is None else file_menu.addAction(a)
+        edit = bar.addMenu("&Edit")
+        for a in (self.act_undo, self.act_redo, None, self.act_delete, self.act_split, None, self.act_in, self.act_out, self.act_clear_in_out, None, self.act_add_track):
+            edit.addSeparator() if a is None else edit.addAction(a)
+        generate = bar.addMenu("&Generate")
+        for a in (self.act_generate, self.act_regen_object, self.act_regen_range, None, self.act_cancel_jobs):
+            generate.addSeparator() if a is None else generate.addAction(a)
+        export = bar.addMenu("E&xport")
+        export.addAction(self.act_export)
+        view = bar.addMenu("&View")
+        for a in (self.act_play, self.act_shuttle_back, self.act_stop, self.act_shuttle_fwd, self.act_prev_frame, self.act_next_frame, self.act_home, self.act_end, None, self.act_zoom_in, self.act_zoom_out, self.act_zoom_fit, self.act_snap, None):
+            view.addSeparator() if a is None else view.addAction(a)
+        for dock in (self.viewer_dock, self.timeline_dock, self.inspector_dock, self.candidates_dock):
+            view.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addAction(self.act_about)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.audio_label = QLabel()
+        self.device_label = QLabel()
+        self.model_label = QLabel()
+        self.job_label = QLabel()
+        self.job_progress = QProgressBar()
+        self.job_progress.setRange(0, 1000)
+        self.job_progress.setFixedWidth(160)
+        self.job_progress.setTextVisible(False)
+        self.job_cancel = QToolButton()
+        self.job_cancel.setText("Cancel")
+        self.job_cancel.clicked.connect(self.jobs.cancel_all)
+        for w in (self.job_label, self.job_progress, self.job_cancel, self.audio_label, self.device_label, self.model_label):
+            status.addPermanentWidget(w)
+        if self.audio.available:
+            self.audio_label.setText(f"Audio: {self.audio.sample_rate / 1000:g} kHz")
+        else:
+            self.audio_label.setText("Audio: off")
+            self.audio_label.setToolTip(self.audio.unavailable_reason)
+            status.showMessage(f"Playback is silent: {self.audio.unavailable_reason}", 10000)
+        self._update_engine_labels()
+        self._update_jobs()
+
+    def _wire(self) -> None:
+        d = self.document
+        d.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        d.dirty_changed.connect(lambda _: self._update_title())
+        d.project_replaced.connect(self._on_project_replaced)
+        d.selection_changed.connect(self._update_actions)
+        d.changed.connect(lambda _: self._update_actions())
+        d.playhead_changed.connect(self._on_playhead)
+        self.jobs.jobs_changed.connect(self._update_jobs)
+        self.viewer.play_toggled.connect(self.playback.toggle)
+        self.playback.playing_changed.connect(self.viewer.set_playing)
+        self.inspector.generate_requested.connect(lambda mode: self._run(lambda: self.generate(mode)))
+        self.candidates.audition_requested.connect(self.audition)
+        self.candidates.use_requested.connect(lambda c: self._run(lambda: self.use_candidate(c)))
+        self.timeline.view.video_dropped.connect(lambda p: self._run(lambda: self.open_path(p)))
+        self.timeline.snap_button.toggled.connect(self.act_snap.setChecked)
+
+    # --- state display -------------------------------------------------------------------
+    def _update_title(self) -> None:
+        d = self.document
+        name = d.project.name if d.bundle_dir is not None else "No project"
+        self.setWindowTitle(f"{name}[*] — FoleyStudio")
+        self.setWindowModified(d.dirty)
+
+    def _update_actions(self) -> None:
+        d = self.document
+        has_project = d.bundle_dir is not None
+        has_video = d.media is not None
+        for a in (self.act_save, self.act_save_as, self.act_import_audio, self.act_export, self.act_add_track):
+            a.setEnabled(has_project)
+        for a in (self.act_generate, self.act_regen_object, self.act_regen_range):
+            a.setEnabled(has_video)
+        self.act_delete.setEnabled(bool(d.selected_clip_id or d.selected_source_id))
+
+    def _update_engine_labels(self) -> None:
+        device, model = self.engines.describe()
+        settings = self.document.project.settings
+        self.device_label.setText(f"Device: {device if device != '—' else settings.device}")
+        self.model_label.setText(f"Model: {model if model != 'not loaded' else settings.model + ' (not loaded)'}")
+
+    def _update_jobs(self) -> None:
+        jobs = self.jobs.jobs
+        running = bool(jobs)
+        for w in (self.job_label, self.job_progress, self.job_cancel):
+            w.setVisible(running)
+        if running:
+            job = jobs[0]
+            more = f" (+{len(jobs) - 1})" if len(jobs) > 1 else ""
+            self.job_label.setText(f"{job.name}: {job.message}{more}")
+            self.job_progress.setValue(round(job.fraction * 1000))
+
+    def _on_project_replaced(self) -> None:
+        self._update_title()
+        self._update_actions()
+        self._update_engine_labels()
+        QTimer.singleShot(0, self.timeline.view, self.timeline.view.zoom_to_fit)
+
+    def _on_playhead(self, _: float) -> None:
+        if self.playback.playing:
+            self.timeline.view.ensure_playhead_visible()
+
+    def _step(self, frames: int) -> None:
+        self.playback.stop()
+        self.document.step_frames(frames)
+
+    # --- files ---------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """Ask about unsaved edits; False means the user cancelled."""
+        d = self.document
+        if not d.dirty:
+            return True
+        answer = self.prompts.unsaved_changes(d.project.name)
+        if answer == "cancel":
+            return False
+        if answer == "save":
+            try:
+                return self.save()
+            except FoleyStudioError as exc:
+                self.prompts.error(str(exc))
+                return False
+        if d.bundle_dir is not None:
+            bundles.discard_recovery(d.bundle_dir)
+        self._forget_untitled()
+        return True
+
+    def _forget_untitled(self) -> None:
+        """Delete an untitled bundle the user chose not to keep (only inside the user folder)."""
+        d = self.document
+        untitled = user_dir() / "untitled"
+        if d.bundle_dir is not None and not d.has_location and d.bundle_dir.parent == untitled:
+            shutil.rmtree(d.bundle_dir, ignore_errors=True)
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a video (new project) or a project bundle, after the unsaved-changes prompt."""
+        path = Path(path)
+        kind = "project" if path.is_dir() else kind_of(path)
+        if kind is None:
+            # Unknown suffix: let the media probe decide (it names the file if it cannot).
+            kind = "video"
+        if not self.maybe_save():
+            return
+        self.playback.stop()
+        if kind == "project":
+            self._open_project(path)
+        elif kind == "video":
+            self.document.open_video(path)
+        else:
+            raise FoleyStudioError("drop audio on the timeline or a source; open a video or a project here", path)
+
+    def _open_project(self, path: Path) -> None:
+        bundle = bundles.bundle_folder(path)
+        recovered = None
+        if bundles.has_recovery(bundle):
+            if self.prompts.recover(bundle):
+                recovered = bundles.load_recovery(bundle)
+            else:
+                bundles.discard_recovery(bundle)
+        self.document.open_project(bundle, recovered=recovered)
+        missing = bundles.missing_media(self.document.project)
+        if missing:
+            listed = "\n".join(missing[:8]) + ("\n…" if len(missing) > 8 else "")
+            self.prompts.info(f"{len(missing)} media file(s) of this project are missing:\n{listed}")
+
+    def choose_video(self) -> None:
+        path = self.prompts.open_video()
+        if path is not None:
+            self.open_path(path)
+
+    def choose_project(self) -> None:
+        path = self.prompts.open_project()
+        if path is not None:
+            self.open_path(path)
+
+    def save(self) -> bool:
+        d = self.document
+        if d.bundle_dir is None:
+            return False
+        if not d.has_location:
+            return self.save_as()
+        d.save()
+        return True
+
+    def save_as(self) -> bool:
+        d = self.document
+        if d.bundle_dir is None:
+            return False
+        path = self.prompts.save_as(str(Path.home() / f"{d.project.name}{bundles.BUNDLE_SUFFIX}"))
+        if path is None:
+            return False
+        old = d.bundle_dir if not d.has_location else None
+        d.save_as(path)
+        if old is not None and old.parent == user_dir() / "untitled":
+            shutil.rmtree(old, ignore_errors=True)  # its renders now live in the saved bundle
+        self._update_title()
+        return True
+
+    def autosave(self) -> None:
+        try:
+            written = self.document.autosave()
+        except FoleyStudioError as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
+            return
+        if written is not None:
+            self.statusBar().showMessage("Autosaved", 3000)
+
+    def import_audio(self) -> None:
+        path = self.prompts.import_audio()
+        if path is not None:
+            d = self.document
+            d.import_audio_clip(path, d.selected_track_id, d.playhead)
+
+    # --- editing -------------------------------------------------------------------------
+    def delete_selection(self) -> None:
+        self.document.delete_selection()
+
+    def split(self) -> None:
+        if self.document.split_at_playhead() == 0:
+            self.statusBar().showMessage("No clip under the playhead to split", 4000)
+
+    # --- generation ----------------------------------------------------------------------
+    def generate(self, mode: str = "all") -> None:
+        """Start a generation job (the engine loads on first use, on the model worker)."""
+        d = self.document
+        if importlib.util.find_spec(ENGINE_MODULE) is None:
+            self.prompts.error(
+                "Generation is unavailable: the generation engine is not installed in this build "
+                f"({ENGINE_MODULE} is missing). Everything else works."
+            )
+            return
+        request = build_request(d.project, mode, d.selected_source_id, d.selected_clip_id)
+        label = {"all": "Generate", "object": "Regenerate object", "range": "Regenerate range"}[mode]
+        self.jobs.submit(
+            label,
+            lambda progress, cancel: self.engines.generate(request, progress, cancel),
+            on_done=self._on_generated,
+            on_failed=self._on_job_failed,
+            on_cancelled=lambda: self.statusBar().showMessage(f"{label} cancelled; nothing changed", 5000),
+            model=True,
+        )
+
+    def _on_generated(self, candidates: list[Candidate]) -> None:
+        self.document.set_candidates(candidates)
+        self._update_engine_labels()
+        self.candidates_dock.raise_()
+        self.statusBar().showMessage(f"{len(candidates)} candidate(s) ready", 5000)
+
+    def _on_job_failed(self, text: str) -> None:
+        self._update_engine_labels()
+        self.prompts.error(text)
+
+    def audition(self, candidate: Candidate) -> None:
+        self.playback.audition(candidate)
+
+    def use_candidate(self, candidate: Candidate) -> None:
+        self.playback.stop()
+        _, model = self.engines.describe()
+        self.document.use_candidate(candidate, "" if model == "not loaded" else model)
+
+    # --- export --------------------------------------------------------------------------
+    def export(self) -> None:
+        d = self.document
+        if d.bundle_dir is None:
+            return
+        try:
+            from foleystudio import export as export_module
+        except ImportError as exc:
+            self.prompts.error(f"Export is unavailable in this build ({exc}).")
+            return
+        rates = tuple(getattr(export_module, "SAMPLE_RATES", (44100, 48000, 96000)))
+        bits = tuple(getattr(export_module, "BIT_DEPTHS", (16, 24, 32)))
+        options = self.prompts.export_options(d.project.name, d.bundle_dir, rates, bits)
+        if options is None:
+            return
+        self.start_export(options)
+
+    def start_export(self, options: dict[str, Any]) -> None:
+        """Run ``export_project`` with ``options`` on a worker (a snapshot of the project)."""
+        from foleystudio.export import export_project
+
+        d = self.document
+        project = copy.deepcopy(d.project)
+        bundle_dir = d.bundle_dir
+        self.jobs.submit(
+            "Export",
+            lambda progress, cancel: export_project(project, bundle_dir, progress=progress, cancel=cancel, **options),
+            on_done=self._on_exported,
+            on_failed=self._on_job_failed,
+            on_cancelled=lambda: self.statusBar().showMessage("Export cancelled; nothing was written", 5000),
+        )
+
+    def _on_exported(self, result: Any) -> None:
+        self.last_export = result
+        written = [str(p) for p in (getattr(result, "mix", None), getattr(result, "video", None)) if p]
+        stems = getattr(result, "stems", ())
+        summary = f"Exported {len(stems)} stem(s)" + (f", {', '.join(Path(p).name for p in written)}" if written else "")
+        self.statusBar().showMessage(summary, 10000)
+
+    # --- help ----------------------------------------------------------------------------
+    def about(self) -> None:
+        from PySide6 import __version__ as pyside_version
+
+        device, model = self.engines.describe()
+        QMessageBox.about(
+            self,
+            "About FoleyStudio",
+            f"<b>FoleyStudio {__version__}</b><p>Synchronized Foley generation and authoring.</p>"
+            f"<p>Qt for Python {pyside_version} · model: {model} · device: {device}</p>",
+        )
+
+    # --- drag and drop -------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(kind_of(p) or p.is_dir() for p in dropped_paths(event.mimeData())):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """A video or project opens; an audio file goes on the selected track at the playhead."""
+        d = self.document
+        for path in dropped_paths(event.mimeData()):
+            kind = "project" if path.is_dir() else kind_of(path)
+            if kind in ("video", "project") or (kind == "audio" and d.bundle_dir is not None):
+                event.acceptProposedAction()
+                self.open_or_import(path, kind)
+                return
+        event.ignore()
+
+    def open_or_import(self, path: Path, kind: str) -> None:
+        if kind == "audio":
+            self._run(lambda: self.document.import_audio_clip(path, self.document.selected_track_id, self.document.playhead))
+        else:
+            self._run(lambda: self.open_path(path))
+
+    # --- screenshots and shutdown ----------------------------------------------------------
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for background work that changes what is shown (frame, thumbnails, buffers)."""
+        app = QApplication.instance()
+        self.viewer.show_frame_now()
+        self.timeline.ruler.loader.wait(timeout)
+        for clip_item in self.timeline.scene.clip_items.values():
+            self.timeline.peak_cache.compute_now(clip_item.clip.render)
+        self.playback.wait_for_buffers(timeout)
+        self.jobs.wait(round(timeout * 1000))
+        for _ in range(5):
+            app.processEvents()
+
+    def save_screenshot(self, path: str | Path, size: QSize = DEFAULT_SIZE) -> Path:
+        """Render the window at ``size`` into a PNG at ``path``."""
+        self.resize(size)
+        self.show()
+        QApplication.processEvents()
+        self.arrange_docks()
+        QApplication.processEvents()
+        self.timeline.view.zoom_to_fit()
+        self.settle()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.grab().save(str(path), "PNG"):
+            raise FoleyStudioError("cannot write the screenshot", path)
+        return path
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop playback, cancel jobs, end decoder threads (idempotent)."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.autosave_timer.stop()
+        self.playback.shutdown()
+        self.jobs.shutdown()
+        self.viewer.shutdown()
+        self.timeline.shutdown()

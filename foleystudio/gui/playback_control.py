@@ -1,0 +1,199 @@
+"""The transport: drives ``core.playback.PlaybackEngine`` from the document and moves the
+playhead with the engine's audio clock (DESIGN.md §9).
+
+Track buffers are rendered with ``export.stems.render_track`` (the same placement rules as
+the exported stems, track gain left to the mixer) on a background thread whenever clips
+change; gain, pan, mute and solo changes only swap the engine's mix state. Shuttle keys
+follow editors' J/K/L: L plays forward (again: faster), J backwards, K stops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from foleystudio.core.playback import PlaybackEngine, mix_state
+from foleystudio.core.project import Project
+from foleystudio.core.requests import Candidate
+from foleystudio.errors import FoleyStudioError
+from foleystudio.gui.document import Document
+
+#: How often the playhead follows the clock while playing (ms): ~60 Hz.
+FOLLOW_INTERVAL_MS = 16
+MAX_SHUTTLE = 8
+
+
+def render_buffers(project: Project, sample_rate: int) -> dict[str, np.ndarray]:
+    """Per-track mono buffers (track id -> samples from time 0 to the track's last clip end),
+    clip gain applied, track gain not (the engine's mixer applies it live)."""
+    from foleystudio.export.stems import RenderCache, render_track
+
+    cache = RenderCache(sample_rate)
+    buffers = {}
+    for track in project.tracks:
+        if track.clips:
+            length = round(max(c.end for c in track.clips) * sample_rate)
+            buffers[track.id] = render_track(dataclasses.replace(track, gain_db=0.0), length, cache)
+    return buffers
+
+
+def clip_signature(project: Project) -> tuple:
+    """What the rendered buffers depend on (everything except track gain/pan/mute/solo)."""
+    return tuple(
+        (t.id, tuple((c.id, c.render, c.position, c.duration, c.offset, c.gain_db) for c in t.clips))
+        for t in project.tracks
+    )
+
+
+class PlaybackController(QObject):
+    """Play/pause/shuttle/audition, and the playhead following the audio clock."""
+
+    playing_changed = Signal(bool)
+    buffers_ready = Signal()
+    _rendered = Signal(int, object)
+
+    def __init__(self, document: Document, engine: PlaybackEngine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.engine = engine
+        self.buffers: dict[str, np.ndarray] = {}
+        self._signature: tuple | None = None
+        self._generation = 0
+        self._following = False
+        self._end = 0.0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playback-render")
+        self.timer = QTimer(self)
+        self.timer.setInterval(FOLLOW_INTERVAL_MS)
+        self.timer.timeout.connect(self._follow)
+        self._rendered.connect(self._on_rendered)
+        document.changed.connect(lambda _: self.update_mix())
+        document.project_replaced.connect(self._on_project)
+        document.playhead_changed.connect(self._on_playhead)
+
+    # --- mix -----------------------------------------------------------------------------
+    def _on_project(self) -> None:
+        self.stop()
+        self._signature = None
+        self.buffers = {}
+        self.update_mix()
+
+    def update_mix(self) -> None:
+        """Re-render buffers when clips changed (in the background), else just remix."""
+        project = self.document.project
+        signature = clip_signature(project)
+        if signature != self._signature:
+            self._signature = signature
+            self._generation += 1
+            generation = self._generation
+            # Render from a copy: edits on the GUI thread must not change clips under the renderer.
+            tracks = [dataclasses.replace(t, clips=[dataclasses.replace(c) for c in t.clips]) for t in project.tracks]
+            snapshot = dataclasses.replace(project, tracks=tracks)
+            self._executor.submit(self._render, generation, snapshot)
+        self._apply_mix()
+
+    def _render(self, generation: int, project: Project) -> None:
+        try:
+            buffers = render_buffers(project, self.engine.sample_rate)
+        except FoleyStudioError as exc:
+            self.document.message.emit(f"playback: {exc}")
+            buffers = {}
+        self._rendered.emit(generation, buffers)
+
+    def _on_rendered(self, generation: int, buffers: dict[str, np.ndarray]) -> None:
+        if generation != self._generation:
+            return  # a newer edit is being rendered
+        self.buffers = buffers
+        self._apply_mix()
+        self.buffers_ready.emit()
+
+    def _apply_mix(self) -> None:
+        project = self.document.project
+        self.engine.set_state(mix_state(self.buffers, project.tracks, project.audible_tracks()))
+
+    def wait_for_buffers(self, timeout: float = 10.0) -> None:
+        """Block until pending renders are done and applied (tests, screenshots)."""
+        self._executor.submit(lambda: None).result(timeout)
+
+    # --- transport -----------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self.engine.playing
+
+    def play(self, speed: int = 1) -> None:
+        doc = self.document
+        self._end = doc.project.length
+        start = doc.playhead
+        if speed > 0 and start >= self._end - doc.frame_duration / 2:
+            start = doc.project.in_point or 0.0
+        self.engine.start(start, speed)
+        self.timer.start()
+        self.playing_changed.emit(True)
+
+    def stop(self) -> None:
+        was = self.engine.playing
+        self.engine.stop()
+        self.timer.stop()
+        if was:
+            self._set_playhead_from_clock(self.engine.position())
+            self.playing_changed.emit(False)
+
+    def toggle(self) -> None:
+        if self.engine.playing:
+            self.stop()
+        else:
+            self.play()
+
+    def shuttle_forward(self) -> None:
+        """L: play forward; pressed again while playing forward, twice as fast."""
+        if self.engine.playing and self.engine.speed > 0:
+            self.engine.set_speed(min(self.engine.speed * 2, MAX_SHUTTLE))
+        elif self.engine.playing:
+            self.engine.set_speed(1)
+        else:
+            self.play(1)
+
+    def shuttle_reverse(self) -> None:
+        """J: play backwards; pressed again while reversing, twice as fast."""
+        if self.engine.playing and self.engine.speed < 0:
+            self.engine.set_speed(max(self.engine.speed * 2, -MAX_SHUTTLE))
+        elif self.engine.playing:
+            self.engine.set_speed(-1)
+        else:
+            self.play(-1)
+
+    def audition(self, candidate: Candidate) -> None:
+        """Play a candidate alone, placed at its time, with the picture following."""
+        self.stop()
+        self._end = candidate.start + candidate.duration
+        self.engine.audition(candidate.audio, candidate.sample_rate, candidate.start)
+        self._set_playhead_from_clock(candidate.start)
+        self.timer.start()
+        self.playing_changed.emit(True)
+
+    def _follow(self) -> None:
+        position = self.engine.position()
+        speed = self.engine.speed
+        if (speed > 0 and position >= self._end) or (speed < 0 and position <= 0.0):
+            self.stop()
+            self._set_playhead_from_clock(min(max(position, 0.0), self._end))
+            return
+        self._set_playhead_from_clock(position)
+
+    def _set_playhead_from_clock(self, seconds: float) -> None:
+        self._following = True
+        try:
+            self.document.set_playhead(seconds)
+        finally:
+            self._following = False
+
+    def _on_playhead(self, seconds: float) -> None:
+        if self.engine.playing and not self._following:
+            self.engine.seek(seconds)  # the user scrubbed while playing
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.engine.close()
+        self._executor.shutdown(wait=True, cancel_futures=True)

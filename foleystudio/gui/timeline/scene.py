@@ -1,0 +1,187 @@
+"""The timeline scene: one row per track, clip items, playhead, in/out band (DESIGN.md §9).
+
+The scene mirrors ``document.project``: when an edit changes the clips or tracks it rebuilds
+its items (cheap; thousands of items take milliseconds), a playhead move only moves one
+item, and a zoom only re-lays out the items it has.
+"""
+
+from __future__ import annotations
+
+import soundfile as sf
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+
+from foleystudio.gui.document import Document
+from foleystudio.gui.timeline.geometry import MAX_PPS, MIN_PPS, TRACK_HEIGHT, nice_tick_step
+from foleystudio.gui.timeline.items import ClipItem, PlayheadItem, RangeShade, row_background_colour
+from foleystudio.gui.timeline.waveforms import PeakCache
+
+#: Room after the project's end, in seconds, so clips can be moved past it.
+TAIL_SECONDS = 10.0
+
+
+class TimelineScene(QGraphicsScene):
+    """Clip items of the project's tracks at the current zoom."""
+
+    zoom_changed = Signal(float)
+    layout_changed = Signal()
+
+    def __init__(self, document: Document, peak_cache: PeakCache) -> None:
+        super().__init__()
+        self.document = document
+        self.peak_cache = peak_cache
+        self.pixels_per_second = 80.0
+        self.snapping = True
+        self.clip_items: dict[str, ClipItem] = {}
+        self._signature: object = None
+        self._durations: dict[str, float | None] = {}
+        self.playhead = PlayheadItem()
+        self.shade = RangeShade()
+        self.addItem(self.playhead)
+        self.addItem(self.shade)
+        document.changed.connect(lambda _: self.refresh())
+        document.project_replaced.connect(lambda: self.refresh(force=True))
+        document.playhead_changed.connect(lambda _: self.place_playhead())
+        document.selection_changed.connect(self.update)
+        peak_cache.ready.connect(self._on_peaks)
+        self.refresh(force=True)
+
+    # --- model -> items ------------------------------------------------------------------
+    def _project_signature(self) -> object:
+        return tuple(
+            (t.id, t.colour, tuple((c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in t.clips))
+            for t in self.document.project.tracks
+        )
+
+    def refresh(self, force: bool = False) -> None:
+        """Rebuild clip items if the tracks or clips changed; always update the bands."""
+        signature = self._project_signature()
+        if force or signature != self._signature:
+            self._signature = signature
+            self._rebuild()
+        self._layout_bands()
+
+    def _rebuild(self) -> None:
+        for item in self.clip_items.values():
+            self.removeItem(item)
+        self.clip_items = {}
+        for row, track in enumerate(self.document.project.tracks):
+            for clip in track.clips:
+                item = ClipItem(self, track, row, clip)
+                self.addItem(item)
+                self.clip_items[clip.id] = item
+        self.layout_changed.emit()
+
+    @property
+    def rows(self) -> int:
+        return len(self.document.project.tracks)
+
+    def scene_width(self) -> float:
+        return (self.document.project.length + TAIL_SECONDS) * self.pixels_per_second
+
+    def scene_height(self) -> float:
+        return max(self.rows, 1) * TRACK_HEIGHT
+
+    def _layout_bands(self) -> None:
+        width, height = self.scene_width(), self.scene_height()
+        self.setSceneRect(QRectF(0, 0, width, height))
+        project = self.document.project
+        if project.in_point is None and project.out_point is None:
+            self.shade.hide()
+        else:
+            a = (project.in_point or 0.0) * self.pixels_per_second
+            b = (project.out_point if project.out_point is not None else project.length) * self.pixels_per_second
+            self.shade.setRect(QRectF(a, 0, max(b - a, 0.0), height))
+            self.shade.show()
+        self.place_playhead()
+        self.update()
+
+    def place_playhead(self) -> None:
+        self.playhead.place(self.document.playhead * self.pixels_per_second, self.scene_height())
+
+    def _on_peaks(self, path: str) -> None:
+        for item in self.clip_items.values():
+            if item.clip.render == path:
+                item.update()
+
+    # --- zoom ----------------------------------------------------------------------------
+    def set_zoom(self, pixels_per_second: float) -> None:
+        pps = min(max(pixels_per_second, MIN_PPS), MAX_PPS)
+        if abs(pps - self.pixels_per_second) < 1e-9:
+            return
+        self.pixels_per_second = pps
+        for item in self.clip_items.values():
+            item.prepareGeometryChange()
+            item.layout()
+        self._layout_bands()
+        self.zoom_changed.emit(pps)
+
+    # --- queries used by items -------------------------------------------------------------
+    def snap_targets(self, exclude: str | None = None) -> list[float]:
+        """Times a dragged edge snaps to: 0, the playhead, in/out, other clips' edges."""
+        project = self.document.project
+        targets = [0.0, self.document.playhead]
+        targets += [t for t in (project.in_point, project.out_point) if t is not None]
+        for track in project.tracks:
+            for clip in track.clips:
+                if clip.id != exclude:
+                    targets += [clip.position, clip.end]
+        return targets
+
+    def row_at(self, y: float, default: int = 0) -> int:
+        if self.rows == 0:
+            return default
+        return min(max(int(y // TRACK_HEIGHT), 0), self.rows - 1)
+
+    def track_id_at_row(self, row: int) -> str | None:
+        tracks = self.document.project.tracks
+        return tracks[row].id if 0 <= row < len(tracks) else None
+
+    def render_duration(self, path: str) -> float | None:
+        """Length of a render file in seconds (cached; None if unreadable)."""
+        if path not in self._durations:
+            try:
+                self._durations[path] = float(sf.info(path).duration)
+            except (sf.SoundFileError, RuntimeError, OSError):
+                self._durations[path] = None
+        return self._durations[path]
+
+    # --- background and clicks -----------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, QColor("#202020"))
+        for row in range(self.rows):
+            band = QRectF(rect.left(), row * TRACK_HEIGHT, rect.width(), TRACK_HEIGHT)
+            if band.intersects(rect):
+                painter.fillRect(band, row_background_colour(row))
+                if self.document.selected_track_id == self.document.project.tracks[row].id:
+                    painter.fillRect(band, QColor(79, 143, 214, 22))
+        # Faint vertical grid at the ruler's label step.
+        step = nice_tick_step(self.pixels_per_second, self.document.project.fps)
+        painter.setPen(QPen(QColor(255, 255, 255, 14), 0))
+        first = int(max(rect.left(), 0) / (step * self.pixels_per_second))
+        x = first * step * self.pixels_per_second
+        while x <= rect.right():
+            painter.drawLine(int(x), int(rect.top()), int(x), int(rect.bottom()))
+            x += step * self.pixels_per_second
+        end = self.document.project.length * self.pixels_per_second
+        if rect.right() > end:
+            painter.fillRect(QRectF(max(end, rect.left()), rect.top(), rect.right() - max(end, rect.left()), rect.height()), QColor(0, 0, 0, 60))
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        transform = self.views()[0].transform() if self.views() else QTransform()
+        if isinstance(self.itemAt(event.scenePos(), transform), ClipItem):
+            super().mousePressEvent(event)
+            return
+        pos = event.scenePos()
+        track_id = self.track_id_at_row(int(pos.y() // TRACK_HEIGHT))
+        self.document.select(clip_id=None, track_id=track_id)
+        self.document.set_playhead(pos.x() / self.pixels_per_second)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.mouseGrabberItem() is None and event.buttons():
+            self.document.set_playhead(max(event.scenePos().x(), 0.0) / self.pixels_per_second)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)

@@ -1,0 +1,133 @@
+"""Video features for Flowley, shared by the engine and the training feature cache.
+
+One decode pass at :data:`MOTION_FPS` (24 fps, long side ≤ 160 px) gives both the motion
+energy (every frame) and the CLIP visual tokens (every third frame = 8 fps), so training and
+inference see exactly the same features. Object sources add per-object crops and in-box
+motion (DESIGN.md §6, per-object regeneration).
+
+Times are seconds on the video clock; visual token ``k`` of a range starting at ``start`` is
+the frame displayed at ``start + k / 8``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.media import VideoFile
+from foleystudio.errors import MediaError
+from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.encoders.motion import (
+    MAX_SIDE,
+    MOTION_FPS,
+    MotionFeatures,
+    boxes_at_times,
+    motion_energy,
+    sync_features,
+)
+
+#: Visual tokens per second (CLIP frames); MOTION_FPS must be a multiple of it.
+VISUAL_FPS = 8.0
+_STRIDE = round(MOTION_FPS / VISUAL_FPS)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFeatures:
+    """Features of ``[start, end)`` s of a video.
+
+    ``visual`` [Tv, D] l2-normalised CLIP embeddings of whole frames at :data:`VISUAL_FPS`,
+    stamped ``visual_times`` [Tv]; ``motion`` at 24 fps (box series in the order of
+    ``object_ids``); ``object_visual`` maps an object id to [Tv, D] crop embeddings.
+    """
+
+    start: float
+    end: float
+    visual: np.ndarray
+    visual_times: np.ndarray
+    motion: MotionFeatures
+    object_ids: tuple[str, ...] = ()
+    object_visual: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def window(
+        self, start: float, n_visual: int, n_audio: int, token_rate: float, object_id: str | None = None
+    ) -> dict[str, np.ndarray]:
+        """Conditions of one window from ``start`` s: ``visual`` [n_visual, D] (zero-padded,
+        with ``visual_valid`` [n_visual] bool), ``visual_times`` [n_visual], ``sync`` [n_audio, S].
+
+        With ``object_id`` the visual tokens are that object's crops and the sync features its
+        in-box motion.
+        """
+        source = self.visual if object_id is None else self.object_visual[object_id]
+        first = int(round((start - self.start) * VISUAL_FPS))
+        idx = np.arange(first, first + n_visual)
+        valid = (idx >= 0) & (idx < len(source))
+        visual = np.zeros((n_visual, source.shape[1]), np.float32)
+        visual[valid] = source[idx[valid]]
+        times = (start + np.arange(n_visual) / VISUAL_FPS).astype(np.float32)
+        box = None if object_id is None else self.object_ids.index(object_id)
+        sync = sync_features(self.motion, token_rate, n_audio, start=start, box=box)
+        return {"visual": visual, "visual_valid": valid, "visual_times": times, "sync": sync}
+
+
+def extract_video_features(
+    video: str | os.PathLike[str] | VideoFile,
+    start: float,
+    end: float,
+    clip: ClipEncoder,
+    *,
+    objects: Mapping[str, Sequence[BoxKeyframe]] | None = None,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> VideoFeatures:
+    """Decode ``[start, end)`` s once and compute CLIP tokens, crops and motion energy."""
+    if not isinstance(video, VideoFile):
+        with VideoFile(video) as opened:
+            return extract_video_features(
+                opened, start, end, clip, objects=objects, cancel=cancel, progress=progress
+            )
+    objects = dict(objects or {})
+    end = min(end, video.info.duration)
+    if end <= start:
+        raise MediaError(f"no video between {start:.3f} s and {end:.3f} s", video.info.path)
+    lead = 1.0 / MOTION_FPS if start > 0 else 0.0
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    span = end - start + lead
+    for t, frame in video.iter_frames(MOTION_FPS, MAX_SIDE, start=start - lead, end=end):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        frames.append(frame)
+        times.append(t)
+        progress(0.7 * min(1.0, (t - start + lead) / span), "decoding video")
+    previous = frames.pop(0) if lead and len(frames) > 1 else None
+    if previous is not None:
+        times.pop(0)
+    if not frames:
+        raise MediaError(f"no frames between {start:.3f} s and {end:.3f} s", video.info.path)
+    time_array = np.asarray(times)
+    ids = tuple(objects)
+    boxes = np.stack([boxes_at_times(objects[i], time_array) for i in ids]) if ids else None
+    motion = motion_energy(frames, boxes, fps=MOTION_FPS, start=times[0], previous=previous)
+    picked = list(range(0, len(frames), _STRIDE))
+    visual_frames = np.stack([frames[i] for i in picked])
+    visual = clip.encode_images(visual_frames).cpu().numpy()
+    progress(0.85, "visual tokens")
+    object_visual = {}
+    for k, object_id in enumerate(ids):
+        crops = [Box(*boxes[k, i]) for i in picked]
+        object_visual[object_id] = clip.encode_crops(list(visual_frames), crops).cpu().numpy()
+    progress(1.0, "features")
+    return VideoFeatures(
+        start=start,
+        end=end,
+        visual=visual.astype(np.float32),
+        visual_times=time_array[picked].astype(np.float32),
+        motion=motion,
+        object_ids=ids,
+        object_visual=object_visual,
+    )
