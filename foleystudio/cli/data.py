@@ -28,21 +28,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fw.add_argument("--duration", type=float, default=8.0, help="seconds per clip (default 8)")
     fw.add_argument("--size", type=int, default=128, help="frame side in pixels (default 128)")
     fw.add_argument("--fps", type=int, default=24, help="frames per second (default 24)")
-    fw.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate of WAVs in Hz (default 16000)")
+    fw.add_argument(
+        "--sample-rate", type=int, default=16000, help="audio sample rate of WAVs in Hz (default 16000)"
+    )
     fw.add_argument("--sources", default="1-3", help="sources per clip: N or MIN-MAX (default 1-3)")
-    fw.add_argument("--categories", default=None, help="comma-separated categories to draw from (default: all)")
-    fw.add_argument("--look", default="standard", choices=("standard", "novel"),
-                    help="'novel' renders colours never used in training (generalisation tests)")
+    fw.add_argument(
+        "--categories", default=None, help="comma-separated categories to draw from (default: all)"
+    )
+    fw.add_argument(
+        "--look",
+        default="standard",
+        choices=("standard", "novel"),
+        help="'novel' renders colours never used in training (generalisation tests)",
+    )
     fw.add_argument("--no-offscreen", action="store_true", help="never add off-screen noise")
     fw.add_argument("--no-ambience", action="store_true", help="no background ambience")
-    fw.add_argument("--samples", action="store_true",
-                    help="use recorded CC0 samples from the Debian package sonic-pi-samples where available")
+    fw.add_argument(
+        "--samples",
+        action="store_true",
+        help="use recorded CC0 samples from the Debian package sonic-pi-samples where available",
+    )
     fw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     fw.set_defaults(func=run_foleyworld)
 
 
 def parse_sources(text: str) -> int | None:
-    """"2" → 2, "1-3" → None (random 1–3), "2-2" → 2; raises UsageError otherwise."""
+    """ "2" → 2, "1-3" → None (random 1–3), "2-2" → 2; raises UsageError otherwise."""
     try:
         if "-" in text:
             low, high = (int(p) for p in text.split("-", 1))
@@ -81,10 +92,22 @@ def run_foleyworld(args: argparse.Namespace) -> int:
 
     try:
         index = generate_corpus(
-            args.out, args.clips, args.seed, duration=args.duration, size=args.size, fps=args.fps,
-            sample_rate=args.sample_rate, n_sources=n_sources, categories=categories, look_variant=args.look,
-            ambience=not args.no_ambience, offscreen=False if args.no_offscreen else None,
-            use_samples=args.samples, jobs=args.jobs, progress=progress, cancel=CancelToken(),
+            args.out,
+            args.clips,
+            args.seed,
+            duration=args.duration,
+            size=args.size,
+            fps=args.fps,
+            sample_rate=args.sample_rate,
+            n_sources=n_sources,
+            categories=categories,
+            look_variant=args.look,
+            ambience=not args.no_ambience,
+            offscreen=False if args.no_offscreen else None,
+            use_samples=args.samples,
+            jobs=args.jobs,
+            progress=progress,
+            cancel=CancelToken(),
         )
     finally:
         bar.close()

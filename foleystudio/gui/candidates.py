@@ -88,6 +88,8 @@ class CandidateRow(QWidget):
         self.use_button = QPushButton("Use")
         self.use_button.setToolTip("Place on its track at its time")
         self.use_button.clicked.connect(lambda: self.use.emit(self.candidate))
+        for button in (self.play_button, self.use_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must keep meaning play/pause
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 3, 4, 3)
         layout.addWidget(rank_label)

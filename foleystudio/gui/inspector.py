@@ -190,6 +190,8 @@ class Inspector(QWidget):
         self.omega.valueChanged.connect(lambda v: self._on_psca("omega", v))
         self.delta.valueChanged.connect(lambda v: self._on_psca("delta", v))
         self.plot = PscaPlot()
+        for button in (add_object, add_text, add_audio, self.remove_button, dice, self.remove_key_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must keep meaning play/pause
         settings_group = QGroupBox("Generation")
         form = QFormLayout(settings_group)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -215,6 +217,8 @@ class Inspector(QWidget):
         self.regen_range_button = QPushButton("Regenerate range")
         self.regen_range_button.setToolTip("Regenerate the in/out range inside the selected clip, keeping the rest")
         self.regen_range_button.clicked.connect(lambda: self.generate_requested.emit("range"))
+        for button in (self.generate_button, self.regen_object_button, self.regen_range_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         actions = QVBoxLayout()
         actions.addWidget(self.generate_button)
         row = QHBoxLayout()
@@ -227,15 +231,16 @@ class Inspector(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(sources_group)
         layout.addWidget(settings_group)
-        layout.addLayout(actions)
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.setContentsMargins(0, 0, 0, 6)
+        outer.addWidget(scroll, 1)
+        actions.setContentsMargins(6, 0, 6, 0)
+        outer.addLayout(actions)  # always visible under the scrolling settings
 
         document.changed.connect(lambda _: self.sync())
         document.project_replaced.connect(self.sync)

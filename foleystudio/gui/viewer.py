@@ -433,6 +433,8 @@ class ViewerPanel(QWidget):
         forward.setText("❙▶")
         forward.setToolTip("Next frame (→)")
         forward.clicked.connect(lambda: document.step_frames(1))
+        for button in (back, self.play_button, forward):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         transport = QHBoxLayout()
         transport.setContentsMargins(4, 2, 4, 2)
         for w in (back, self.play_button, forward, self.timecode):

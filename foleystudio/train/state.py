@@ -45,7 +45,12 @@ def save_training_state(
             else:
                 scalars.setdefault(str(index), {})[key] = float(value)
     atomic_write_bytes(run_dir / STATE_TENSORS, save(tensors))
-    meta = {"step": step, "param_groups": opt_state["param_groups"], "optim_scalars": scalars, **(extra or {})}
+    meta = {
+        "step": step,
+        "param_groups": opt_state["param_groups"],
+        "optim_scalars": scalars,
+        **(extra or {}),
+    }
     atomic_write_bytes(run_dir / STATE_JSON, json.dumps(meta, indent=2).encode())
     return run_dir
 

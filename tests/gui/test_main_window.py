@@ -210,3 +210,27 @@ def test_export_runs_in_a_worker_and_writes_stems_and_mix(window, video, make_wa
     assert rate == 48000 and len(mix) == round(doc.project.length * 48000)
     onset = np.argmax(np.abs(mix[:, 0]) > 1e-4)
     assert abs(onset - 0.25 * 48000) <= 2
+
+
+def test_status_bar_shows_a_running_job_and_its_cancel_button_stops_it(window, qtbot) -> None:
+    import threading
+
+    started = threading.Event()
+    outcome: list[str] = []
+
+    def slow_job(progress, cancel) -> str:
+        for i in range(500):
+            progress(i / 500, f"step {i}")
+            started.set()
+            cancel.raise_if_cancelled()
+            threading.Event().wait(0.01)
+        return "finished"
+
+    window.jobs.submit("Test job", slow_job, on_done=outcome.append, on_cancelled=lambda: outcome.append("cancelled"))
+    qtbot.waitUntil(lambda: window.job_label.text().startswith("Test job: step"), timeout=5000)
+    assert window.job_cancel.isVisible() and window.job_progress.isVisible()
+    window.job_cancel.click()
+    qtbot.waitUntil(lambda: outcome == ["cancelled"], timeout=5000)
+    qtbot.waitUntil(lambda: not window.jobs.jobs, timeout=5000)
+    assert not window.job_cancel.isVisible()
+    assert window.device_label.text().startswith("Device:") and window.model_label.text().startswith("Model:")

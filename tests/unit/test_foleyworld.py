@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import av
@@ -35,17 +35,26 @@ DURATION = 2.0
 SILENT_UNTIL_FIRST_EVENT = [c for c in CATEGORIES if c not in ("car_passing", "door_slam")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def single(category: str, seed: int = 7):
     """A 2 s, 64 px clip of one source, no background (cached: clips are immutable here)."""
-    return generate_clip(seed, duration=DURATION, size=SIZE, n_sources=1, categories=[category], ambience=False,
-                         offscreen=False)
+    return generate_clip(
+        seed,
+        duration=DURATION,
+        size=SIZE,
+        n_sources=1,
+        categories=[category],
+        ambience=False,
+        offscreen=False,
+    )
 
 
 def box_pixels(box, size: int = SIZE) -> tuple[slice, slice]:
     x, y, w, h = box
     x0, y0 = int(x * size), int(y * size)
-    return slice(y0, max(int(np.ceil((y + h) * size)), y0 + 1)), slice(x0, max(int(np.ceil((x + w) * size)), x0 + 1))
+    return slice(y0, max(int(np.ceil((y + h) * size)), y0 + 1)), slice(
+        x0, max(int(np.ceil((x + w) * size)), x0 + 1)
+    )
 
 
 def test_at_least_ten_categories() -> None:
@@ -94,7 +103,7 @@ def test_every_category_renders_and_sounds(category: str) -> None:
     assert visible or category == "car_passing"
     for b in visible:
         x, y, w, h = b
-        assert 0.0 <= x and 0.0 <= y and w > 0 and h > 0 and x + w <= 1.0 + 1e-6 and y + h <= 1.0 + 1e-6
+        assert x >= 0.0 and y >= 0.0 and w > 0 and h > 0 and x + w <= 1.0 + 1e-6 and y + h <= 1.0 + 1e-6
     # The object is drawn: its box is not a flat patch of background.
     k = next(i for i, b in enumerate(src["boxes"]) if b is not None) if visible else 0
     if visible:
@@ -204,7 +213,9 @@ def test_categories_look_and_sound_distinct() -> None:
     for c in CATEGORIES:
         clip = single(c)
         src = clip.truth["sources"][0]
-        crops = [clip.frames[k][box_pixels(b)].reshape(-1, 3) for k, b in enumerate(src["boxes"]) if b is not None]
+        crops = [
+            clip.frames[k][box_pixels(b)].reshape(-1, 3) for k, b in enumerate(src["boxes"]) if b is not None
+        ]
         hist = np.histogramdd(np.concatenate(crops) / 255.0, bins=(4, 4, 4), range=[(0, 1)] * 3)[0].ravel()
         visual[c] = hist / hist.sum()
         power = np.abs(np.fft.rfft(clip.stems["s0"])) ** 2
@@ -216,8 +227,16 @@ def test_categories_look_and_sound_distinct() -> None:
 
 
 def test_novel_look_uses_colours_never_seen_in_training() -> None:
-    clip = generate_clip(5, duration=DURATION, size=SIZE, n_sources=1, categories=["ball_rubber"],
-                         look_variant="novel", ambience=False, offscreen=False)
+    clip = generate_clip(
+        5,
+        duration=DURATION,
+        size=SIZE,
+        n_sources=1,
+        categories=["ball_rubber"],
+        look_variant="novel",
+        ambience=False,
+        offscreen=False,
+    )
     src = clip.truth["sources"][0]
     assert clip.truth["look_variant"] == "novel"
     k = int(np.argmax([b[3] if b else 0 for b in src["boxes"]]))
@@ -265,11 +284,31 @@ def test_write_clip_makes_a_decodable_mp4_with_audio(tmp_path: Path) -> None:
 
 def test_cli_writes_clips_and_index(tmp_path: Path) -> None:
     out = tmp_path / "corpus"
-    code = main(["data", "foleyworld", "--out", str(out), "--clips", "3", "--seed", "5", "--duration", "1",
-                 "--size", "48", "--sources", "2"])
+    code = main(
+        [
+            "data",
+            "foleyworld",
+            "--out",
+            str(out),
+            "--clips",
+            "3",
+            "--seed",
+            "5",
+            "--duration",
+            "1",
+            "--size",
+            "48",
+            "--sources",
+            "2",
+        ]
+    )
     assert code == 0
     index = load_index(out)
-    assert index["n_clips"] == 3 and [c["name"] for c in index["clips"]] == ["clip_00000", "clip_00001", "clip_00002"]
+    assert index["n_clips"] == 3 and [c["name"] for c in index["clips"]] == [
+        "clip_00000",
+        "clip_00001",
+        "clip_00002",
+    ]
     assert sorted(sum(index["splits"].values(), [])) == ["clip_00000", "clip_00001", "clip_00002"]
     for entry in index["clips"]:
         assert len(entry["categories"]) == 2
@@ -284,7 +323,9 @@ def test_corpus_is_independent_of_size_and_resumes(tmp_path: Path) -> None:
     big = generate_corpus(tmp_path / "b", 3, seed=3, duration=1.0, size=32)
     a, b = load_index(small), load_index(big)
     assert a["clips"][:2] == b["clips"][:2]
-    assert (tmp_path / "a" / "clip_00001.json").read_bytes() == (tmp_path / "b" / "clip_00001.json").read_bytes()
+    assert (tmp_path / "a" / "clip_00001.json").read_bytes() == (
+        tmp_path / "b" / "clip_00001.json"
+    ).read_bytes()
     before = (tmp_path / "b" / "clip_00000.mp4").stat().st_mtime_ns
     generate_corpus(tmp_path / "b", 3, seed=3, duration=1.0, size=32)  # nothing left to do
     assert (tmp_path / "b" / "clip_00000.mp4").stat().st_mtime_ns == before
@@ -315,5 +356,9 @@ def test_worker_processes_do_not_change_the_corpus(tmp_path: Path) -> None:
     generate_corpus(tmp_path / "two", 4, seed=2, duration=1.0, size=32, jobs=2)
     for i in range(4):
         name = f"clip_{i:05d}"
-        assert (tmp_path / "one" / f"{name}.json").read_bytes() == (tmp_path / "two" / f"{name}.json").read_bytes()
-        assert (tmp_path / "one" / f"{name}.wav").read_bytes() == (tmp_path / "two" / f"{name}.wav").read_bytes()
+        assert (tmp_path / "one" / f"{name}.json").read_bytes() == (
+            tmp_path / "two" / f"{name}.json"
+        ).read_bytes()
+        assert (tmp_path / "one" / f"{name}.wav").read_bytes() == (
+            tmp_path / "two" / f"{name}.wav"
+        ).read_bytes()

@@ -49,7 +49,9 @@ def make_ambience(rng: np.random.Generator, ctx: SceneContext) -> Background:
     kinds = AMBIENCES[ctx.setting]
     kind = kinds[int(rng.integers(len(kinds)))]
     if kind == "room tone":
-        x = synth.bandpass(synth.colored_noise(rng, n, 2.0), 0, 400, sr) + 0.2 * synth.colored_noise(rng, n, 1.0)
+        x = synth.bandpass(synth.colored_noise(rng, n, 2.0), 0, 400, sr) + 0.2 * synth.colored_noise(
+            rng, n, 1.0
+        )
     elif kind == "air-conditioner hum":
         hum = synth.harmonic_tone(np.full(n, rng.choice([50.0, 60.0])), [0.3, 1.0, 0.4, 0.2], sr)
         x = synth.bandpass(synth.colored_noise(rng, n, 1.0), 100, 1500, sr) + 0.5 * hum
@@ -59,18 +61,26 @@ def make_ambience(rng: np.random.Generator, ctx: SceneContext) -> Background:
     elif kind == "ventilation hiss":
         x = synth.bandpass(synth.colored_noise(rng, n, 0.5), 400, 6000, sr)
     elif kind == "light wind":
-        x = synth.bandpass(synth.colored_noise(rng, n, 1.0), 150, 1200, sr) * synth.slow_modulation(rng, n, sr, 0.5, 0.6)
+        x = synth.bandpass(synth.colored_noise(rng, n, 1.0), 150, 1200, sr) * synth.slow_modulation(
+            rng, n, sr, 0.5, 0.6
+        )
     elif kind == "rustling leaves":
-        x = synth.bandpass(synth.colored_noise(rng, n, 0.5), 1500, 6000, sr) * synth.slow_modulation(rng, n, sr, 2.0, 0.8)
+        x = synth.bandpass(synth.colored_noise(rng, n, 0.5), 1500, 6000, sr) * synth.slow_modulation(
+            rng, n, sr, 2.0, 0.8
+        )
     else:  # distant traffic, city hum
-        x = synth.bandpass(synth.colored_noise(rng, n, 2.0), 0, 350, sr) * synth.slow_modulation(rng, n, sr, 0.2, 0.4)
+        x = synth.bandpass(synth.colored_noise(rng, n, 2.0), 0, 350, sr) * synth.slow_modulation(
+            rng, n, sr, 0.2, 0.4
+        )
         if kind == "city hum":
             x += 0.15 * synth.bandpass(synth.colored_noise(rng, n, 1.0), 300, 3000, sr)
-    x = synth.fade(x.astype(np.float32), sr, 0.05)
+    x = x.astype(np.float32)  # no fades: the bed runs on before and after the clip
     return Background(kind, x / max(float(np.sqrt(np.mean(x**2))), 1e-9))
 
 
-def make_offscreen(rng: np.random.Generator, ctx: SceneContext, samples: SampleBank | None = None) -> Background:
+def make_offscreen(
+    rng: np.random.Generator, ctx: SceneContext, samples: SampleBank | None = None
+) -> Background:
     """A few off-screen events at random times, normalised to peak 1."""
     sr, n = ctx.sample_rate, ctx.n_samples
     kinds = OFFSCREEN_KINDS + (("crow cawing",) if samples is not None and samples.has("crow") else ())
@@ -128,7 +138,8 @@ def _offscreen_group(
         dur = rng.uniform(0.3, 0.6)
         m = int(dur * sr)
         horn = synth.harmonic_tone(np.full(m, 400.0), [1, 0.6, 0.4, 0.3], sr) + synth.harmonic_tone(
-            np.full(m, 500.0), [1, 0.6, 0.4, 0.3], sr)
+            np.full(m, 500.0), [1, 0.6, 0.4, 0.3], sr
+        )
         group.append((0.0, synth.fade(synth.bandpass(horn, 0, 1500, sr), sr, 0.01)))
     elif kind == "crow cawing" and samples is not None:
         for i in range(int(rng.integers(1, 4))):

@@ -14,27 +14,59 @@ import numpy as np
 
 from foleystudio.data.foleyworld.ambience import OFFSCREEN_PHRASES
 
-_NUMBERS = ("no", "a single", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-            "twelve")
-_SURFACES = {"wooden": "a wooden floor", "concrete": "a concrete floor", "tiled": "a tiled floor",
-             "grassy": "grass", "stone": "stone paving", "asphalt": "asphalt"}
-_BALL_SOUND = {"metal": ("bright ringing metallic", "clank", "steel"), "wood": ("hollow wooden", "knock", "wooden"),
-               "rubber": ("dull rubbery", "thud", "rubber"), "glass": ("high glassy", "clink", "glass")}
+_NUMBERS = (
+    "no",
+    "a single",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+)
+_SURFACES = {
+    "wooden": "a wooden floor",
+    "concrete": "a concrete floor",
+    "tiled": "a tiled floor",
+    "grassy": "grass",
+    "stone": "stone paving",
+    "asphalt": "asphalt",
+}
+_BALL_SOUND = {
+    "metal": ("bright ringing metallic", "clank", "steel"),
+    "wood": ("hollow wooden", "knock", "wooden"),
+    "rubber": ("dull rubbery", "thud", "rubber"),
+    "glass": ("high glassy", "clink", "glass"),
+}
 _MATERIAL_WORD = {"metal": "metal", "wood": "wooden", "rubber": "rubber", "glass": "glass"}
 
-LABELS = {"ball_wood": "wooden ball", "ball_metal": "metal ball", "ball_rubber": "rubber ball",
-          "ball_glass": "glass ball", "hammer_anvil": "hammer and anvil", "footsteps": "footsteps",
-          "door_slam": "door", "car_passing": "car", "bird_chirps": "bird", "water_drips": "dripping tap",
-          "bell_ringing": "bell"}
+LABELS = {
+    "ball_wood": "wooden ball",
+    "ball_metal": "metal ball",
+    "ball_rubber": "rubber ball",
+    "ball_glass": "glass ball",
+    "hammer_anvil": "hammer and anvil",
+    "footsteps": "footsteps",
+    "door_slam": "door",
+    "car_passing": "car",
+    "bird_chirps": "bird",
+    "water_drips": "dripping tap",
+    "bell_ringing": "bell",
+}
 
 
 def article(word: str) -> str:
-    """"a" or "an" for the word that follows."""
+    """ "a" or "an" for the word that follows."""
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def count_phrase(n: int, singular: str, plural: str | None = None) -> str:
-    """"a single knock", "three knocks", "many knocks"."""
+    """ "a single knock", "three knocks", "many knocks"."""
     plural = plural or singular + "s"
     if n < len(_NUMBERS):
         return f"{_NUMBERS[n]} {singular if n == 1 else plural}"
@@ -57,6 +89,14 @@ def rhythm_phrase(times: list[float] | np.ndarray) -> str:
     return "at an irregular rhythm"
 
 
+def pause_count(times: list[float] | np.ndarray) -> int:
+    """Gaps longer than 1.6× the median gap: pauses in an otherwise regular sequence."""
+    gaps = np.diff(np.asarray(times, np.float64))
+    if gaps.size < 3:
+        return 0
+    return int(np.sum(gaps > 1.6 * np.median(gaps)))
+
+
 def bounce_runs(times: list[float] | np.ndarray) -> int:
     """Number of bouncing runs: a gap longer than 1.25× the one before starts a new run."""
     gaps = np.diff(np.asarray(times, np.float64))
@@ -66,7 +106,7 @@ def bounce_runs(times: list[float] | np.ndarray) -> int:
 
 
 def loudness_word(peak_dbfs: float) -> str:
-    """"loud", "moderately loud" or "quiet" from a stem's peak level in dBFS."""
+    """ "loud", "moderately loud" or "quiet" from a stem's peak level in dBFS."""
     if peak_dbfs >= -8.0:
         return "loud"
     if peak_dbfs >= -16.0:
@@ -89,7 +129,9 @@ def source_text(category: str, details: dict) -> str:
     }[category]
 
 
-def source_caption(category: str, details: dict, times: list[float], strengths: list[float], peak_dbfs: float) -> str:
+def source_caption(
+    category: str, details: dict, times: list[float], strengths: list[float], peak_dbfs: float
+) -> str:
     """The detailed caption of one source from its events and level."""
     n = len(times)
     rhythm = rhythm_phrase(times)
@@ -111,15 +153,23 @@ def source_caption(category: str, details: dict, times: list[float], strengths: 
         pace = "brisk" if details["period"] < 0.48 else "slow" if details["period"] > 0.56 else "steady"
         surface = _SURFACES.get(details.get("surface", ""), "the floor")
         what = f"{count_phrase(n, f'{pace} footstep')} in {details['shoes']} on {surface}"
+        stops = pause_count(times)
+        if stops:  # the walker stood still for a moment
+            trend = "with a pause" if stops == 1 else f"with {_NUMBERS[min(stops, 12)]} pauses"
     elif category == "door_slam":
         what = f"{count_phrase(n, 'heavy wooden slam')} of {article(details['color'])} {details['color']} door being shut hard"
         if details.get("creaks"):
             what += ", its hinge creaking as it opens"
     elif category == "car_passing":
-        pitch = {"speeding up": "rising in pitch as it speeds up", "slowing down": "falling in pitch as it slows down",
-                 "at a steady speed": "at a steady speed"}[details["trend"]]
-        what = (f"the humming engine of {article(details['color'])} {details['color']} car driving past from {details['direction']}, "
-                f"{pitch}, loudest as it passes")
+        pitch = {
+            "speeding up": "rising in pitch as it speeds up",
+            "slowing down": "falling in pitch as it slows down",
+            "at a steady speed": "at a steady speed",
+        }[details["trend"]]
+        what = (
+            f"the humming engine of {article(details['color'])} {details['color']} car driving past from {details['direction']}, "
+            f"{pitch}, loudest as it passes"
+        )
     elif category == "bird_chirps":
         note = {"up": "rising", "down": "falling", "trill": "trilling"}[details["note"]]
         what = f"{count_phrase(n, f'short high {note} chirp')} of a small {details['color']} bird, in quick phrases"

@@ -107,9 +107,19 @@ def generate_clip(
     use_samples: bool = False,
 ) -> FoleyWorldClip:
     """Generate one clip; see :class:`ClipSpec` for the arguments."""
-    spec = ClipSpec(int(seed), float(duration), int(size), int(fps), int(sample_rate), n_sources,
-                    tuple(categories) if categories is not None else None, look_variant, ambience, offscreen,
-                    use_samples)
+    spec = ClipSpec(
+        int(seed),
+        float(duration),
+        int(size),
+        int(fps),
+        int(sample_rate),
+        n_sources,
+        tuple(categories) if categories is not None else None,
+        look_variant,
+        ambience,
+        offscreen,
+        use_samples,
+    )
     return generate_from_spec(spec)
 
 
@@ -121,7 +131,9 @@ def plan_categories(rng: np.random.Generator, spec: ClipSpec) -> list[str]:
     for _ in range(n):
         options = [c for c in pool if c not in chosen] or pool
         if any(REGISTRY[c].wide for c in chosen):
-            options = [c for c in options if not REGISTRY[c].wide] or [c for c in pool if not REGISTRY[c].wide]
+            options = [c for c in options if not REGISTRY[c].wide] or [
+                c for c in pool if not REGISTRY[c].wide
+            ]
         if not options:
             break  # only wide categories in the pool: one of them is enough
         chosen.append(options[int(rng.integers(len(options)))])
@@ -147,8 +159,17 @@ def generate_from_spec(spec: ClipSpec) -> FoleyWorldClip:
     setting = plan_setting(plan_rng, chosen)
     look, surface = sample_look(scene_rng, spec.look_variant, setting)
     samples = SampleBank() if spec.use_samples else None
-    ctx = SceneContext(spec.duration, spec.fps, spec.sample_rate, spec.size, float(scene_rng.uniform(0.74, 0.84)),
-                       setting, surface, look, samples)
+    ctx = SceneContext(
+        spec.duration,
+        spec.fps,
+        spec.sample_rate,
+        spec.size,
+        float(scene_rng.uniform(0.74, 0.84)),
+        setting,
+        surface,
+        look,
+        samples,
+    )
 
     narrow = [c for c in chosen if not REGISTRY[c].wide]
     slots = iter(slots_for(len(narrow)))
@@ -223,8 +244,15 @@ def _json_ready(details: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(spec: ClipSpec, ctx: SceneContext, tracks: list[SourceTrack], stems: dict[str, np.ndarray],
-              amb, off, mix_gain: float) -> ClipTruth:
+def _describe(
+    spec: ClipSpec,
+    ctx: SceneContext,
+    tracks: list[SourceTrack],
+    stems: dict[str, np.ndarray],
+    amb,
+    off,
+    mix_gain: float,
+) -> ClipTruth:
     sources = []
     for i, track in enumerate(tracks):
         sid = f"s{i}"
@@ -235,18 +263,41 @@ def _describe(spec: ClipSpec, ctx: SceneContext, tracks: list[SourceTrack], stem
         text = captions.source_text(track.category, track.details)
         caption = captions.source_caption(track.category, track.details, times, strengths, peak)
         boxes = [None if b is None else [round(float(v), 5) for v in b] for b in track.boxes]
-        sources.append(SourceTruth(sid, track.category, captions.LABELS[track.category], text, caption,
-                                   track.continuous, times, frames, [ctx.frame_sample(k) for k in frames],
-                                   strengths, boxes, peak, _json_ready(track.details)))
+        sources.append(
+            SourceTruth(
+                sid,
+                track.category,
+                captions.LABELS[track.category],
+                text,
+                caption,
+                track.continuous,
+                times,
+                frames,
+                [ctx.frame_sample(k) for k in frames],
+                strengths,
+                boxes,
+                peak,
+                _json_ready(track.details),
+            )
+        )
     ambience = None
     if amb is not None:
-        ambience = BackgroundTruth("ambience", amb.kind, f"{amb.kind} in the background",
-                                   level_dbfs=_dbfs(stems["ambience"], rms=True))
+        ambience = BackgroundTruth(
+            "ambience",
+            amb.kind,
+            f"{amb.kind} in the background",
+            level_dbfs=_dbfs(stems["ambience"], rms=True),
+        )
     offscreen = None
     if off is not None:
-        offscreen = BackgroundTruth("offscreen", off.kind, OFFSCREEN_PHRASES[off.kind],
-                                    [round(s / ctx.sample_rate, 6) for s in off.onsets], list(off.onsets),
-                                    _dbfs(stems["offscreen"]))
+        offscreen = BackgroundTruth(
+            "offscreen",
+            off.kind,
+            OFFSCREEN_PHRASES[off.kind],
+            [round(s / ctx.sample_rate, 6) for s in off.onsets],
+            list(off.onsets),
+            _dbfs(stems["offscreen"]),
+        )
     background = captions.background_phrase(amb.kind if amb else None, off.kind if off else None)
     used = []
     if ctx.samples is not None:
@@ -255,9 +306,23 @@ def _describe(spec: ClipSpec, ctx: SceneContext, tracks: list[SourceTrack], stem
         if off is not None and off.kind == "crow cawing":
             used.append(SAMPLES["crow"].file)
     return ClipTruth(
-        seed=spec.seed, duration=spec.duration, fps=spec.fps, sample_rate=spec.sample_rate, size=spec.size,
-        n_frames=ctx.n_frames, n_samples=ctx.n_samples, look_variant=spec.look_variant, setting=ctx.setting,
-        surface=ctx.surface, floor_y=round(ctx.floor_y, 6), text=captions.clip_text([s.text for s in sources]),
-        caption=captions.clip_caption([s.caption for s in sources], background), sources=sources,
-        ambience=ambience, offscreen=offscreen, mix_gain=round(mix_gain, 6), samples=used, spec=spec.to_dict(),
+        seed=spec.seed,
+        duration=spec.duration,
+        fps=spec.fps,
+        sample_rate=spec.sample_rate,
+        size=spec.size,
+        n_frames=ctx.n_frames,
+        n_samples=ctx.n_samples,
+        look_variant=spec.look_variant,
+        setting=ctx.setting,
+        surface=ctx.surface,
+        floor_y=round(ctx.floor_y, 6),
+        text=captions.clip_text([s.text for s in sources]),
+        caption=captions.clip_caption([s.caption for s in sources], background),
+        sources=sources,
+        ambience=ambience,
+        offscreen=offscreen,
+        mix_gain=round(mix_gain, 6),
+        samples=used,
+        spec=spec.to_dict(),
     )

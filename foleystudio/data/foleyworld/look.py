@@ -26,18 +26,32 @@ STANDARD_BALLS: dict[str, Color] = {
     "glass": (0.35, 0.85, 0.92),
 }
 #: Ball colours only the novel look uses (any material may get any of them).
-NOVEL_BALLS: tuple[Color, ...] = ((0.95, 0.15, 0.85), (0.55, 0.95, 0.10), (0.55, 0.30, 0.95), (1.0, 0.85, 0.1))
+NOVEL_BALLS: tuple[Color, ...] = (
+    (0.95, 0.15, 0.85),
+    (0.55, 0.95, 0.10),
+    (0.55, 0.30, 0.95),
+    (1.0, 0.85, 0.1),
+)
 
 #: Named palettes for the other objects: (standard, novel) lists of (name, colour).
 PALETTES: dict[str, tuple[tuple[tuple[str, Color], ...], tuple[tuple[str, Color], ...]]] = {
     "car": (
-        (("blue", (0.15, 0.3, 0.75)), ("dark green", (0.1, 0.4, 0.2)), ("white", (0.92, 0.92, 0.9)),
-         ("black", (0.12, 0.12, 0.14)), ("orange", (0.95, 0.5, 0.1))),
+        (
+            ("blue", (0.15, 0.3, 0.75)),
+            ("dark green", (0.1, 0.4, 0.2)),
+            ("white", (0.92, 0.92, 0.9)),
+            ("black", (0.12, 0.12, 0.14)),
+            ("orange", (0.95, 0.5, 0.1)),
+        ),
         (("pink", (1.0, 0.45, 0.8)), ("lime", (0.6, 1.0, 0.2))),
     ),
     "shirt": (
-        (("blue", (0.2, 0.35, 0.8)), ("green", (0.2, 0.6, 0.3)), ("white", (0.9, 0.9, 0.88)),
-         ("orange", (0.9, 0.5, 0.15))),
+        (
+            ("blue", (0.2, 0.35, 0.8)),
+            ("green", (0.2, 0.6, 0.3)),
+            ("white", (0.9, 0.9, 0.88)),
+            ("orange", (0.9, 0.5, 0.15)),
+        ),
         (("magenta", (0.95, 0.2, 0.8)), ("lime", (0.6, 1.0, 0.2))),
     ),
     "bird": (
@@ -96,13 +110,22 @@ _FLOORS = {
     ),
     "street": (("asphalt", (0.30, 0.30, 0.32), (0.38, 0.38, 0.40), "asphalt"),),
 }
-_WALLS = (((0.86, 0.82, 0.72), (0.78, 0.74, 0.64)), ((0.80, 0.80, 0.82), (0.70, 0.70, 0.73)),
-          ((0.75, 0.83, 0.90), (0.66, 0.74, 0.82)))
+_WALLS = (
+    ((0.86, 0.82, 0.72), (0.78, 0.74, 0.64)),
+    ((0.80, 0.80, 0.82), (0.70, 0.70, 0.73)),
+    ((0.75, 0.83, 0.90), (0.66, 0.74, 0.82)),
+)
 _SKY = ((0.45, 0.65, 0.92), (0.78, 0.86, 0.95))
-_NOVEL_WALLS = (((0.45, 0.10, 0.55), (0.30, 0.05, 0.40)), ((0.05, 0.35, 0.35), (0.02, 0.22, 0.25)),
-                ((0.08, 0.08, 0.30), (0.05, 0.05, 0.20)))
-_NOVEL_FLOORS = (((0.95, 0.55, 0.10), (1.0, 0.70, 0.25)), ((0.10, 0.75, 0.65), (0.20, 0.85, 0.75)),
-                 ((0.85, 0.20, 0.35), (0.95, 0.35, 0.45)))
+_NOVEL_WALLS = (
+    ((0.45, 0.10, 0.55), (0.30, 0.05, 0.40)),
+    ((0.05, 0.35, 0.35), (0.02, 0.22, 0.25)),
+    ((0.08, 0.08, 0.30), (0.05, 0.05, 0.20)),
+)
+_NOVEL_FLOORS = (
+    ((0.95, 0.55, 0.10), (1.0, 0.70, 0.25)),
+    ((0.10, 0.75, 0.65), (0.20, 0.85, 0.75)),
+    ((0.85, 0.20, 0.35), (0.95, 0.35, 0.45)),
+)
 
 
 def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[Look, str]:
@@ -118,7 +141,9 @@ def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[L
         top, bottom = _NOVEL_WALLS[int(rng.integers(len(_NOVEL_WALLS)))]
         far, near = _NOVEL_FLOORS[int(rng.integers(len(_NOVEL_FLOORS)))]
         pattern = "stripes" if pattern != "asphalt" else pattern
-    look = Look(variant, _jitter(rng, top), _jitter(rng, bottom), _jitter(rng, far), _jitter(rng, near), pattern)
+    look = Look(
+        variant, _jitter(rng, top), _jitter(rng, bottom), _jitter(rng, far), _jitter(rng, near), pattern
+    )
     return look, surface
 
 

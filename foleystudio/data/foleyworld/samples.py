@@ -37,10 +37,18 @@ class SampleInfo:
 
 #: The samples FoleyWorld can use, by role.
 SAMPLES: dict[str, SampleInfo] = {
-    "bell": SampleInfo("perc_bell.flac", "CC0-1.0 (AlaskaRobotics, 2014)",
-                       "https://freesound.org/people/AlaskaRobotics/sounds/221515/", "bell_ringing strikes"),
-    "crow": SampleInfo("misc_crow.flac", "CC0-1.0 (davidworksonline, 2008)",
-                       "https://freesound.org/people/davidworksonline/sounds/54973/", "off-screen crow caws"),
+    "bell": SampleInfo(
+        "perc_bell.flac",
+        "CC0-1.0 (AlaskaRobotics, 2014)",
+        "https://freesound.org/people/AlaskaRobotics/sounds/221515/",
+        "bell_ringing strikes",
+    ),
+    "crow": SampleInfo(
+        "misc_crow.flac",
+        "CC0-1.0 (davidworksonline, 2008)",
+        "https://freesound.org/people/davidworksonline/sounds/54973/",
+        "off-screen crow caws",
+    ),
 }
 
 
@@ -70,7 +78,9 @@ class SampleBank:
         ``pitch`` > 1 plays it faster and higher (resampling, like a tape).
         """
         if role not in self.available:
-            raise DataError(f"recorded sample for {role!r} is not installed", self.folder / SAMPLES[role].file)
+            raise DataError(
+                f"recorded sample for {role!r} is not installed", self.folder / SAMPLES[role].file
+            )
         return _load(str(self.folder / SAMPLES[role].file), int(round(sample_rate / pitch)))
 
 

@@ -8,7 +8,7 @@ item, and a zoom only re-lays out the items it has.
 from __future__ import annotations
 
 import soundfile as sf
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
@@ -164,6 +164,16 @@ class TimelineScene(QGraphicsScene):
         while x <= rect.right():
             painter.drawLine(int(x), int(rect.top()), int(x), int(rect.bottom()))
             x += step * self.pixels_per_second
+        if self.rows == 0:
+            painter.setPen(QColor("#6a6a6a"))
+            hint = QRectF(rect.left() + 20, 10, max(rect.width() - 40, 100), 40)
+            text = (
+                "Drag a box on the picture to add an object (and its track), add a text or audio prompt "
+                "in the Inspector, or drop an audio file here."
+                if self.document.media is not None
+                else "Open a video (File ▸ Open Video…) or drop one on the window."
+            )
+            painter.drawText(hint, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, text)
         end = self.document.project.length * self.pixels_per_second
         if rect.right() > end:
             painter.fillRect(QRectF(max(end, rect.left()), rect.top(), rect.right() - max(end, rect.left()), rect.height()), QColor(0, 0, 0, 60))

@@ -42,19 +42,65 @@ class Material:
 
 
 MATERIALS: dict[str, Material] = {
-    "wood": Material("wood", (380, 780), (1.0, 2.756, 5.404, 8.933), (1.0, 0.55, 0.3, 0.15),
-                     (0.035, 0.07), 0.8, (0.55, 0.68), 2500, 0.45, (0.14, 0.18)),
-    "metal": Material("metal", (950, 1900), (1.0, 2.32, 4.25, 6.63, 9.38), (1.0, 0.8, 0.55, 0.4, 0.25),
-                      (0.25, 0.6), 0.5, (0.65, 0.78), 4000, 0.7, (0.12, 0.16)),
-    "rubber": Material("rubber", (110, 220), (1.0, 1.59, 2.14, 2.65), (1.0, 0.5, 0.3, 0.2),
-                       (0.012, 0.024), 0.6, (0.78, 0.88), 700, 0.25, (0.15, 0.19)),
-    "glass": Material("glass", (1900, 3100), (1.0, 1.62, 2.61, 3.83), (1.0, 0.6, 0.4, 0.25),
-                      (0.1, 0.25), 0.6, (0.6, 0.72), 5000, 0.7, (0.12, 0.16)),
+    "wood": Material(
+        "wood",
+        (380, 780),
+        (1.0, 2.756, 5.404, 8.933),
+        (1.0, 0.55, 0.3, 0.15),
+        (0.035, 0.07),
+        0.8,
+        (0.55, 0.68),
+        2500,
+        0.45,
+        (0.14, 0.18),
+    ),
+    "metal": Material(
+        "metal",
+        (950, 1900),
+        (1.0, 2.32, 4.25, 6.63, 9.38),
+        (1.0, 0.8, 0.55, 0.4, 0.25),
+        (0.25, 0.6),
+        0.5,
+        (0.65, 0.78),
+        4000,
+        0.7,
+        (0.12, 0.16),
+    ),
+    "rubber": Material(
+        "rubber",
+        (110, 220),
+        (1.0, 1.59, 2.14, 2.65),
+        (1.0, 0.5, 0.3, 0.2),
+        (0.012, 0.024),
+        0.6,
+        (0.78, 0.88),
+        700,
+        0.25,
+        (0.15, 0.19),
+    ),
+    "glass": Material(
+        "glass",
+        (1900, 3100),
+        (1.0, 1.62, 2.61, 3.83),
+        (1.0, 0.6, 0.4, 0.25),
+        (0.1, 0.25),
+        0.6,
+        (0.6, 0.72),
+        5000,
+        0.7,
+        (0.12, 0.16),
+    ),
 }
 
 #: Floor thud band (Hz) and how much of the ball's ring a surface lets through.
-_SURFACE_THUD = {"wooden": (70, 500, 1.0), "concrete": (100, 2500, 1.0), "tiled": (150, 3000, 1.0),
-                 "grassy": (40, 300, 0.45), "stone": (100, 2500, 1.0), "asphalt": (90, 2000, 0.9)}
+_SURFACE_THUD = {
+    "wooden": (70, 500, 1.0),
+    "concrete": (100, 2500, 1.0),
+    "tiled": (150, 3000, 1.0),
+    "grassy": (40, 300, 0.45),
+    "stone": (100, 2500, 1.0),
+    "asphalt": (90, 2000, 0.9),
+}
 
 
 def bounce_heights(
@@ -102,11 +148,10 @@ class BouncingBall(Category):
         mat = self.material
         r = rng.uniform(*mat.radius) * slot.unit
         restitution = rng.uniform(*mat.restitution)
-        first_flight = (0.55, 1.05)
-        shape, impacts, strengths = bounce_heights(rng, ctx, restitution, first_flight)
-        room = ctx.floor_y - 2 * r - 0.1
-        peak_shape = (first_flight[1] / 2) ** 2
-        g_half = rng.uniform(0.55, 0.95) * room / peak_shape
+        longest = rng.uniform(0.6, 1.1)  # s: the longest flight; it nearly fills the room above
+        shape, impacts, strengths = bounce_heights(rng, ctx, restitution, (0.6 * longest, longest))
+        room = ctx.floor_y - 2 * r - 0.08
+        g_half = rng.uniform(0.6, 0.95) * room / (longest / 2) ** 2
         height = g_half * shape
         # Slow drift across the slot, never reaching its sides.
         margin = r + 0.02
@@ -135,7 +180,9 @@ class BouncingBall(Category):
             rx, ry = r * (1 + squash[k]), r * (1 - squash[k])
             cy = floor_y - height[k] - ry
             lift = min(height[k] / 0.4, 1.0)
-            canvas.ellipse(x[k], floor_y + 0.006, r * (1.1 - 0.5 * lift), r * 0.28, (0, 0, 0), 0.35 * (1 - 0.7 * lift))
+            canvas.ellipse(
+                x[k], floor_y + 0.006, r * (1.1 - 0.5 * lift), r * 0.28, (0, 0, 0), 0.35 * (1 - 0.7 * lift)
+            )
             if mat.name == "wood":
                 canvas.sphere(x[k], cy, rx, ry, color, stripes=(3.0, roll[k], 0.35))
             elif mat.name == "metal":
@@ -146,12 +193,25 @@ class BouncingBall(Category):
                 canvas.sphere(x[k], cy, rx, ry, color, shininess=0.15)
 
         stem = self._sound(rng, ctx, impacts, strengths)
-        details = {"material": mat.name, "restitution": restitution, "surface": ctx.surface,
-                   "novel_color": ctx.look.variant == "novel"}
-        return SourceTrack(self.name, events_from_frames(impacts, strengths), boxes.boxes, draw, stem,
-                           continuous=False, details=details)
+        details = {
+            "material": mat.name,
+            "restitution": restitution,
+            "surface": ctx.surface,
+            "novel_color": ctx.look.variant == "novel",
+        }
+        return SourceTrack(
+            self.name,
+            events_from_frames(impacts, strengths),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=False,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, impacts: list[int], strengths: list[float]) -> np.ndarray:
+    def _sound(
+        self, rng: np.random.Generator, ctx: SceneContext, impacts: list[int], strengths: list[float]
+    ) -> np.ndarray:
         mat = self.material
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)

@@ -47,6 +47,8 @@ class Category(ABC):
         """Simulate, draw and sound one source of this category inside ``slot``."""
 
 
-def events_from_frames(frames: list[int], strengths: list[float] | np.ndarray, kind: str = "impact") -> list[Event]:
+def events_from_frames(
+    frames: list[int], strengths: list[float] | np.ndarray, kind: str = "impact"
+) -> list[Event]:
     """Pair frame indices with strengths (clipped to [0, 1])."""
     return [Event(int(k), float(np.clip(s, 0.0, 1.0)), kind) for k, s in zip(frames, strengths, strict=True)]

@@ -61,9 +61,19 @@ class Bell(Category):
         strengths = [float(np.clip((amplitude[e] - alpha) / 0.3, 0.3, 1.0)) for e in strikes]
         color_name, color = ctx.look.pick("bell", rng)
         dark = tuple(0.6 * c for c in color)
-        body = np.array([(-shoulder_w, shoulder_w), (shoulder_w, shoulder_w), (waist_w, waist_y), (-waist_w, waist_y)])
-        flare = np.array([(-waist_w, waist_y - 0.01 * u), (waist_w, waist_y - 0.01 * u), (lip_w, bell_h - 0.03 * u),
-                          (lip_w, bell_h), (-lip_w, bell_h), (-lip_w, bell_h - 0.03 * u)])
+        body = np.array(
+            [(-shoulder_w, shoulder_w), (shoulder_w, shoulder_w), (waist_w, waist_y), (-waist_w, waist_y)]
+        )
+        flare = np.array(
+            [
+                (-waist_w, waist_y - 0.01 * u),
+                (waist_w, waist_y - 0.01 * u),
+                (lip_w, bell_h - 0.03 * u),
+                (lip_w, bell_h),
+                (-lip_w, bell_h),
+                (-lip_w, bell_h - 0.03 * u),
+            ]
+        )
         outline = np.concatenate([body, flare])
 
         def rotate(points: np.ndarray, angle: float) -> np.ndarray:
@@ -83,7 +93,9 @@ class Bell(Category):
             boxes.add(xs.min(), ys.min(), xs.max(), ys.max())
 
         def draw(canvas: Canvas, j: int) -> None:
-            canvas.capsule(slot.x0 + 0.08 * u, pivot[1] - 0.02, slot.x1 - 0.08 * u, pivot[1] - 0.02, 0.018, _BEAM)
+            canvas.capsule(
+                slot.x0 + 0.08 * u, pivot[1] - 0.02, slot.x1 - 0.08 * u, pivot[1] - 0.02, 0.018, _BEAM
+            )
             bx, by = clapper_ball(j)
             canvas.capsule(pivot[0], pivot[1], bx, by, 0.008 * u, _CLAPPER)
             canvas.circle(bx, by, clapper_r, _CLAPPER)
@@ -92,20 +104,33 @@ class Bell(Category):
             canvas.polygon(rotate(flare, th), color)
             dome = rotate(np.array([(0.0, shoulder_w)]), th)[0]
             canvas.circle(dome[0], dome[1], shoulder_w, color)
-            band = rotate(np.array([(-0.93 * lip_w, bell_h - 0.05 * u), (0.93 * lip_w, bell_h - 0.05 * u)]), th)
+            band = rotate(
+                np.array([(-0.93 * lip_w, bell_h - 0.05 * u), (0.93 * lip_w, bell_h - 0.05 * u)]), th
+            )
             canvas.capsule(band[0, 0], band[0, 1], band[1, 0], band[1, 1], 0.01 * u, dark)
             shine = rotate(np.array([(-0.55 * shoulder_w, 1.2 * shoulder_w), (-0.75 * waist_w, waist_y)]), th)
-            canvas.capsule(shine[0, 0], shine[0, 1], shine[1, 0], shine[1, 1], 0.012 * u, (1.0, 0.95, 0.75), 0.6)
+            canvas.capsule(
+                shine[0, 0], shine[0, 1], shine[1, 0], shine[1, 1], 0.012 * u, (1.0, 0.95, 0.75), 0.6
+            )
             # The clapper's ball shows below the lip when it hangs low.
             canvas.circle(bx, by, clapper_r, _CLAPPER, 0.35)
             canvas.capsule(pivot[0], pivot[1] - 0.01, pivot[0], pivot[1] + 0.01, 0.02 * u, _BEAM)
 
         stem = self._sound(rng, ctx, strikes, strengths)
         details = {"color": color_name, "fading": decay is not None, "period": 2 * half / ctx.fps}
-        return SourceTrack(self.name, events_from_frames(strikes, strengths, "strike"), boxes.boxes, draw, stem,
-                           continuous=True, details=details)
+        return SourceTrack(
+            self.name,
+            events_from_frames(strikes, strengths, "strike"),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=True,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, strikes: list[int], strengths: list[float]) -> np.ndarray:
+    def _sound(
+        self, rng: np.random.Generator, ctx: SceneContext, strikes: list[int], strengths: list[float]
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         prime = rng.uniform(350, 800)

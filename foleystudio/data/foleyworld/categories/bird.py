@@ -67,7 +67,7 @@ class Bird(Category):
             for j in range(frames):
                 if start + j < n:
                     x_track[start + j] = x_from + (x_to - x_from) * (j + 1) / frames
-            x_track[start + frames:] = x_to
+            x_track[start + frames :] = x_to
         hop_lift = np.zeros(n)
         flap = np.zeros(n)
         for start, frames, _, _ in hops:
@@ -88,11 +88,17 @@ class Bird(Category):
         boxes = BoxTrack()
         for k in range(n):
             cx, cy = x_track[k], body_y - hop_lift[k]
-            boxes.add(cx - 1.6 * body_rx, cy - body_ry - 1.6 * head_r - 0.3 * flap[k] * body_ry,
-                      cx + 1.6 * body_rx, cy + body_ry)
+            boxes.add(
+                cx - 1.6 * body_rx,
+                cy - body_ry - 1.6 * head_r - 0.3 * flap[k] * body_ry,
+                cx + 1.6 * body_rx,
+                cy + body_ry,
+            )
 
-        leaves = [(tip - side * f * 0.25 * u, branch_y + (-0.02 if i % 2 else 0.02) * u)
-                  for i, f in enumerate(rng.uniform(0.0, 1.0, 4))]
+        leaves = [
+            (tip - side * f * 0.25 * u, branch_y + (-0.02 if i % 2 else 0.02) * u)
+            for i, f in enumerate(rng.uniform(0.0, 1.0, 4))
+        ]
 
         def draw(canvas: Canvas, k: int) -> None:
             canvas.capsule(root, branch_y + 0.01, tip, branch_y, 0.012 * u + 0.004, _BRANCH)
@@ -100,29 +106,67 @@ class Bird(Category):
                 canvas.ellipse(lx, ly, 0.05 * u, 0.022 * u, _LEAF)
             cx, cy, f = x_track[k], body_y - hop_lift[k], facing
             # tail, body, wing, head, eye, beak
-            canvas.polygon([(cx - f * 0.6 * body_rx, cy - 0.2 * body_ry), (cx - f * 1.6 * body_rx, cy + 0.6 * body_ry),
-                            (cx - f * 1.3 * body_rx, cy + 0.9 * body_ry)], wing_color)
+            canvas.polygon(
+                [
+                    (cx - f * 0.6 * body_rx, cy - 0.2 * body_ry),
+                    (cx - f * 1.6 * body_rx, cy + 0.6 * body_ry),
+                    (cx - f * 1.3 * body_rx, cy + 0.9 * body_ry),
+                ],
+                wing_color,
+            )
             canvas.ellipse(cx, cy, body_rx, body_ry, color)
             up = flap[k]
-            canvas.ellipse(cx - f * 0.15 * body_rx, cy - 0.1 * body_ry - up * 0.6 * body_ry, 0.6 * body_rx,
-                           (0.45 + 0.4 * up) * body_ry, wing_color)
+            canvas.ellipse(
+                cx - f * 0.15 * body_rx,
+                cy - 0.1 * body_ry - up * 0.6 * body_ry,
+                0.6 * body_rx,
+                (0.45 + 0.4 * up) * body_ry,
+                wing_color,
+            )
             hx, hy = cx + f * 0.75 * body_rx, cy - 0.8 * body_ry - 0.25 * beak[k] * head_r
             canvas.circle(hx, hy, head_r, color)
             canvas.circle(hx + f * 0.35 * head_r, hy - 0.25 * head_r, 0.22 * head_r, (0.05, 0.05, 0.05))
             bx = hx + f * 0.85 * head_r
             opening = beak[k] * head_r
-            canvas.polygon([(bx, hy - 0.35 * head_r), (bx, hy + 0.05 * head_r),
-                            (bx + f * 0.9 * head_r, hy - 0.15 * head_r - 0.8 * opening)], _BEAK)
-            canvas.polygon([(bx, hy + 0.05 * head_r), (bx, hy + 0.35 * head_r),
-                            (bx + f * 0.8 * head_r, hy + 0.15 * head_r + 0.8 * opening)], _BEAK)
+            canvas.polygon(
+                [
+                    (bx, hy - 0.35 * head_r),
+                    (bx, hy + 0.05 * head_r),
+                    (bx + f * 0.9 * head_r, hy - 0.15 * head_r - 0.8 * opening),
+                ],
+                _BEAK,
+            )
+            canvas.polygon(
+                [
+                    (bx, hy + 0.05 * head_r),
+                    (bx, hy + 0.35 * head_r),
+                    (bx + f * 0.8 * head_r, hy + 0.15 * head_r + 0.8 * opening),
+                ],
+                _BEAK,
+            )
 
         stem = self._sound(rng, ctx, onsets, durations, strengths, note_type, base_f)
         details = {"color": color_name, "note": note_type, "pitch_hz": base_f}
-        return SourceTrack(self.name, events_from_frames(onsets, strengths, "chirp"), boxes.boxes, draw, stem,
-                           continuous=False, details=details)
+        return SourceTrack(
+            self.name,
+            events_from_frames(onsets, strengths, "chirp"),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=False,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, onsets: list[int], durations: list[float],
-               strengths: np.ndarray, note_type: str, base_f: float) -> np.ndarray:
+    def _sound(
+        self,
+        rng: np.random.Generator,
+        ctx: SceneContext,
+        onsets: list[int],
+        durations: list[float],
+        strengths: np.ndarray,
+        note_type: str,
+        base_f: float,
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         span = rng.uniform(0.08, 0.3) * base_f

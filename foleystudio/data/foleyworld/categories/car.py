@@ -53,7 +53,6 @@ class Car(Category):
         direction, v0, accel, t_c = car_path(rng, ctx.duration)
         tau = ctx.times - t_c
         x = 0.5 + direction * (v0 * tau + 0.5 * accel * tau**2)
-        speed = v0 + accel * tau
         color_name, color = ctx.look.pick("car", rng)
         body_bottom = floor - 0.9 * wheel
         body_top = body_bottom - body_h
@@ -70,35 +69,70 @@ class Car(Category):
             canvas.ellipse(cx, floor + 0.004, 0.55 * length, 0.015, (0, 0, 0), 0.35)
             canvas.rect(cx - length / 2, body_top, cx + length / 2, body_bottom, color)
             rear, front = cx - face * 0.3 * length, cx + face * 0.22 * length
-            canvas.polygon([(rear - face * 0.05 * length, body_top), (rear + face * 0.02 * length, roof),
-                            (front - face * 0.04 * length, roof), (front + face * 0.1 * length, body_top)], color)
+            canvas.polygon(
+                [
+                    (rear - face * 0.05 * length, body_top),
+                    (rear + face * 0.02 * length, roof),
+                    (front - face * 0.04 * length, roof),
+                    (front + face * 0.1 * length, body_top),
+                ],
+                color,
+            )
             mid = 0.5 * (rear + front)
-            canvas.polygon([(rear + face * 0.02 * length, body_top - 0.1 * cabin_h),
-                            (rear + face * 0.05 * length, roof + 0.2 * cabin_h),
-                            (mid - face * 0.01 * length, roof + 0.2 * cabin_h),
-                            (mid - face * 0.01 * length, body_top - 0.1 * cabin_h)], _WINDOW)
-            canvas.polygon([(mid + face * 0.01 * length, body_top - 0.1 * cabin_h),
-                            (mid + face * 0.01 * length, roof + 0.2 * cabin_h),
-                            (front - face * 0.05 * length, roof + 0.2 * cabin_h),
-                            (front + face * 0.05 * length, body_top - 0.1 * cabin_h)], _WINDOW)
-            canvas.circle(cx + face * 0.47 * length, body_top + 0.3 * body_h, 0.035 * length, (1.0, 0.95, 0.6))
+            canvas.polygon(
+                [
+                    (rear + face * 0.02 * length, body_top - 0.1 * cabin_h),
+                    (rear + face * 0.05 * length, roof + 0.2 * cabin_h),
+                    (mid - face * 0.01 * length, roof + 0.2 * cabin_h),
+                    (mid - face * 0.01 * length, body_top - 0.1 * cabin_h),
+                ],
+                _WINDOW,
+            )
+            canvas.polygon(
+                [
+                    (mid + face * 0.01 * length, body_top - 0.1 * cabin_h),
+                    (mid + face * 0.01 * length, roof + 0.2 * cabin_h),
+                    (front - face * 0.05 * length, roof + 0.2 * cabin_h),
+                    (front + face * 0.05 * length, body_top - 0.1 * cabin_h),
+                ],
+                _WINDOW,
+            )
+            canvas.circle(
+                cx + face * 0.47 * length, body_top + 0.3 * body_h, 0.035 * length, (1.0, 0.95, 0.6)
+            )
             canvas.circle(cx - face * 0.48 * length, body_top + 0.3 * body_h, 0.03 * length, (0.9, 0.1, 0.1))
             angle = (x[k] - 0.5) / wheel * face
             for wx in (cx - 0.3 * length, cx + 0.3 * length):
                 canvas.circle(wx, floor - wheel, wheel, _TYRE)
                 canvas.circle(wx, floor - wheel, 0.5 * wheel, _HUB)
-                canvas.capsule(wx - 0.45 * wheel * np.cos(angle), floor - wheel - 0.45 * wheel * np.sin(angle),
-                               wx + 0.45 * wheel * np.cos(angle), floor - wheel + 0.45 * wheel * np.sin(angle),
-                               0.1 * wheel, _TYRE)
+                canvas.capsule(
+                    wx - 0.45 * wheel * np.cos(angle),
+                    floor - wheel - 0.45 * wheel * np.sin(angle),
+                    wx + 0.45 * wheel * np.cos(angle),
+                    floor - wheel + 0.45 * wheel * np.sin(angle),
+                    0.1 * wheel,
+                    _TYRE,
+                )
 
         stem = self._sound(rng, ctx, direction, v0, accel, t_c)
         trend = "speeding up" if accel > 0.05 else "slowing down" if accel < -0.05 else "at a steady speed"
-        details = {"color": color_name, "direction": "left to right" if direction > 0 else "right to left",
-                   "trend": trend, "speed_mps": float(v0 * FRAME_METRES)}
+        details = {
+            "color": color_name,
+            "direction": "left to right" if direction > 0 else "right to left",
+            "trend": trend,
+            "speed_mps": float(v0 * FRAME_METRES),
+        }
         return SourceTrack(self.name, [], boxes.boxes, draw, stem, continuous=True, details=details)
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, direction: float, v0: float, accel: float,
-               t_c: float) -> np.ndarray:
+    def _sound(
+        self,
+        rng: np.random.Generator,
+        ctx: SceneContext,
+        direction: float,
+        v0: float,
+        accel: float,
+        t_c: float,
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         t = np.arange(ctx.n_samples) / sr
         tau = t - t_c
@@ -113,10 +147,10 @@ class Car(Category):
         f0 = (f_idle + k_v * speed) * doppler
         n_harm = 24
         amps = (1.0 / np.arange(1, n_harm + 1) ** 0.8) * rng.uniform(0.5, 1.5, n_harm)
-        engine = synth.harmonic_tone(f0, amps, sr, rng, roughness=0.2)
+        engine = synth.harmonic_tone(f0, amps, sr, rng, roughness=0.08)
         engine = synth.bandpass(engine, 30, 3500, sr)
         tyres = synth.bandpass(synth.colored_noise(rng, ctx.n_samples, 1.0), 80, 1500, sr)
-        tyre_level = 0.25 * (speed / 12.0) ** 1.5
+        tyre_level = 0.08 * (speed / 12.0) ** 1.5
         gain = d0 / dist
         out = (engine / max(float(np.abs(engine).max()), 1e-9) + tyre_level * tyres) * gain
         return out.astype(np.float32)

@@ -25,7 +25,9 @@ _DARK = (0.06, 0.05, 0.05)
 _KNOB = (0.85, 0.7, 0.25)
 
 
-def door_schedule(rng: np.random.Generator, ctx: SceneContext) -> tuple[np.ndarray, list[int], list[float], np.ndarray]:
+def door_schedule(
+    rng: np.random.Generator, ctx: SceneContext
+) -> tuple[np.ndarray, list[int], list[float], np.ndarray]:
     """Per-frame angle θ (radians, 0 = closed), slam frames, slam strengths, opening flag."""
     n = ctx.n_frames
     theta = np.zeros(n)
@@ -102,18 +104,37 @@ class Door(Category):
             c = np.cos(th)
             for y0, y1 in ((0.1, 0.45), (0.55, 0.9)):
                 xa, xb = x_h + side * width * 0.15 * c, x_h + side * width * 0.85 * c
-                canvas.rect(min(xa, xb), top + y0 * height, max(xa, xb), top + y1 * height,
-                            tuple(cc * shade * 0.85 for cc in color))
+                canvas.rect(
+                    min(xa, xb),
+                    top + y0 * height,
+                    max(xa, xb),
+                    top + y1 * height,
+                    tuple(cc * shade * 0.85 for cc in color),
+                )
             canvas.circle(x_h + side * width * 0.87 * c, top + 0.55 * height, 0.03 * height, _KNOB)
 
         creaks = bool(rng.random() < 0.45 and opening.any())
         stem = self._sound(rng, ctx, slams, strengths, theta, opening if creaks else None)
         details = {"color": color_name, "creaks": creaks}
-        return SourceTrack(self.name, events_from_frames(slams, strengths, "slam"), boxes.boxes, draw, stem,
-                           continuous=creaks, details=details)
+        return SourceTrack(
+            self.name,
+            events_from_frames(slams, strengths, "slam"),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=creaks,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, slams: list[int], strengths: list[float],
-               theta: np.ndarray, opening: np.ndarray | None) -> np.ndarray:
+    def _sound(
+        self,
+        rng: np.random.Generator,
+        ctx: SceneContext,
+        slams: list[int],
+        strengths: list[float],
+        theta: np.ndarray,
+        opening: np.ndarray | None,
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         f0 = rng.uniform(60, 110)
@@ -121,7 +142,9 @@ class Door(Category):
         ratios = np.array([1.0, 1.65, 2.4, 3.3, 4.6])
         latch_f = rng.uniform(2500, 4500)
         for k, s in zip(slams, strengths, strict=True):
-            hit = synth.modal(f0 * ratios, tau0 / np.arange(1, 6) ** 0.5, [1.0, 0.7, 0.5, 0.35, 0.25], sr, length=0.6)
+            hit = synth.modal(
+                f0 * ratios, tau0 / np.arange(1, 6) ** 0.5, [1.0, 0.7, 0.5, 0.35, 0.25], sr, length=0.6
+            )
             hit += 0.5 * synth.noise_burst(rng, sr, 800, 6000, 0.0, 0.006, length=0.6)
             hit += 0.2 * synth.noise_burst(rng, sr, 0, 1500, 0.005, 0.12, length=0.6)
             latch = synth.modal([latch_f, 1.7 * latch_f], [0.03, 0.02], [1.0, 0.5], sr)

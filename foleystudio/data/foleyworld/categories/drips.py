@@ -81,26 +81,43 @@ class Drips(Category):
                 if 0 <= age < _RIPPLE_LIFE:
                     fade = 1.0 - age / _RIPPLE_LIFE
                     for scale in (1.0, 0.55):
-                        rx = min(0.03 * u + 0.9 * pool_rx * scale * np.sqrt(age / _RIPPLE_LIFE), pool_rx * 0.95)
+                        rx = min(
+                            0.03 * u + 0.9 * pool_rx * scale * np.sqrt(age / _RIPPLE_LIFE), pool_rx * 0.95
+                        )
                         canvas.ring(x_tap, surface, rx, rx * pool_ry / pool_rx, 0.006, _RIPPLE, 0.8 * fade)
                     if age * ctx.fps < 3.5:
                         for j, dx in enumerate(splash_dirs[k_hit]):
                             a = age + 1.0 / ctx.fps
-                            canvas.circle(x_tap + dx * 0.08 * u * a * ctx.fps / 3,
-                                          surface - (0.05 + 0.02 * j) * u * np.sin(np.pi * min(a * ctx.fps / 4, 1)),
-                                          0.5 * drop_r, _DROP)
+                            canvas.circle(
+                                x_tap + dx * 0.08 * u * a * ctx.fps / 3,
+                                surface - (0.05 + 0.02 * j) * u * np.sin(np.pi * min(a * ctx.fps / 4, 1)),
+                                0.5 * drop_r,
+                                _DROP,
+                            )
             canvas.capsule(root, pipe_y, x_tap, pipe_y, 0.035 * u, _PIPE)
             canvas.capsule(x_tap, pipe_y, x_tap, nozzle_y - 0.005, 0.025 * u, _PIPE)
             for y, r in drop_state(t):
                 canvas.circle(x_tap, y, r, _DROP)
-                canvas.polygon([(x_tap - 0.7 * r, y - 0.3 * r), (x_tap + 0.7 * r, y - 0.3 * r), (x_tap, y - 1.9 * r)], _DROP)
+                canvas.polygon(
+                    [(x_tap - 0.7 * r, y - 0.3 * r), (x_tap + 0.7 * r, y - 0.3 * r), (x_tap, y - 1.9 * r)],
+                    _DROP,
+                )
 
         stem = self._sound(rng, ctx, impacts, strengths)
         details = {"period": period, "into": "a puddle" if ctx.setting != "indoor" else "a basin of water"}
-        return SourceTrack(self.name, events_from_frames(impacts, strengths, "drip"), boxes.boxes, draw, stem,
-                           continuous=False, details=details)
+        return SourceTrack(
+            self.name,
+            events_from_frames(impacts, strengths, "drip"),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=False,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, impacts: list[int], strengths: np.ndarray) -> np.ndarray:
+    def _sound(
+        self, rng: np.random.Generator, ctx: SceneContext, impacts: list[int], strengths: np.ndarray
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         radius = rng.uniform(1.6, 3.5)  # mm: 0.9–2 kHz plops

@@ -76,19 +76,31 @@ class HammerAnvil(Category):
             d = np.array([-np.cos(th), -np.sin(th)])
             nrm = np.array([-np.sin(th), np.cos(th)])
             end = np.array(pivot) + length * d
-            return np.array([end + sa * nrm * head_len / 2 + sb * d * head_w / 2
-                             for sa, sb in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
+            return np.array(
+                [
+                    end + sa * nrm * head_len / 2 + sb * d * head_w / 2
+                    for sa, sb in ((-1, -1), (-1, 1), (1, 1), (1, -1))
+                ]
+            )
 
-        anvil_base = [(cx - 0.32 * aw, floor), (cx + 0.32 * aw, floor), (cx + 0.18 * aw, floor - 0.55 * ah),
-                      (cx - 0.18 * aw, floor - 0.55 * ah)]
+        anvil_base = [
+            (cx - 0.32 * aw, floor),
+            (cx + 0.32 * aw, floor),
+            (cx + 0.18 * aw, floor - 0.55 * ah),
+            (cx - 0.18 * aw, floor - 0.55 * ah),
+        ]
         anvil_top = (cx - 0.4 * aw, top, cx + 0.5 * aw, top + 0.45 * ah)
         horn = [(cx - 0.4 * aw, top), (cx - 0.4 * aw, top + 0.3 * ah), (cx - 0.75 * aw, top + 0.05 * ah)]
 
         boxes = BoxTrack()
         for k in range(ctx.n_frames):
             head = head_polygon(theta[k])
-            boxes.add(min(cx - 0.75 * aw, head[:, 0].min()), min(top, head[:, 1].min()),
-                      max(cx + 0.5 * aw, head[:, 0].max()), floor)
+            boxes.add(
+                min(cx - 0.75 * aw, head[:, 0].min()),
+                min(top, head[:, 1].min()),
+                max(cx + 0.5 * aw, head[:, 0].max()),
+                floor,
+            )
 
         def draw(canvas: Canvas, k: int) -> None:
             canvas.ellipse(cx, floor + 0.004, 0.45 * aw, 0.012, (0, 0, 0), 0.3)
@@ -113,10 +125,19 @@ class HammerAnvil(Category):
                         canvas.circle(sx, sy, 0.012 * u, _SPARK, 1.0 - 0.3 * age)
 
         stem = self._sound(rng, ctx, strikes, strengths)
-        return SourceTrack(self.name, events_from_frames(strikes, strengths), boxes.boxes, draw, stem,
-                           continuous=False, details={"period": period})
+        return SourceTrack(
+            self.name,
+            events_from_frames(strikes, strengths),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=False,
+            details={"period": period},
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, strikes: list[int], strengths: np.ndarray) -> np.ndarray:
+    def _sound(
+        self, rng: np.random.Generator, ctx: SceneContext, strikes: list[int], strengths: np.ndarray
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         f0 = rng.uniform(650, 1250)

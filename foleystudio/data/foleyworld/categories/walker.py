@@ -25,8 +25,14 @@ _TROUSERS = ((0.15, 0.18, 0.3), (0.25, 0.25, 0.27), (0.35, 0.28, 0.2))
 _SHOE = (0.08, 0.07, 0.07)
 
 #: Per surface: heel noise band (Hz), decay τ (s), grit (extra crunch bursts per step).
-_SURFACES = {"wooden": (150, 2500, 0.025, 0), "concrete": (300, 5000, 0.015, 0), "tiled": (600, 6500, 0.010, 0),
-             "grassy": (200, 1800, 0.040, 4), "stone": (300, 6000, 0.018, 3), "asphalt": (250, 5000, 0.016, 2)}
+_SURFACES = {
+    "wooden": (150, 2500, 0.025, 0),
+    "concrete": (300, 5000, 0.015, 0),
+    "tiled": (600, 6500, 0.010, 0),
+    "grassy": (200, 1800, 0.040, 4),
+    "stone": (300, 6000, 0.018, 3),
+    "asphalt": (250, 5000, 0.016, 2),
+}
 
 
 def fold(s: np.ndarray | float, lo: float, hi: float) -> np.ndarray | float:
@@ -105,28 +111,54 @@ class Walker(Category):
             arm = 0.35 * swing_phase[k]
             for side, shade in ((1, 0.75), (0, 1.0)):  # far leg first, darker
                 fx, fy = foot_x[k, side], floor - foot_lift[k, side] - 0.5 * limb
-                knee_x = 0.5 * (hx + fx) + 0.12 * face * leg * np.sin(np.pi * abs(swing_phase[k])) * (foot_lift[k, side] > 0)
+                knee_x = 0.5 * (hx + fx) + 0.12 * face * leg * np.sin(np.pi * abs(swing_phase[k])) * (
+                    foot_lift[k, side] > 0
+                )
                 knee_y = 0.5 * (hy + fy)
                 color = tuple(c * shade for c in trousers)
                 canvas.capsule(hx, hy, knee_x, knee_y, limb, color)
                 canvas.capsule(knee_x, knee_y, fx, fy, limb, color)
                 canvas.ellipse(fx + 0.035 * face * height, fy + 0.2 * limb, 0.05 * height, 0.6 * limb, _SHOE)
                 sign = 1 if side == 0 else -1
-                canvas.capsule(shoulder[0], shoulder[1], shoulder[0] + sign * arm * 0.25 * height * face,
-                               shoulder[1] + 0.27 * height, 0.8 * limb, tuple(c * shade for c in shirt))
+                canvas.capsule(
+                    shoulder[0],
+                    shoulder[1],
+                    shoulder[0] + sign * arm * 0.25 * height * face,
+                    shoulder[1] + 0.27 * height,
+                    0.8 * limb,
+                    tuple(c * shade for c in shirt),
+                )
             canvas.capsule(hx, hy, shoulder[0], shoulder[1], 1.6 * limb, shirt)
             canvas.circle(shoulder[0] + 0.02 * face * height, shoulder[1] - 1.3 * head_r, head_r, _SKIN)
-            canvas.circle(shoulder[0] + 0.02 * face * height + 0.5 * face * head_r, shoulder[1] - 1.45 * head_r,
-                          0.18 * head_r, (0.1, 0.1, 0.1))
+            canvas.circle(
+                shoulder[0] + 0.02 * face * height + 0.5 * face * head_r,
+                shoulder[1] - 1.45 * head_r,
+                0.18 * head_r,
+                (0.1, 0.1, 0.1),
+            )
 
         shoes = "hard shoes" if rng.random() < 0.5 else "soft shoes"
         stem = self._sound(rng, ctx, events, strengths, [feet[k] for k in events], shoes)
         details = {"surface": ctx.surface, "shoes": shoes, "period": n_step / ctx.fps}
-        return SourceTrack(self.name, events_from_frames(events, strengths, "step"), boxes.boxes, draw, stem,
-                           continuous=False, details=details)
+        return SourceTrack(
+            self.name,
+            events_from_frames(events, strengths, "step"),
+            boxes.boxes,
+            draw,
+            stem,
+            continuous=False,
+            details=details,
+        )
 
-    def _sound(self, rng: np.random.Generator, ctx: SceneContext, frames: list[int], strengths: np.ndarray,
-               feet: list[int], shoes: str) -> np.ndarray:
+    def _sound(
+        self,
+        rng: np.random.Generator,
+        ctx: SceneContext,
+        frames: list[int],
+        strengths: np.ndarray,
+        feet: list[int],
+        shoes: str,
+    ) -> np.ndarray:
         sr = ctx.sample_rate
         out = np.zeros(ctx.n_samples, np.float32)
         low, high, decay, grit = _SURFACES.get(ctx.surface, (250, 4000, 0.02, 0))
@@ -137,7 +169,9 @@ class Walker(Category):
         thump_f = rng.uniform(70, 120)
         for k, s, foot in zip(frames, strengths, feet, strict=True):
             heel = synth.noise_burst(rng, sr, low, high, 0.001, decay * (0.8 if hard else 1.3))
-            heel += 0.8 * synth.modal([thump_f, 2.3 * thump_f], [0.025, 0.012], [1.0, 0.4], sr, length=heel.size / sr)
+            heel += 0.8 * synth.modal(
+                [thump_f, 2.3 * thump_f], [0.025, 0.012], [1.0, 0.4], sr, length=heel.size / sr
+            )
             if hard:
                 clk = synth.click(rng, sr, 2500, 0.0012)
                 heel[: clk.size] += 0.5 * clk
@@ -146,7 +180,10 @@ class Walker(Category):
             synth.place(sound, heel, 0)
             synth.place(sound, toe, int(toe_delay * sr))
             for _ in range(grit):  # crunch of grass or grit under the sole
-                synth.place(sound, 0.25 * synth.noise_burst(rng, sr, 1500, 7000, 0.0005, 0.004),
-                            int(rng.uniform(0.003, 0.035) * sr))
+                synth.place(
+                    sound,
+                    0.25 * synth.noise_burst(rng, sr, 1500, 7000, 0.0005, 0.004),
+                    int(rng.uniform(0.003, 0.035) * sr),
+                )
             synth.place(out, sound, ctx.frame_sample(k), gain=s * (1.0 if foot == 0 else 0.9))
         return out

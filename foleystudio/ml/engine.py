@@ -1,0 +1,412 @@
+"""The generation engine: one entry point for the CLI, the GUI and the Python API.
+
+``GenerationEngine.generate(request, progress, cancel) -> list[Candidate]`` turns a frozen
+:class:`~foleystudio.core.requests.GenerationRequest` into ranked candidates: features of the
+video range (cached per video), conditions, windowed sampling, decoding, scores. Models are
+loaded from bundles once and kept; per-call settings live only in the request.
+
+Sources: object sources make the generation follow that object (its crops are the visual
+tokens, its in-box motion the sync features). With ``per_source`` each object gives its own
+candidates (stems); otherwise the objects' sounds are summed into one composed sound. Text
+sources are joined into the text prompt; an audio source is a reference recording for the
+reference-audio attention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from foleystudio.core.audio import load_audio
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.core.media import probe
+from foleystudio.core.requests import Candidate, GenerationRequest
+from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
+from foleystudio.errors import FoleyStudioError, GenerationError, UsageError
+from foleystudio.ml.checkpoints import ModelBundle, load_bundle
+from foleystudio.ml.codec import Codec
+from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
+from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.features import VideoFeatures, extract_video_features
+from foleystudio.ml.flowley import Flowley
+from foleystudio.ml.flowley.conditions import Conditions
+from foleystudio.ml.scores import sync_score, total_score
+from foleystudio.ml.windows import plan_windows, sample_windows
+
+#: Seconds shared by consecutive windows of a long range.
+WINDOW_OVERLAP = 2.0
+#: Crossfade (seconds) where a regenerated range meets the kept audio.
+SPLICE_FADE = 0.02
+#: Shortest usable reference recording (seconds).
+MIN_REFERENCE = 0.25
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A bundle's parts, ready to run on one device."""
+
+    name: str
+    bundle: ModelBundle
+    flowley: Flowley
+    codec: Codec
+    clip: ClipEncoder
+    device: torch.device
+
+
+def load_model(name: str, device: torch.device) -> LoadedModel:
+    """Load a bundle (name or folder) with its Flowley network, codec and CLIP encoder."""
+    bundle = load_bundle(name, device)
+    clip = ClipEncoder.from_config(ClipEncoderConfig.from_dict(bundle.config("clip")), device, seed=0)
+    clip.load_state_dict(bundle.state_dicts["clip"] if bundle.has_module("clip") else {}, bundle.path)
+    clip.model.eval()
+    return LoadedModel(bundle.name, bundle, bundle.build_flowley(), bundle.build_codec(), clip, device)
+
+
+class GenerationEngine:
+    """Loads models on demand and runs generation requests (thread-compatible, one call at a time)."""
+
+    def __init__(self, device: str = "auto", feature_cache_size: int = 4) -> None:
+        self.device = pick_device(device)
+        self._models: dict[str, LoadedModel] = {}
+        self._features: OrderedDict[tuple, VideoFeatures] = OrderedDict()
+        self._feature_cache_size = feature_cache_size
+
+    @property
+    def device_name(self) -> str:
+        return str(self.device)
+
+    def model(self, name: str) -> LoadedModel:
+        """The loaded model ``name`` (bundle name or folder), loading it on first use."""
+        if name not in self._models:
+            self._models[name] = load_model(name, self.device)
+        return self._models[name]
+
+    # -- features --------------------------------------------------------------------------
+
+    def features(
+        self,
+        model: LoadedModel,
+        video: str,
+        start: float,
+        end: float,
+        objects: dict[str, Any],
+        cancel: CancelToken,
+        progress: ProgressCallback,
+    ) -> VideoFeatures:
+        """Features of ``[start, end)`` s of ``video``, cached per file state, range and objects."""
+        stat = os.stat(video)
+        object_key = tuple((k, tuple((kf.time, kf.box) for kf in v)) for k, v in sorted(objects.items()))
+        key = (
+            os.path.realpath(video),
+            stat.st_mtime_ns,
+            stat.st_size,
+            round(start, 6),
+            round(end, 6),
+            model.name,
+            object_key,
+        )
+        if key in self._features:
+            self._features.move_to_end(key)
+            progress(1.0, "features (cached)")
+            return self._features[key]
+        feats = extract_video_features(
+            video, start, end, model.clip, objects=objects, cancel=cancel, progress=progress
+        )
+        self._features[key] = feats
+        while len(self._features) > self._feature_cache_size:
+            self._features.popitem(last=False)
+        return feats
+
+    # -- generation ------------------------------------------------------------------------
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> list[Candidate]:
+        """Candidates for ``request``, best first (per source when ``request.per_source``)."""
+        cancel = cancel or CancelToken()
+        _validate(request)
+        try:
+            model = self.model(request.model)
+            return self._generate(model, request, progress, cancel)
+        except torch.cuda.OutOfMemoryError:
+            if self.device.type != "cuda":
+                raise
+            torch.cuda.empty_cache()
+            progress(0.0, "GPU out of memory: generating on the CPU instead")
+            self.device = torch.device("cpu")
+            self._models.clear()
+            return self._generate(self.model(request.model), request, progress, cancel)
+
+    def _generate(
+        self, model: LoadedModel, request: GenerationRequest, progress: ProgressCallback, cancel: CancelToken
+    ) -> list[Candidate]:
+        info = probe(request.video)
+        if not info.has_video:
+            raise GenerationError("the file has no video stream to generate sound for", request.video)
+        codec, cfg = model.codec, model.flowley.config
+        inpaint = request.inpaint
+        if inpaint is not None:
+            kept, _ = load_audio(inpaint.render, codec.sample_rate, mono=True)
+            start = inpaint.render_start
+            end = start + len(kept) / codec.sample_rate
+        else:
+            kept = None
+            start = request.start
+            end = info.duration if request.end is None else min(request.end, info.duration)
+        if end - start < 0.1:
+            raise UsageError(
+                f"the range {start:.3f}–{end:.3f} s is too short to generate (video is {info.duration:.3f} s)"
+            )
+        total_tokens = codec.num_tokens(end - start)
+        plan = plan_windows(total_tokens, cfg.num_audio_tokens, round(WINDOW_OVERLAP * codec.token_rate))
+        covered_end = start + (plan.starts[-1] + plan.size) / codec.token_rate
+        objects = {s.id: s.keyframes for s in request.sources if isinstance(s, ObjectSource)}
+        labels = {s.id: s.label for s in request.sources if isinstance(s, ObjectSource)}
+        feats = self.features(
+            model,
+            request.video,
+            start,
+            min(covered_end, info.duration),
+            objects,
+            cancel,
+            sub_progress(progress, 0.0, 0.2),
+        )
+        text = _prompt(request)
+        text_cond = _text_conditions(model.clip, text)
+        negative = (
+            _text_conditions(model.clip, request.negative_text) if request.negative_text.strip() else None
+        )
+        reference = _reference_tokens(codec, request)
+        targets: list[str | None] = list(objects) if objects else [None]
+        known = None
+        if kept is not None:
+            known = _known_tokens(codec, kept, total_tokens, start, inpaint.start, inpaint.end)
+        n = request.num_candidates
+        seeds = [request.seed + i for i in range(n)]
+        waves: dict[str | None, np.ndarray] = {}
+        autocast = (
+            torch.autocast(self.device.type, dtype=dtype_for(self.device))
+            if self.device.type == "cuda"
+            else nullcontext()
+        )
+        for t_index, target in enumerate(targets):
+            report = sub_progress(
+                progress, 0.2 + 0.75 * t_index / len(targets), 0.2 + 0.75 * (t_index + 1) / len(targets)
+            )
+            conds, unconds, noises = [], [], []
+            generators = [make_generator(s + 7919 * t_index) for s in seeds]
+            for w_start in plan.starts:
+                window_t = start + w_start / codec.token_rate
+                w = feats.window(
+                    window_t, cfg.num_visual_tokens, cfg.num_audio_tokens, codec.token_rate, object_id=target
+                )
+                target_text = (
+                    text_cond if text or target is None else _text_conditions(model.clip, labels[target])
+                )
+                cond = _window_conditions(w, window_t, target_text, reference).repeat(n).to(self.device)
+                conds.append(cond)
+                unconds.append(_unconditional(cond, negative, n))
+                noises.append(
+                    torch.cat([randn((1, cfg.num_audio_tokens, cfg.latent_dim), g) for g in generators]).to(
+                        self.device
+                    )
+                )
+            known_t = None
+            if known is not None:
+                known_t = (known[0].expand(n, -1, -1), known[1].expand(n, -1))
+            with autocast:
+                tokens = sample_windows(
+                    model.flowley,
+                    plan,
+                    conds,
+                    noises,
+                    steps=request.steps,
+                    method=request.sampler,
+                    cfg_scale=request.cfg,
+                    uncond=unconds if request.cfg != 1.0 else None,
+                    omega=request.omega,
+                    delta=request.delta,
+                    known=known_t,
+                    progress=report,
+                    cancel=cancel,
+                )
+                cancel.raise_if_cancelled()
+                wave = codec.decode(tokens.float()).float().cpu().numpy()
+            length = round((end - start) * codec.sample_rate)
+            waves[target] = _fit(wave, length)
+        cancel.raise_if_cancelled()
+        progress(0.97, "scoring")
+        candidates = []
+        groups = (
+            [(t, waves[t]) for t in targets]
+            if request.per_source
+            else [(targets[0] if len(targets) == 1 else None, sum(waves.values()))]
+        )
+        for target, batch_wave in groups:
+            box = None if target is None else feats.object_ids.index(target)
+            for i, seed in enumerate(seeds):
+                audio = batch_wave[i]
+                if kept is not None:
+                    audio = _splice(
+                        kept, audio, codec.sample_rate, inpaint.start - start, inpaint.end - start
+                    )
+                audio = audio.astype(np.float32)
+                scores = {
+                    "sync": sync_score(
+                        audio, codec.sample_rate, feats.motion, box, offset=start - feats.start
+                    )
+                }
+                weights = request.search.__dict__ if request.search else {}
+                scores["total"] = total_score(
+                    scores, {k.removeprefix("weight_"): v for k, v in weights.items()}
+                )
+                candidates.append(
+                    Candidate(
+                        audio=audio,
+                        sample_rate=codec.sample_rate,
+                        start=start,
+                        seed=seed,
+                        request=request,
+                        scores=scores,
+                        source_id=target,
+                        label=labels.get(target, text) if target else text,
+                    )
+                )
+        candidates.sort(key=lambda c: (str(c.source_id), -c.scores["total"], c.seed))
+        progress(1.0, "done")
+        return candidates
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _validate(request: GenerationRequest) -> None:
+    if request.steps < 1 or request.steps > 1000:
+        raise UsageError(f"steps must be between 1 and 1000, got {request.steps}")
+    if request.num_candidates < 1 or request.num_candidates > 64:
+        raise UsageError(f"candidates must be between 1 and 64, got {request.num_candidates}")
+    if request.omega < 0 or request.delta <= 0:
+        raise UsageError(
+            f"PSCA window must be ≥ 0 and decay > 0 seconds, got ω={request.omega}, δ={request.delta}"
+        )
+    if request.end is not None and request.end <= request.start:
+        raise UsageError(f"end ({request.end} s) must be after start ({request.start} s)")
+    if request.start < 0:
+        raise UsageError(f"start must be ≥ 0 s, got {request.start}")
+    if not Path(request.video).is_file():
+        raise FoleyStudioError("video file does not exist", request.video)
+
+
+def _prompt(request: GenerationRequest) -> str:
+    texts = [request.text.strip()] + [s.text.strip() for s in request.sources if isinstance(s, TextSource)]
+    return ", ".join(t for t in texts if t)
+
+
+def _text_conditions(clip: ClipEncoder, text: str) -> dict[str, torch.Tensor] | None:
+    if not text:
+        return None
+    tokens, mask, pooled = clip.encode_text([text])
+    return {"text": tokens.cpu(), "text_mask": mask.cpu(), "text_pooled": pooled.cpu()}
+
+
+def _reference_tokens(codec: Codec, request: GenerationRequest) -> torch.Tensor | None:
+    """Codec tokens of the audio sources, concatenated (``[1, Nr, latent]``), or None."""
+    parts = []
+    for source in request.sources:
+        if not isinstance(source, AudioSource):
+            continue
+        wave, _ = load_audio(source.path, codec.sample_rate, mono=True)
+        if len(wave) < MIN_REFERENCE * codec.sample_rate:
+            raise FoleyStudioError(
+                f"audio prompt is too short (needs at least {MIN_REFERENCE} s)", source.path
+            )
+        if float(np.max(np.abs(wave))) < 1e-4:
+            raise FoleyStudioError("audio prompt is silent", source.path)
+        with torch.no_grad():
+            parts.append(codec.encode(torch.from_numpy(wave[None].astype(np.float32))).cpu())
+    return torch.cat(parts, dim=1) if parts else None
+
+
+def _window_conditions(
+    window: dict[str, np.ndarray],
+    start: float,
+    text: dict[str, torch.Tensor] | None,
+    reference: torch.Tensor | None,
+) -> Conditions:
+    fields: dict[str, Any] = {
+        "visual": torch.from_numpy(window["visual"])[None],
+        "visual_times": torch.from_numpy(window["visual_times"])[None],
+        "sync": torch.from_numpy(window["sync"])[None],
+        "audio_start": torch.tensor([start], dtype=torch.float32),
+    }
+    if text is not None:
+        fields.update(text)
+    if reference is not None:
+        fields["ref_audio"] = reference
+    return Conditions(**fields)
+
+
+def _unconditional(cond: Conditions, negative: dict[str, torch.Tensor] | None, n: int) -> Conditions:
+    if negative is None:
+        return cond.unconditional()
+    return cond.unconditional(
+        negative_text=negative["text"].to(cond.visual.device),
+        negative_text_mask=negative["text_mask"].to(cond.visual.device),
+        negative_text_pooled=negative["text_pooled"].to(cond.visual.device),
+    )
+
+
+def _known_tokens(
+    codec: Codec, kept: np.ndarray, total: int, start: float, cut_start: float, cut_end: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokens of the kept render and a mask that is False on the range to regenerate."""
+    with torch.no_grad():
+        tokens = codec.encode(torch.from_numpy(kept[None].astype(np.float32)))[:, :total]
+    if tokens.shape[1] < total:
+        tokens = torch.nn.functional.pad(tokens, (0, 0, 0, total - tokens.shape[1]))
+    times = codec.token_times(total, start)
+    mask = ((times < cut_start) | (times >= cut_end))[None]
+    return tokens, mask
+
+
+def _fit(wave: np.ndarray, length: int) -> np.ndarray:
+    if wave.shape[1] >= length:
+        return wave[:, :length]
+    return np.pad(wave, ((0, 0), (0, length - wave.shape[1])))
+
+
+def _splice(kept: np.ndarray, new: np.ndarray, rate: int, cut_start: float, cut_end: float) -> np.ndarray:
+    """``kept`` with ``new`` inside ``[cut_start, cut_end)`` s, crossfaded over SPLICE_FADE."""
+    out = kept.astype(np.float64).copy()
+    n = min(len(out), len(new))
+    weight = np.zeros(len(out))
+    a, b = round(cut_start * rate), round(cut_end * rate)
+    fade = max(1, round(SPLICE_FADE * rate))
+    weight[max(a, 0) : min(b, len(out))] = 1.0
+    ramp = np.linspace(0, 1, fade)
+    lo = slice(max(a - fade // 2, 0), max(a - fade // 2, 0) + fade)
+    hi = slice(max(b - fade // 2, 0), max(b - fade // 2, 0) + fade)
+    weight[lo] = ramp[: len(weight[lo])]
+    weight[hi] = ramp[::-1][: len(weight[hi])]
+    out[:n] = (1 - weight[:n]) * out[:n] + weight[:n] * new[:n]
+    return out.astype(np.float32)
+
+
+def request_digest(request: GenerationRequest) -> str:
+    """A short stable hash of a request (names output files)."""
+    import json
+
+    return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[
+        :10
+    ]

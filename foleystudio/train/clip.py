@@ -1,0 +1,229 @@
+"""Train the small CLIP encoder on FoleyWorld: frames ↔ captions, object crops ↔ their text.
+
+open_clip builds the model (a custom small config, ``ml/encoders/clip.py``) and provides the
+contrastive loss (``open_clip.ClipLoss``). Image–text pairs are collected once from the
+corpus (a few frames per clip: the whole frame with the clip's text, each visible source's
+box crop with that source's text), then trained for ``steps`` steps, resumable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open_clip
+import torch
+
+from foleystudio.core.boxes import Box
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.media import VideoFile
+from foleystudio.data.datasets import ClipRecord
+from foleystudio.errors import DataError
+from foleystudio.ml.device import pick_device
+from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.train.common import RunLog, machine_description, warmup_cosine
+from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+
+
+@dataclass(frozen=True)
+class ClipTrainSettings:
+    """Hyper-parameters of a CLIP run."""
+
+    config: str = "fw-clip-tiny"
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 5e-4
+    weight_decay: float = 0.1
+    warmup: int = 100
+    seed: int = 0
+    frames_per_clip: int = 4
+    log_every: int = 25
+    save_every: int = 250
+
+
+@dataclass(frozen=True, eq=False)
+class ImageTextPairs:
+    """uint8 images [N, S, S, 3] and their texts."""
+
+    images: np.ndarray
+    texts: list[str]
+    splits: list[str]
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    y = torch.nn.functional.interpolate(
+        x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+
+
+def collect_pairs(
+    records: Sequence[ClipRecord],
+    image_size: int,
+    frames_per_clip: int,
+    seed: int,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> ImageTextPairs:
+    """Image–text pairs from clips: whole frames with the clip text, crops with source texts."""
+    rng = np.random.default_rng(seed)
+    images, texts, splits = [], [], []
+    for i, record in enumerate(records):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        truth = record.truth or {}
+        if not (record.text or record.caption):
+            continue
+        with VideoFile(record.video) as video:
+            duration = video.info.duration
+            fps = float(truth.get("fps", video.info.fps))
+            for t in np.sort(rng.uniform(0, duration, frames_per_clip)):
+                frame = video.frame_at(float(t))
+                images.append(_resize(frame, image_size))
+                texts.append(record.text or record.caption)
+                splits.append(record.split)
+                index = min(int(t * fps), int(truth.get("n_frames", 1 << 30)) - 1)
+                for source in truth.get("sources", []):
+                    boxes = source.get("boxes") or []
+                    box = boxes[index] if index < len(boxes) else None
+                    if box is None or box[2] <= 0 or box[3] <= 0:
+                        continue
+                    margin = rng.uniform(0.05, 0.25)
+                    grown = Box(
+                        box[0] - margin * box[2],
+                        box[1] - margin * box[3],
+                        box[2] * (1 + 2 * margin),
+                        box[3] * (1 + 2 * margin),
+                    )
+                    left, top, right, bottom = grown.to_pixels(frame.shape[1], frame.shape[0])
+                    images.append(_resize(frame[top:bottom, left:right], image_size))
+                    texts.append(source.get("text") or source.get("label", ""))
+                    splits.append(record.split)
+        progress((i + 1) / len(records), f"collecting image-text pairs {i + 1}/{len(records)}")
+    if not images:
+        raise DataError("no clips with text to train CLIP on")
+    return ImageTextPairs(np.stack(images), texts, splits)
+
+
+@torch.no_grad()
+def retrieval_accuracy(encoder: ClipEncoder, pairs: ImageTextPairs, rows: np.ndarray) -> float:
+    """Top-1 image→text accuracy among the distinct texts of ``rows``."""
+    encoder.model.eval()
+    texts = sorted({pairs.texts[i] for i in rows})
+    _, _, text_emb = encoder.encode_text(texts)
+    image_emb = encoder.encode_images(pairs.images[rows], batch_size=64)
+    best = (image_emb @ text_emb.T).argmax(dim=1).cpu().numpy()
+    truth = np.array([texts.index(pairs.texts[i]) for i in rows])
+    encoder.model.train()
+    return float((best == truth).mean())
+
+
+def train_clip(
+    records: Sequence[ClipRecord],
+    run_dir: str | os.PathLike[str],
+    settings: ClipTrainSettings = ClipTrainSettings(),
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) the CLIP encoder; writes ``clip.safetensors`` + ``clip_config.json``."""
+    run_dir = Path(run_dir)
+    dev = pick_device(device)
+    encoder = ClipEncoder.from_config(ClipEncoderConfig(settings.config), dev, seed=settings.seed)
+    optimizer = torch.optim.AdamW(
+        encoder.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    log = RunLog(run_dir)
+    step, elapsed = 0, 0.0
+    if has_training_state(run_dir):
+        if not resume:
+            raise DataError(
+                "run folder already holds a training state; pass resume or pick a new folder", run_dir
+            )
+        meta = load_training_state(run_dir, encoder.model, optimizer)
+        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    pairs = collect_pairs(
+        records,
+        encoder.image_size,
+        settings.frames_per_clip,
+        settings.seed,
+        cancel,
+        lambda f, m: progress(0.2 * f, m),
+    )
+    train_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "train"])
+    val_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "val"])
+    if step == 0:
+        log.write(
+            event="start",
+            settings=asdict(settings),
+            pairs=len(pairs.texts),
+            train_pairs=len(train_rows),
+            val_pairs=len(val_rows),
+            distinct_texts=len(set(pairs.texts)),
+            machine=machine_description(),
+        )
+    loss_fn = open_clip.ClipLoss()
+    started = time.monotonic() - elapsed
+    encoder.model.train()
+    while step < settings.steps:
+        if cancel is not None and cancel.cancelled:
+            break
+        gen = np.random.default_rng((settings.seed, step))
+        rows = gen.choice(train_rows, size=min(settings.batch_size, len(train_rows)), replace=False)
+        images = pairs.images[rows]
+        if gen.random() < 0.5:  # sound does not depend on left/right
+            images = images[:, :, ::-1]
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
+        image_emb = encoder.image_features(encoder.preprocess(np.ascontiguousarray(images)))
+        _, _, text_emb = encoder.text_features(encoder.tokenize([pairs.texts[i] for i in rows]))
+        loss = loss_fn(image_emb, text_emb, encoder.model.logit_scale.exp())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            encoder.model.logit_scale.clamp_(0, np.log(100))
+        step += 1
+        if step % settings.log_every == 0:
+            log.write(
+                event="train",
+                step=step,
+                loss=float(loss),
+                lr=optimizer.param_groups[0]["lr"],
+                logit_scale=float(encoder.model.logit_scale.exp()),
+                wall=round(time.monotonic() - started, 1),
+            )
+        if step % settings.save_every == 0 or step == settings.steps:
+            elapsed = time.monotonic() - started
+            save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
+            if len(val_rows):
+                log.write(event="val", step=step, retrieval_top1=retrieval_accuracy(encoder, pairs, val_rows))
+        progress(
+            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {float(loss):.3f}"
+        )
+    elapsed = time.monotonic() - started
+    save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
+    encoder.save_weights(run_dir / "clip.safetensors")
+    summary = {"steps": step, "elapsed_seconds": round(elapsed, 1), "pairs": len(pairs.texts)}
+    if len(val_rows):
+        summary["val_retrieval_top1"] = retrieval_accuracy(encoder, pairs, val_rows)
+    log.write(event="stop", **summary)
+    return summary
+
+
+def load_trained_clip(
+    run_dir: str | os.PathLike[str], config: str = "fw-clip-tiny", device: str = "cpu"
+) -> ClipEncoder:
+    """The encoder of a finished CLIP run."""
+    encoder = ClipEncoder.from_config(ClipEncoderConfig(config), device)
+    encoder.load_weights(Path(run_dir) / "clip.safetensors")
+    encoder.model.eval()
+    return encoder

@@ -1,0 +1,236 @@
+"""Train Flowley on a feature cache (``data/datasets.py``), resumable, CPU or GPU.
+
+Every ``save_every`` steps the run folder gets the model, optimizer and EMA weights
+(``train/state.py``), so a killed run resumes where it stopped with ``resume=True``. The
+log (``log.jsonl``) keeps the training and validation losses, learning rate and wall time.
+Batches are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the
+same batches it would have seen without the interruption.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save
+
+from foleystudio.core.atomicfile import atomic_write_bytes
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.data.datasets import FeatureCache
+from foleystudio.errors import DataError
+from foleystudio.ml.device import pick_device
+from foleystudio.ml.features import VISUAL_FPS
+from foleystudio.ml.flowley import Flowley, FlowleyConfig
+from foleystudio.ml.flowley.conditions import Conditions
+from foleystudio.ml.flowley.config import flowley_config
+from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
+from foleystudio.train.common import Ema, RunLog, machine_description, warmup_cosine
+from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+
+
+@dataclass(frozen=True)
+class FlowleyTrainSettings:
+    """Hyper-parameters of a Flowley run."""
+
+    config: str = "tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int = 6000
+    batch_size: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    ema_decay: float = 0.999
+    seed: int = 0
+    log_every: int = 25
+    eval_every: int = 250
+    save_every: int = 250
+    kinds: tuple[str, ...] = ("mix", "object")
+    flow: dict[str, Any] = field(default_factory=lambda: {"onset_pos_weight": 4.0})
+
+
+def batch_conditions(batch: dict[str, torch.Tensor], device: torch.device) -> Conditions:
+    """Conditions of a cache batch (windows start at 0 s)."""
+    b, tv = batch["visual"].shape[:2]
+    times = (torch.arange(tv, dtype=torch.float32) / VISUAL_FPS).expand(b, tv)
+    return Conditions(
+        visual=batch["visual"].float(),
+        visual_times=times,
+        text=batch["text"].float(),
+        text_mask=batch["text_mask"].bool(),
+        text_pooled=batch["text_pooled"].float(),
+        sync=batch["sync"].float(),
+        audio_start=torch.zeros(b),
+    ).to(device)
+
+
+def _take(data: FeatureCache, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k: v[rows] for k, v in data.tensors.items()}
+
+
+def model_config_for(cache: FeatureCache, settings: FlowleyTrainSettings) -> FlowleyConfig:
+    """The network config with its input sizes taken from the cache."""
+    t = cache.tensors
+    dims = {
+        "clip_dim": t["visual"].shape[-1],
+        "text_dim": t["text"].shape[-1],
+        "text_pooled_dim": t["text_pooled"].shape[-1],
+        "sync_dim": t["sync"].shape[-1],
+        "latent_dim": t["tokens"].shape[-1],
+        "token_rate": float(cache.meta["token_rate"]),
+        "window_seconds": float(cache.meta["window_seconds"]),
+    }
+    return flowley_config(settings.config, **{**dims, **settings.overrides})
+
+
+@torch.no_grad()
+def validation_loss(
+    model: Flowley, data: FeatureCache, device: torch.device, batch_size: int = 16, seed: int = 1234
+) -> float:
+    """Mean flow loss over a split with fixed noise (comparable across steps and runs)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    flow_cfg = FlowTrainingConfig(drop_prob=0.0, inpaint_prob=0.0)
+    total, count = 0.0, 0
+    for start in range(0, len(data), batch_size):
+        rows = torch.arange(start, min(start + batch_size, len(data)))
+        batch = _take(data, rows)
+        loss, parts = training_loss(
+            model, batch["tokens"].float().to(device), batch_conditions(batch, device), gen, flow_cfg
+        )
+        total += parts["flow"] * len(rows)
+        count += len(rows)
+    model.train()
+    return total / max(count, 1)
+
+
+def train_flowley(
+    cache_path: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    settings: FlowleyTrainSettings = FlowleyTrainSettings(),
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    max_seconds: float | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a Flowley run; returns a summary with the final losses and time."""
+    run_dir = Path(run_dir)
+    dev = pick_device(device)
+    train = FeatureCache(cache_path, "train", settings.kinds)
+    try:
+        val = FeatureCache(cache_path, "val", ("mix",))
+    except DataError:
+        val = None
+    config = model_config_for(train, settings)
+    torch.manual_seed(settings.seed)
+    model = Flowley(config).to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    ema = Ema(model, settings.ema_decay)
+    log = RunLog(run_dir)
+    step, elapsed = 0, 0.0
+    if resume and has_training_state(run_dir):
+        meta = load_training_state(run_dir, model, optimizer)
+        ema.load_state_dict(load_file(str(run_dir / "ema.safetensors")))
+        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    elif not resume and has_training_state(run_dir):
+        raise DataError(
+            "run folder already holds a training state; pass resume or pick a new folder", run_dir
+        )
+    else:
+        log.write(
+            event="start",
+            settings=asdict(settings),
+            config=config.to_dict(),
+            parameters=model.num_parameters(),
+            train_examples=len(train),
+            val_examples=len(val) if val else 0,
+            machine=machine_description(),
+            cache=str(cache_path),
+        )
+    flow_cfg = FlowTrainingConfig(**settings.flow)
+
+    def checkpoint() -> None:
+        save_training_state(
+            run_dir,
+            model,
+            optimizer,
+            step,
+            {"elapsed": elapsed, "config": config.to_dict(), "settings": asdict(settings)},
+        )
+        atomic_write_bytes(
+            run_dir / "ema.safetensors",
+            save({k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}),
+        )
+
+    model.train()
+    started = time.monotonic() - elapsed
+    last_val = None
+    while step < settings.steps:
+        if cancel is not None and cancel.cancelled:
+            break
+        if max_seconds is not None and time.monotonic() - started - elapsed >= max_seconds:
+            break
+        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+        rows = torch.randint(len(train), (settings.batch_size,), generator=gen)
+        batch = _take(train, rows)
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
+        loss, parts = training_loss(
+            model,
+            batch["tokens"].float().to(dev),
+            batch_conditions(batch, dev),
+            gen,
+            flow_cfg,
+            onset_targets=batch["onsets"].float().to(dev),
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        optimizer.step()
+        ema.update(model, step)
+        step += 1
+        if step % settings.log_every == 0:
+            log.write(
+                event="train",
+                step=step,
+                lr=optimizer.param_groups[0]["lr"],
+                grad_norm=grad_norm,
+                wall=round(time.monotonic() - started, 1),
+                **parts,
+            )
+        if val is not None and step % settings.eval_every == 0:
+            last_val = validation_loss(model, val, dev)
+            log.write(event="val", step=step, val_flow=last_val, wall=round(time.monotonic() - started, 1))
+        if step % settings.save_every == 0:
+            elapsed = time.monotonic() - started
+            checkpoint()
+        progress(step / settings.steps, f"step {step}/{settings.steps} loss {parts['loss']:.4f}")
+    elapsed = time.monotonic() - started
+    checkpoint()
+    summary = {
+        "steps": step,
+        "elapsed_seconds": round(elapsed, 1),
+        "val_flow": last_val,
+        "parameters": model.num_parameters(),
+        "config": config.to_dict(),
+    }
+    log.write(event="stop", **summary)
+    return summary
+
+
+def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:
+    """The EMA weights of a run as an eval-mode Flowley (for export into a bundle)."""
+    run_dir = Path(run_dir)
+    import json
+
+    from foleystudio.train.state import STATE_JSON
+
+    meta = json.loads((run_dir / STATE_JSON).read_text())
+    model = Flowley(FlowleyConfig.from_dict(meta["config"]))
+    model.load_state_dict(load_file(str(run_dir / "ema.safetensors")), strict=True)
+    return model.eval()

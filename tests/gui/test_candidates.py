@@ -1,0 +1,205 @@
+"""Candidates panel, the inspector's settings and PSCA plot, requests, and generation end to end
+(the end-to-end tests skip only when ``foleystudio.ml.engine`` cannot be imported)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from foleystudio.core.boxes import Box
+from foleystudio.core.requests import Candidate
+from foleystudio.gui.generation import build_request
+from foleystudio.gui.psca_plot import psca_mask
+from foleystudio.gui.spectrogram import LEVELS_DB, spectrogram_db
+
+pytestmark = pytest.mark.gui
+
+RATE = 16000
+HAS_ENGINE = importlib.util.find_spec("foleystudio.ml.engine") is not None
+
+
+def footsteps(seconds: float = 1.0, steps: int = 3, seed: int = 0) -> np.ndarray:
+    """Decaying noise bursts, ``steps`` evenly spaced: a synthesised footstep-like signal."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * RATE)
+    audio = np.zeros(n, np.float32)
+    burst = (rng.standard_normal(1600) * np.exp(-np.arange(1600) / 200)).astype(np.float32) * 0.4
+    for k in range(steps):
+        at = round((k + 0.25) * n / steps)
+        audio[at : at + 1600] += burst[: n - at]
+    return audio
+
+
+def candidate(project, seed: int, total: float, source_id: str | None = None, start: float = 0.5) -> Candidate:
+    request = build_request(project).replace(seed=seed)
+    return Candidate(
+        audio=footsteps(seed=seed),
+        sample_rate=RATE,
+        start=start,
+        seed=seed,
+        request=request,
+        scores={"total": total, "semantic": 0.6, "sync": total},
+        source_id=source_id,
+        label=f"steps {seed}",
+    )
+
+
+def test_candidates_are_ranked_shown_and_used(window, video, qtbot) -> None:
+    window.open_path(video)
+    doc = window.document
+    low, high = candidate(doc.project, 1, 0.2), candidate(doc.project, 2, 0.9)
+    doc.set_candidates([low, high])
+    panel = window.candidates
+    assert [row.candidate.seed for row in panel.rows] == [2, 1]  # best total first
+    assert panel.current() is high
+    image = panel.spectrogram.image
+    assert image.image.shape == (257, 1 + RATE // 128)
+    assert tuple(image.levels) == LEVELS_DB
+    rect = image.mapRectToParent(image.boundingRect())
+    assert (rect.left(), rect.width(), rect.top(), rect.height()) == pytest.approx((0.5, 1.0, 0.0, 8000.0), abs=1e-6)
+    x, y = panel.spectrogram.wave.getOriginalDataset()
+    assert x[0] == pytest.approx(0.5) and len(y) == RATE
+
+    panel.rows[0].use_button.click()
+    assert not window.prompts.errors, window.prompts.errors
+    (track,) = doc.project.tracks
+    (clip,) = track.clips
+    assert (clip.position, clip.duration, clip.label) == (0.5, 1.0, "steps 2")
+    assert clip.provenance["seed"] == 2 and clip.provenance["scores"]["total"] == 0.9
+    assert clip.provenance["request"]["video"] == str(video)
+    stored, rate = sf.read(clip.render, dtype="float32")
+    assert rate == RATE and np.array_equal(stored, high.audio)
+    assert clip.render.startswith(str(doc.bundle_dir / "renders"))
+    doc.undo()  # "Use" is one step: clip and its new track go together
+    assert not doc.project.tracks
+    doc.redo()
+    assert doc.project.tracks[0].clips[0].id == clip.id
+
+
+def test_an_object_candidate_lands_on_its_objects_track(window, video) -> None:
+    window.open_path(video)
+    doc = window.document
+    source = doc.add_object(Box(0.1, 0.1, 0.3, 0.3), label="walker")
+    doc.add_track("Free")
+    c = candidate(doc.project, 3, 0.5, source_id=source.id, start=0.25)
+    doc.set_candidates([c])
+    window.candidates.rows[0].use_button.click()
+    track = doc.project.track_for_source(source.id)
+    assert [cl.position for cl in track.clips] == [0.25]
+    assert not doc.project.track_named("Free").clips
+
+
+def test_audition_plays_the_candidate_with_the_picture(window, video, qtbot) -> None:
+    window.open_path(video)
+    doc = window.document
+    c = candidate(doc.project, 4, 0.5, start=0.5)
+    doc.set_candidates([c])
+    window.candidates.rows[0].play_button.click()
+    assert window.playback.playing and window.audio.auditioning
+    qtbot.waitUntil(lambda: doc.playhead > 0.6, timeout=3000)
+    window.playback.stop()
+    assert not window.audio.auditioning and doc.playhead < 1.6
+
+
+def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
+    d = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 2.0])
+    np.testing.assert_allclose(psca_mask(d, 0.25, 0.5), [1, 1, 0.5, 0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(psca_mask(-d, 0.25, 0.5, beta=0.5)[2], 0.25)
+    np.testing.assert_allclose(psca_mask(d, 0.25, 0.0), [1, 1, 0, 0, 0, 0])  # δ = 0: a hard window
+    window.open_path(video)
+    doc, inspector = window.document, window.inspector
+    count = doc.undo_stack.count()
+    inspector.omega.sliderPressed.emit()
+    for v in (30, 40, 50):
+        inspector.omega.setValue(v)
+    inspector.omega.sliderReleased.emit()
+    assert doc.project.settings.omega == pytest.approx(0.5)
+    assert doc.undo_stack.count() == count + 1
+    x, y = inspector.plot.curve_data()
+    assert y[x <= 0.5].min() == 1.0 and y[x > 1.0].max() == 0.0
+    inspector.steps.setValue(8)
+    inspector.seed.setValue(1234)
+    assert (doc.project.settings.steps, doc.project.settings.seed) == (8, 1234)
+    doc.undo()
+    assert doc.project.settings.seed == 0 and inspector.seed.value() == 0
+
+
+def test_build_request_for_each_mode(window, video, make_wav) -> None:
+    window.open_path(video)
+    doc = window.document
+    obj = doc.add_object(Box(0.1, 0.1, 0.2, 0.2), label="ball")
+    doc.add_text("rubber ball bouncing on wood")
+    doc.set_settings(steps=4, num_candidates=3, omega=0.3)
+    request = build_request(doc.project)
+    assert (request.start, request.end, request.steps, request.num_candidates, request.omega) == (0.0, None, 4, 3, 0.3)
+    assert request.text == "rubber ball bouncing on wood" and len(request.sources) == 2
+    per_object = build_request(doc.project, "object", obj.id)
+    assert per_object.per_source and per_object.sources == (doc.project.source(obj.id),)
+    clip = doc.import_audio_clip(make_wav("bed.wav", 1.5), None, 0.0)
+    doc.set_in_out(0.5, 1.0)
+    ranged = build_request(doc.project, "range", clip_id=clip.id)
+    assert (ranged.start, ranged.end) == (0.5, 1.0)
+    assert ranged.inpaint is not None and ranged.inpaint.render == clip.render and ranged.inpaint.render_start == 0.0
+    from foleystudio.errors import UsageError
+
+    with pytest.raises(UsageError):
+        build_request(doc.project, "object", None)
+
+
+def test_spectrogram_of_a_sine_peaks_at_its_frequency() -> None:
+    t = np.arange(RATE) / RATE
+    db = spectrogram_db(np.sin(2 * np.pi * 1000 * t).astype(np.float32), RATE)
+    column = db[:, db.shape[1] // 2]
+    assert np.argmax(column) == round(1000 / (RATE / 512))
+    assert column.max() == pytest.approx(0.0, abs=1.5)  # a full-scale sine reads ~0 dBFS
+
+
+# --- end to end with the real engine -------------------------------------------------------
+needs_engine = pytest.mark.skipif(not HAS_ENGINE, reason="foleystudio.ml.engine cannot be imported (engine not built yet)")
+
+
+@needs_engine
+def test_generate_audition_use_save_reopen_export(window, video, tmp_path, qtbot) -> None:
+    window.open_path(video)
+    doc = window.document
+    doc.add_object(Box(0.0, 0.3, 0.3, 0.3), label="square")
+    doc.set_settings(steps=2, num_candidates=2)
+    window.act_generate.trigger()
+    qtbot.waitUntil(lambda: bool(doc.candidates) or bool(window.prompts.errors), timeout=120000)
+    assert not window.prompts.errors, window.prompts.errors
+    assert len(doc.candidates) == 2 and all(c.audio.dtype == np.float32 for c in doc.candidates)
+    assert "not loaded" not in window.model_label.text()
+    window.candidates.rows[0].play_button.click()
+    assert window.audio.auditioning
+    window.playback.stop()
+    window.candidates.rows[0].use_button.click()
+    assert sum(len(t.clips) for t in doc.project.tracks) == 1
+    doc.undo()
+    doc.redo()
+    window.prompts.save_as_path = tmp_path / "gen"
+    assert window.save()
+    saved = doc.project.to_dict()
+    window.open_path(tmp_path / "gen.foley")
+    assert window.document.project.to_dict() == saved
+    window.start_export({"stems_dir": str(tmp_path / "stems"), "mix_path": str(tmp_path / "mix.wav")})
+    qtbot.waitUntil(lambda: window.last_export is not None or bool(window.prompts.errors), timeout=60000)
+    assert not window.prompts.errors and (tmp_path / "mix.wav").is_file()
+
+
+@needs_engine
+def test_cancelling_a_generation_changes_nothing(window, video, qtbot) -> None:
+    window.open_path(video)
+    doc = window.document
+    doc.set_settings(steps=64, num_candidates=4)
+    before = doc.project.to_dict()
+    count = doc.undo_stack.count()
+    window.act_generate.trigger()
+    (job,) = window.jobs.jobs
+    qtbot.waitUntil(lambda: job.message != "waiting" and job.message != "loading the model" or not window.jobs.jobs, timeout=120000)
+    job.cancel()
+    qtbot.waitUntil(lambda: not window.jobs.jobs, timeout=120000)
+    assert not doc.candidates and not window.prompts.errors
+    assert doc.project.to_dict() == before and doc.undo_stack.count() == count
