@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="render the main window to this PNG and exit (works with QT_QPA_PLATFORM=offscreen)",
     )
-    parser.add_argument("--size", default="1600x1000", help="window size for --screenshot, WIDTHxHEIGHT (default 1600x1000)")
+    parser.add_argument(
+        "--size", default="1600x1000", help="window size for --screenshot, WIDTHxHEIGHT (default 1600x1000)"
+    )
     parser.set_defaults(func=run_gui)
 
 

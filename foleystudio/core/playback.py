@@ -142,7 +142,9 @@ class PlaybackEngine:
             self.unavailable_reason = f"PortAudio is not available ({exc}); playback is silent"
             return
         try:
-            sd.check_output_settings(device=self.device, channels=2, dtype="float32", samplerate=self.sample_rate)
+            sd.check_output_settings(
+                device=self.device, channels=2, dtype="float32", samplerate=self.sample_rate
+            )
         except Exception as exc:  # sd.PortAudioError or ValueError: no usable output device
             self.unavailable_reason = f"no audio output device ({exc}); playback is silent"
             return
@@ -341,4 +343,3 @@ class PlaybackEngine:
             except Exception:  # closing a stream whose device vanished: nothing left to free
                 pass
             self._stream = None
-

@@ -29,7 +29,9 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run(path: str | Path | None = None, screenshot: str | Path | None = None, size: QSize | None = None) -> int:
+def run(
+    path: str | Path | None = None, screenshot: str | Path | None = None, size: QSize | None = None
+) -> int:
     """Open the main window (on ``path``: a video or a project) and run the app.
 
     With ``screenshot``, save the rendered window there and return 0 instead of running.

@@ -58,11 +58,17 @@ class ScoreBars(QWidget):
             font = painter.font()
             font.setPointSizeF(7.5)
             painter.setFont(font)
-            painter.drawText(QRectF(0, y, label_w - 4, 10), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(
+                QRectF(0, y, label_w - 4, 10),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                name,
+            )
             width = self.width() - label_w
             painter.fillRect(QRectF(label_w, y + 2, width, 7), QColor("#3a3a3a"))
             fraction = 0.0 if not math.isfinite(value) else min(max(value, 0.0), 1.0)
-            painter.fillRect(QRectF(label_w, y + 2, width * fraction, 7), QColor(SCORE_COLOURS.get(name, "#9a9a9a")))
+            painter.fillRect(
+                QRectF(label_w, y + 2, width * fraction, 7), QColor(SCORE_COLOURS.get(name, "#9a9a9a"))
+            )
         painter.end()
 
 
@@ -79,7 +85,9 @@ class CandidateRow(QWidget):
         rank_label.setStyleSheet("font-weight: bold; font-size: 14px;")
         rank_label.setFixedWidth(30)
         title = candidate.label or "candidate"
-        text = QLabel(f"{title}\nseed {candidate.seed} · {candidate.duration:.2f} s @ {candidate.start:.2f} s")
+        text = QLabel(
+            f"{title}\nseed {candidate.seed} · {candidate.duration:.2f} s @ {candidate.start:.2f} s"
+        )
         text.setToolTip(title)
         self.play_button = QToolButton()
         self.play_button.setText("▶")

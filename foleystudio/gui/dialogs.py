@@ -47,15 +47,19 @@ class Prompts:
         QMessageBox.information(self.parent, "FoleyStudio", text)
 
     def unsaved_changes(self, name: str) -> str:
-        """"save", "discard" or "cancel"."""
+        """ "save", "discard" or "cancel"."""
         answer = QMessageBox.question(
             self.parent,
             "Unsaved changes",
             f"Save the changes to “{name}” first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
-        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+            answer, "cancel"
+        )
 
     def recover(self, bundle: Path) -> bool:
         """Whether to restore the autosaved edits of ``bundle``."""
@@ -78,14 +82,18 @@ class Prompts:
         return Path(path) if path else None
 
     def save_as(self, suggestion: str) -> Path | None:
-        path, _ = QFileDialog.getSaveFileName(self.parent, "Save project as", suggestion, "FoleyStudio project (*.foley)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, "Save project as", suggestion, "FoleyStudio project (*.foley)"
+        )
         return Path(path) if path else None
 
     def import_audio(self) -> Path | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Import audio", "", AUDIO_FILTER)
         return Path(path) if path else None
 
-    def export_options(self, project_name: str, bundle_dir: Path | None, rates: tuple[int, ...], bits: tuple[int, ...]) -> dict[str, Any] | None:
+    def export_options(
+        self, project_name: str, bundle_dir: Path | None, rates: tuple[int, ...], bits: tuple[int, ...]
+    ) -> dict[str, Any] | None:
         dialog = ExportDialog(project_name, bundle_dir, rates, bits, self.parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
@@ -128,16 +136,31 @@ class PathField(QWidget):
 class ExportDialog(QDialog):
     """Destinations and format of an export (the work runs in a worker afterwards)."""
 
-    def __init__(self, name: str, bundle_dir: Path | None, rates: tuple[int, ...], bits: tuple[int, ...], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        bundle_dir: Path | None,
+        rates: tuple[int, ...],
+        bits: tuple[int, ...],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         base = (bundle_dir or Path.cwd()) / "exports"
         self.stems = PathField(base / f"{name}_stems", folder=True)
         self.mix = PathField(base / f"{name}_mix.wav", folder=False, file_filter="WAV (*.wav)")
-        self.video = PathField(base / f"{name}_with_foley.mp4", folder=False, file_filter="Video (*.mp4 *.mov)", checked=False)
-        self.otio = PathField(base / f"{name}.otio", folder=False, file_filter="OpenTimelineIO (*.otio)", checked=False)
-        self.rpp = PathField(base / f"{name}.rpp", folder=False, file_filter="Reaper project (*.rpp)", checked=False)
-        self.edl = PathField(base / f"{name}.edl", folder=False, file_filter="CMX 3600 EDL (*.edl)", checked=False)
+        self.video = PathField(
+            base / f"{name}_with_foley.mp4", folder=False, file_filter="Video (*.mp4 *.mov)", checked=False
+        )
+        self.otio = PathField(
+            base / f"{name}.otio", folder=False, file_filter="OpenTimelineIO (*.otio)", checked=False
+        )
+        self.rpp = PathField(
+            base / f"{name}.rpp", folder=False, file_filter="Reaper project (*.rpp)", checked=False
+        )
+        self.edl = PathField(
+            base / f"{name}.edl", folder=False, file_filter="CMX 3600 EDL (*.edl)", checked=False
+        )
         self.rate = QComboBox()
         for r in rates:
             self.rate.addItem(f"{r / 1000:g} kHz", r)
@@ -157,7 +180,9 @@ class ExportDialog(QDialog):
         form.addRow("Sample rate", self.rate)
         form.addRow("Format", self.bits)
         form.addRow("", self.per_clip)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

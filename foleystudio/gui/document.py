@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from foleystudio.core import bundle as bundles
@@ -40,12 +40,10 @@ _KEEP: Any = object()
 
 
 def user_dir() -> Path:
-    """Where FoleyStudio keeps per-user files (``FOLEYSTUDIO_USER_DIR`` overrides)."""
+    """Where FoleyStudio keeps per-user files: ``$FOLEYSTUDIO_USER_DIR`` or
+    ``~/.local/share/foleystudio`` (the same root as ``ml.checkpoints.user_models_dir``)."""
     override = os.environ.get("FOLEYSTUDIO_USER_DIR")
-    if override:
-        return Path(override)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".foleystudio")
+    return Path(override) if override else Path.home() / ".local" / "share" / "foleystudio"
 
 
 def untitled_bundle_path(stem: str) -> Path:
@@ -53,7 +51,9 @@ def untitled_bundle_path(stem: str) -> Path:
     folder = user_dir() / "untitled"
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10000):
-        candidate = folder / (f"{stem}{bundles.BUNDLE_SUFFIX}" if n == 1 else f"{stem}-{n}{bundles.BUNDLE_SUFFIX}")
+        candidate = folder / (
+            f"{stem}{bundles.BUNDLE_SUFFIX}" if n == 1 else f"{stem}-{n}{bundles.BUNDLE_SUFFIX}"
+        )
         if not candidate.exists():
             return candidate
     raise FoleyStudioError("too many untitled projects", folder)
@@ -197,7 +197,9 @@ class Document(QObject):
         try:
             new_renders.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FoleyStudioError(f"cannot create the project folder: {exc.strerror or exc}", target) from exc
+            raise FoleyStudioError(
+                f"cannot create the project folder: {exc.strerror or exc}", target
+            ) from exc
         moved: list[tuple[str, str]] = []
         for track in self.project.tracks:
             for clip in track.clips:
@@ -285,7 +287,9 @@ class Document(QObject):
             self.selected_source_id, pruned = None, True
         if self.selected_track_id and all(t.id != self.selected_track_id for t in project.tracks):
             self.selected_track_id, pruned = None, True
-        if self.selected_clip_id and all(c.id != self.selected_clip_id for t in project.tracks for c in t.clips):
+        if self.selected_clip_id and all(
+            c.id != self.selected_clip_id for t in project.tracks for c in t.clips
+        ):
             self.selected_clip_id, pruned = None, True
         if pruned:
             self.selection_changed.emit()
@@ -329,7 +333,9 @@ class Document(QObject):
         return source
 
     def _track_command(self, source: Source) -> cmd.AddTrack:
-        track = Track(name=source.label[:40] or source.kind, colour=self.project.next_colour(), source_id=source.id)
+        track = Track(
+            name=source.label[:40] or source.kind, colour=self.project.next_colour(), source_id=source.id
+        )
         return cmd.AddTrack(track)
 
     def remove_source(self, source_id: str) -> None:
@@ -426,7 +432,9 @@ class Document(QObject):
         in_point = self.project.in_point
         if self.playhead <= 0:
             raise UsageError("the out point must be after the start")
-        self.set_in_out(in_point if in_point is not None and in_point < self.playhead else None, self.playhead)
+        self.set_in_out(
+            in_point if in_point is not None and in_point < self.playhead else None, self.playhead
+        )
 
     def set_settings(self, merge_session: int | None = None, **changes: Any) -> None:
         current = vars(self.project.settings)
@@ -444,7 +452,9 @@ class Document(QObject):
 
         audio, rate = load_audio(path)
         render = self._store(audio, rate)
-        clip = Clip(render=str(render), position=max(position, 0.0), duration=len(audio) / rate, label=Path(path).stem)
+        clip = Clip(
+            render=str(render), position=max(position, 0.0), duration=len(audio) / rate, label=Path(path).stem
+        )
         commands: list[cmd.Command] = []
         if track_id is None:
             track = Track(name=Path(path).stem[:40], colour=self.project.next_colour())
@@ -514,4 +524,3 @@ class Document(QObject):
         self.push_group(f"Use candidate '{label}'", commands)
         self.select(clip_id=clip.id, track_id=track.id)
         return clip
-

@@ -6,8 +6,8 @@
 on the model worker thread, and keeps it for the next generations; if the engine cannot be
 imported the reason is reported plainly and everything else keeps working.
 
-Decisions: "Generate" covers the in/out range (or the whole video) with every source and
-the text prompts joined into the request's text; "Regenerate object" covers the object's
+Decisions: "Generate" covers the in/out range (or the whole video) with every source (the
+engine joins the text sources into its prompt, so the request's own ``text`` stays empty); "Regenerate object" covers the object's
 own time range (or in/out) with that object alone, ``per_source=True``, so the stem lands
 on its track; "Regenerate range" regenerates in/out inside the selected clip, keeping the
 clip's audio outside it as inpainting context.
@@ -22,7 +22,7 @@ from typing import Any
 from foleystudio.core.jobs import CancelToken, ProgressCallback
 from foleystudio.core.project import Project
 from foleystudio.core.requests import Candidate, GenerationRequest, InpaintContext
-from foleystudio.core.sources import ObjectSource, TextSource
+from foleystudio.core.sources import ObjectSource
 from foleystudio.errors import GenerationError, UsageError
 
 ENGINE_MODULE = "foleystudio.ml.engine"
@@ -60,15 +60,15 @@ def build_request(
         start, end = max(project.in_point, clip.position), min(project.out_point, clip.end)
         if end <= start:
             raise UsageError("the in/out range does not overlap the selected clip")
-        inpaint = InpaintContext(render=clip.render, render_start=clip.position - clip.offset, start=start, end=end)
+        inpaint = InpaintContext(
+            render=clip.render, render_start=clip.position - clip.offset, start=start, end=end
+        )
     elif mode != "all":
         raise UsageError(f"unknown generation mode {mode!r}")
-    text = ", ".join(src.text for src in sources if isinstance(src, TextSource))
     return GenerationRequest(
         video=project.video,
         start=start,
         end=end,
-        text=text,
         negative_text=s.negative_text,
         sources=sources,
         omega=s.omega,

@@ -105,6 +105,8 @@ class Inspector(QWidget):
         # --- sources ---
         self.sources = SourceList()
         self.sources.setMinimumHeight(90)
+        self.sources.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.sources.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sources.currentItemChanged.connect(self._on_current_source)
         self.sources.audio_dropped.connect(self._on_audio_dropped)
         add_object = QToolButton()
@@ -209,13 +211,17 @@ class Inspector(QWidget):
         # --- actions ---
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("primary")
-        self.generate_button.setToolTip("Generate candidates for the in/out range (or the whole video) (Ctrl+G)")
+        self.generate_button.setToolTip(
+            "Generate candidates for the in/out range (or the whole video) (Ctrl+G)"
+        )
         self.generate_button.clicked.connect(lambda: self.generate_requested.emit("all"))
         self.regen_object_button = QPushButton("Regenerate object")
         self.regen_object_button.setToolTip("Generate a stem for the selected object only, following its box")
         self.regen_object_button.clicked.connect(lambda: self.generate_requested.emit("object"))
         self.regen_range_button = QPushButton("Regenerate range")
-        self.regen_range_button.setToolTip("Regenerate the in/out range inside the selected clip, keeping the rest")
+        self.regen_range_button.setToolTip(
+            "Regenerate the in/out range inside the selected clip, keeping the rest"
+        )
         self.regen_range_button.clicked.connect(lambda: self.generate_requested.emit("range"))
         for button in (self.generate_button, self.regen_object_button, self.regen_range_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -310,14 +316,25 @@ class Inspector(QWidget):
         if isinstance(selected, ObjectSource):
             for key in selected.keyframes:
                 b = key.box
-                item = QListWidgetItem(f"{doc.timecode(key.time)}   x {b.x:.2f} y {b.y:.2f}  {b.w:.2f}×{b.h:.2f}")
+                item = QListWidgetItem(
+                    f"{doc.timecode(key.time)}   x {b.x:.2f} y {b.y:.2f}  {b.w:.2f}×{b.h:.2f}"
+                )
                 item.setData(Qt.ItemDataRole.UserRole, key.time)
                 self.keyframes.addItem(item)
             self.remove_key_button.setEnabled(len(selected.keyframes) > 1)
 
     def _sync_settings(self) -> None:
         s = self.document.project.settings
-        widgets = (self.model, self.sampler, self.steps, self.cfg, self.seed, self.num_candidates, self.omega, self.delta)
+        widgets = (
+            self.model,
+            self.sampler,
+            self.steps,
+            self.cfg,
+            self.seed,
+            self.num_candidates,
+            self.omega,
+            self.delta,
+        )
         for w in widgets:
             w.blockSignals(True)
         if self.model.findText(s.model) < 0:
@@ -372,19 +389,25 @@ class Inspector(QWidget):
         self.plot.set_params(omega, delta)
         self._set(**{name: seconds})
 
-    def _on_current_source(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
+    def _on_current_source(
+        self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
+    ) -> None:
         self.document.select(source_id=None if item is None else item.data(Qt.ItemDataRole.UserRole))
 
     def _add_object(self) -> None:
         self._guard(lambda: self.document.add_object(DEFAULT_BOX))
 
     def _add_text(self) -> None:
-        text, ok = QInputDialog.getText(self, "Text prompt", "Describe the sound (e.g. 'boots on gravel, slow, close'):")
+        text, ok = QInputDialog.getText(
+            self, "Text prompt", "Describe the sound (e.g. 'boots on gravel, slow, close'):"
+        )
         if ok and text.strip():
             self._guard(lambda: self.document.add_text(text))
 
     def _add_audio(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference recording", "", "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Reference recording", "", "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3)"
+        )
         if path:
             self._guard(lambda: self.document.add_audio_prompt(path))
 
@@ -408,7 +431,9 @@ class Inspector(QWidget):
         source = self.document.selected_source()
         item = self.keyframes.currentItem()
         if isinstance(source, ObjectSource) and item is not None:
-            self._guard(lambda: self.document.remove_keyframe(source.id, float(item.data(Qt.ItemDataRole.UserRole))))
+            self._guard(
+                lambda: self.document.remove_keyframe(source.id, float(item.data(Qt.ItemDataRole.UserRole)))
+            )
 
     def _guard(self, action: Callable[[], object]) -> None:
         try:
@@ -423,4 +448,3 @@ class Inspector(QWidget):
             if self.model.findText(name) < 0:
                 self.model.addItem(name)
         self.model.blockSignals(False)
-

@@ -117,7 +117,11 @@ class MainWindow(QMainWindow):
             [round(width * 0.5), round(width * 0.27), round(width * 0.23)],
             Qt.Orientation.Horizontal,
         )
-        self.resizeDocks([self.viewer_dock, self.timeline_dock], [round(height * 0.58), round(height * 0.36)], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.viewer_dock, self.timeline_dock],
+            [round(height * 0.58), round(height * 0.36)],
+            Qt.Orientation.Vertical,
+        )
         self._docks_arranged = True
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -125,7 +129,9 @@ class MainWindow(QMainWindow):
         if not self._docks_arranged:
             self.arrange_docks()
 
-    def _action(self, text: str, slot: Any, shortcut: str | QKeySequence | list | None = None, tip: str = "") -> QAction:
+    def _action(
+        self, text: str, slot: Any, shortcut: str | QKeySequence | list | None = None, tip: str = ""
+    ) -> QAction:
         action = QAction(text, self)
         if isinstance(shortcut, list):
             action.setShortcuts([QKeySequence(s) for s in shortcut])
@@ -147,7 +153,9 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         d = self.document
-        self.act_open_video = self._action("Open &Video…", self.choose_video, QKeySequence.StandardKey.Open, "Start a project on a video")
+        self.act_open_video = self._action(
+            "Open &Video…", self.choose_video, QKeySequence.StandardKey.Open, "Start a project on a video"
+        )
         self.act_open_project = self._action("Open &Project…", self.choose_project, "Ctrl+Shift+O")
         self.act_save = self._action("&Save", self.save, QKeySequence.StandardKey.Save)
         self.act_save_as = self._action("Save &As…", self.save_as, "Ctrl+Shift+S")
@@ -160,7 +168,9 @@ class MainWindow(QMainWindow):
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.addAction(self.act_undo)
         self.addAction(self.act_redo)
-        self.act_delete = self._action("&Delete", self.delete_selection, [QKeySequence.StandardKey.Delete, "Backspace"])
+        self.act_delete = self._action(
+            "&Delete", self.delete_selection, [QKeySequence.StandardKey.Delete, "Backspace"]
+        )
         self.act_split = self._action("S&plit at Playhead", self.split, "S")
         self.act_in = self._action("Mark &In", d.mark_in, "I")
         self.act_out = self._action("Mark &Out", d.mark_out, "O")
@@ -181,10 +191,16 @@ class MainWindow(QMainWindow):
         self.act_next_frame = self._action("Next Frame", lambda: self._step(1), "Right")
         self.act_home = self._action("Go to Start", lambda: d.set_playhead(0.0), "Home")
         self.act_end = self._action("Go to End", lambda: d.set_playhead(d.length), "End")
-        self.act_zoom_in = self._action("Zoom &In", lambda: self.timeline.view.zoom_by(1.25), ["+", "=", "Ctrl++"])
-        self.act_zoom_out = self._action("Zoom &Out", lambda: self.timeline.view.zoom_by(0.8), ["-", "Ctrl+-"])
+        self.act_zoom_in = self._action(
+            "Zoom &In", lambda: self.timeline.view.zoom_by(1.25), ["+", "=", "Ctrl++"]
+        )
+        self.act_zoom_out = self._action(
+            "Zoom &Out", lambda: self.timeline.view.zoom_by(0.8), ["-", "Ctrl+-"]
+        )
         self.act_zoom_fit = self._action("Zoom to &Fit", self.timeline.view.zoom_to_fit, "Shift+Z")
-        self.act_snap = self._action("&Snapping", lambda: self.timeline.set_snapping(self.act_snap.isChecked()), "N")
+        self.act_snap = self._action(
+            "&Snapping", lambda: self.timeline.set_snapping(self.act_snap.isChecked()), "N"
+        )
         self.act_snap.setCheckable(True)
         self.act_snap.setChecked(True)
         self.act_shortcuts = self._action("&Keyboard Shortcuts", lambda: self.prompts.info(SHORTCUTS_HELP))
@@ -193,10 +209,32 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for a in (self.act_open_video, self.act_open_project, None, self.act_save, self.act_save_as, None, self.act_import_audio, None, self.act_quit):
+        for a in (
+            self.act_open_video,
+            self.act_open_project,
+            None,
+            self.act_save,
+            self.act_save_as,
+            None,
+            self.act_import_audio,
+            None,
+            self.act_quit,
+        ):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         edit = bar.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo, None, self.act_delete, self.act_split, None, self.act_in, self.act_out, self.act_clear_in_out, None, self.act_add_track):
+        for a in (
+            self.act_undo,
+            self.act_redo,
+            None,
+            self.act_delete,
+            self.act_split,
+            None,
+            self.act_in,
+            self.act_out,
+            self.act_clear_in_out,
+            None,
+            self.act_add_track,
+        ):
             edit.addSeparator() if a is None else edit.addAction(a)
         generate = bar.addMenu("&Generate")
         for a in (self.act_generate, self.act_regen_object, self.act_regen_range, None, self.act_cancel_jobs):
@@ -204,7 +242,22 @@ class MainWindow(QMainWindow):
         export = bar.addMenu("E&xport")
         export.addAction(self.act_export)
         view = bar.addMenu("&View")
-        for a in (self.act_play, self.act_shuttle_back, self.act_stop, self.act_shuttle_fwd, self.act_prev_frame, self.act_next_frame, self.act_home, self.act_end, None, self.act_zoom_in, self.act_zoom_out, self.act_zoom_fit, self.act_snap, None):
+        for a in (
+            self.act_play,
+            self.act_shuttle_back,
+            self.act_stop,
+            self.act_shuttle_fwd,
+            self.act_prev_frame,
+            self.act_next_frame,
+            self.act_home,
+            self.act_end,
+            None,
+            self.act_zoom_in,
+            self.act_zoom_out,
+            self.act_zoom_fit,
+            self.act_snap,
+            None,
+        ):
             view.addSeparator() if a is None else view.addAction(a)
         for dock in (self.viewer_dock, self.timeline_dock, self.inspector_dock, self.candidates_dock):
             view.addAction(dock.toggleViewAction())
@@ -225,7 +278,14 @@ class MainWindow(QMainWindow):
         self.job_cancel = QToolButton()
         self.job_cancel.setText("Cancel")
         self.job_cancel.clicked.connect(self.jobs.cancel_all)
-        for w in (self.job_label, self.job_progress, self.job_cancel, self.audio_label, self.device_label, self.model_label):
+        for w in (
+            self.job_label,
+            self.job_progress,
+            self.job_cancel,
+            self.audio_label,
+            self.device_label,
+            self.model_label,
+        ):
             status.addPermanentWidget(w)
         if self.audio.available:
             self.audio_label.setText(f"Audio: {self.audio.sample_rate / 1000:g} kHz")
@@ -264,7 +324,13 @@ class MainWindow(QMainWindow):
         d = self.document
         has_project = d.bundle_dir is not None
         has_video = d.media is not None
-        for a in (self.act_save, self.act_save_as, self.act_import_audio, self.act_export, self.act_add_track):
+        for a in (
+            self.act_save,
+            self.act_save_as,
+            self.act_import_audio,
+            self.act_export,
+            self.act_add_track,
+        ):
             a.setEnabled(has_project)
         for a in (self.act_generate, self.act_regen_object, self.act_regen_range):
             a.setEnabled(has_video)
@@ -274,7 +340,9 @@ class MainWindow(QMainWindow):
         device, model = self.engines.describe()
         settings = self.document.project.settings
         self.device_label.setText(f"Device: {device if device != '—' else settings.device}")
-        self.model_label.setText(f"Model: {model if model != 'not loaded' else settings.model + ' (not loaded)'}")
+        self.model_label.setText(
+            f"Model: {model if model != 'not loaded' else settings.model + ' (not loaded)'}"
+        )
 
     def _update_jobs(self) -> None:
         jobs = self.jobs.jobs
@@ -343,7 +411,9 @@ class MainWindow(QMainWindow):
         elif kind == "video":
             self.document.open_video(path)
         else:
-            raise FoleyStudioError("drop audio on the timeline or a source; open a video or a project here", path)
+            raise FoleyStudioError(
+                "drop audio on the timeline or a source; open a video or a project here", path
+            )
 
     def _open_project(self, path: Path) -> None:
         bundle = bundles.bundle_folder(path)
@@ -480,7 +550,9 @@ class MainWindow(QMainWindow):
         bundle_dir = d.bundle_dir
         self.jobs.submit(
             "Export",
-            lambda progress, cancel: export_project(project, bundle_dir, progress=progress, cancel=cancel, **options),
+            lambda progress, cancel: export_project(
+                project, bundle_dir, progress=progress, cancel=cancel, **options
+            ),
             on_done=self._on_exported,
             on_failed=self._on_job_failed,
             on_cancelled=lambda: self.statusBar().showMessage("Export cancelled; nothing was written", 5000),
@@ -490,7 +562,9 @@ class MainWindow(QMainWindow):
         self.last_export = result
         written = [str(p) for p in (getattr(result, "mix", None), getattr(result, "video", None)) if p]
         stems = getattr(result, "stems", ())
-        summary = f"Exported {len(stems)} stem(s)" + (f", {', '.join(Path(p).name for p in written)}" if written else "")
+        summary = f"Exported {len(stems)} stem(s)" + (
+            f", {', '.join(Path(p).name for p in written)}" if written else ""
+        )
         self.statusBar().showMessage(summary, 10000)
 
     # --- help ----------------------------------------------------------------------------
@@ -525,7 +599,11 @@ class MainWindow(QMainWindow):
 
     def open_or_import(self, path: Path, kind: str) -> None:
         if kind == "audio":
-            self._run(lambda: self.document.import_audio_clip(path, self.document.selected_track_id, self.document.playhead))
+            self._run(
+                lambda: self.document.import_audio_clip(
+                    path, self.document.selected_track_id, self.document.playhead
+                )
+            )
         else:
             self._run(lambda: self.open_path(path))
 

@@ -89,7 +89,10 @@ class PlaybackController(QObject):
             self._generation += 1
             generation = self._generation
             # Render from a copy: edits on the GUI thread must not change clips under the renderer.
-            tracks = [dataclasses.replace(t, clips=[dataclasses.replace(c) for c in t.clips]) for t in project.tracks]
+            tracks = [
+                dataclasses.replace(t, clips=[dataclasses.replace(c) for c in t.clips])
+                for t in project.tracks
+            ]
             snapshot = dataclasses.replace(project, tracks=tracks)
             self._executor.submit(self._render, generation, snapshot)
         self._apply_mix()

@@ -43,8 +43,12 @@ class PscaPlot(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         self.setYRange(0.0, 1.05, padding=0)
         self._curve = self.plot(pen=pg.mkPen(theme.ACCENT, width=2), fillLevel=0.0, brush=(79, 143, 214, 60))
-        self._omega_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#bdbdbd", style=pg.QtCore.Qt.PenStyle.DashLine))
-        self._end_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#777777", style=pg.QtCore.Qt.PenStyle.DotLine))
+        self._omega_line = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen("#bdbdbd", style=pg.QtCore.Qt.PenStyle.DashLine)
+        )
+        self._end_line = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen("#777777", style=pg.QtCore.Qt.PenStyle.DotLine)
+        )
         self.addItem(self._omega_line)
         self.addItem(self._end_line)
         self.omega = 0.25

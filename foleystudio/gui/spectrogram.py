@@ -18,9 +18,7 @@ from foleystudio.gui import theme
 LEVELS_DB = (-90.0, 0.0)
 
 
-def spectrogram_db(
-    audio: np.ndarray, sample_rate: int, n_fft: int = 512, hop: int = 128
-) -> np.ndarray:
+def spectrogram_db(audio: np.ndarray, sample_rate: int, n_fft: int = 512, hop: int = 128) -> np.ndarray:
     """Magnitude spectrogram in dBFS, shape (n_fft // 2 + 1, frames), float32, row-major.
 
     Hann window; frame ``j`` is centred on sample ``j * hop`` (zero-padded at the ends);

@@ -163,7 +163,12 @@ class VideoCanvas(QWidget):
 
     def box_to_rect(self, box: Box) -> QRectF:
         pic = self.picture_rect()
-        return QRectF(pic.x() + box.x * pic.width(), pic.y() + box.y * pic.height(), box.w * pic.width(), box.h * pic.height())
+        return QRectF(
+            pic.x() + box.x * pic.width(),
+            pic.y() + box.y * pic.height(),
+            box.w * pic.width(),
+            box.h * pic.height(),
+        )
 
     def rect_to_box(self, rect: QRectF) -> Box | None:
         pic = self.picture_rect()
@@ -179,7 +184,11 @@ class VideoCanvas(QWidget):
 
     def visible_objects(self) -> list[ObjectSource]:
         t = self.document.playhead
-        return [s for s in self.document.project.sources if isinstance(s, ObjectSource) and s.keyframes and s.active_at(t)]
+        return [
+            s
+            for s in self.document.project.sources
+            if isinstance(s, ObjectSource) and s.keyframes and s.active_at(t)
+        ]
 
     def _box_of(self, source: ObjectSource) -> Box:
         if self._preview is not None and self._gesture_source == source.id:
@@ -258,7 +267,9 @@ class VideoCanvas(QWidget):
         """The box the current gesture describes with the mouse at ``pos``."""
         pic = self.picture_rect()
         if self._gesture == "draw":
-            p = QPointF(min(max(pos.x(), pic.left()), pic.right()), min(max(pos.y(), pic.top()), pic.bottom()))
+            p = QPointF(
+                min(max(pos.x(), pic.left()), pic.right()), min(max(pos.y(), pic.top()), pic.bottom())
+            )
             return self.rect_to_box(QRectF(self._press, p))
         if self._start_box is None:
             return None
@@ -313,7 +324,12 @@ class VideoCanvas(QWidget):
             painter.drawRect(rect)
             label = source.label + ("  ◆" if on_key else "")
             metrics = painter.fontMetrics()
-            tag = QRectF(rect.left(), rect.top() - metrics.height() - 2, metrics.horizontalAdvance(label) + 8, metrics.height() + 2)
+            tag = QRectF(
+                rect.left(),
+                rect.top() - metrics.height() - 2,
+                metrics.horizontalAdvance(label) + 8,
+                metrics.height() + 2,
+            )
             if tag.top() < 0:
                 tag.moveTop(rect.top())
             painter.fillRect(tag, colour.darker(160))
@@ -390,7 +406,11 @@ class ScrubBar(QWidget):
             x = self._x(t)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(colour))
-            painter.drawPolygon(QPolygonF([QPointF(x, mid - 8), QPointF(x + 4, mid - 4), QPointF(x, mid), QPointF(x - 4, mid - 4)]))
+            painter.drawPolygon(
+                QPolygonF(
+                    [QPointF(x, mid - 8), QPointF(x + 4, mid - 4), QPointF(x, mid), QPointF(x - 4, mid - 4)]
+                )
+            )
         x = self._x(self.document.playhead)
         painter.setPen(QPen(QColor(theme.PLAYHEAD), 2))
         painter.drawLine(QPointF(x, 2), QPointF(x, h - 2))
@@ -482,7 +502,9 @@ class ViewerPanel(QWidget):
             return False
         try:
             with VideoFile(video) as f:
-                self.canvas.set_frame(self.document.playhead, f.frame_at(self.document.playhead, DISPLAY_SIZE))
+                self.canvas.set_frame(
+                    self.document.playhead, f.frame_at(self.document.playhead, DISPLAY_SIZE)
+                )
         except FoleyStudioError as exc:
             self.document.message.emit(str(exc))
             return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,7 +68,9 @@ def test_transport_keys_step_mark_and_play(window, video, qtbot) -> None:
     assert window.timeline.scene.snapping is False
     QTest.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the out point
     assert doc.project.out_point is None and doc.project.in_point == pytest.approx(2 / 24)
-    QTest.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(
+        view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert doc.project.out_point is not None
 
 
@@ -226,7 +227,9 @@ def test_status_bar_shows_a_running_job_and_its_cancel_button_stops_it(window, q
             threading.Event().wait(0.01)
         return "finished"
 
-    window.jobs.submit("Test job", slow_job, on_done=outcome.append, on_cancelled=lambda: outcome.append("cancelled"))
+    window.jobs.submit(
+        "Test job", slow_job, on_done=outcome.append, on_cancelled=lambda: outcome.append("cancelled")
+    )
     qtbot.waitUntil(lambda: window.job_label.text().startswith("Test job: step"), timeout=5000)
     assert window.job_cancel.isVisible() and window.job_progress.isVisible()
     window.job_cancel.click()

@@ -134,7 +134,9 @@ def test_track_headers_set_mute_solo_gain_pan_and_the_mix_follows(clip_project, 
     engine = window.audio
 
     window.playback.wait_for_buffers()
-    qtbot.waitUntil(lambda: {layer.key for layer in engine.state.layers} == {track_a.id, track_b.id}, timeout=5000)
+    qtbot.waitUntil(
+        lambda: {layer.key for layer in engine.state.layers} == {track_a.id, track_b.id}, timeout=5000
+    )
 
     head_a.mute.click()
     assert track_a.mute and {layer.key for layer in engine.state.layers} == {track_b.id}
@@ -155,7 +157,9 @@ def test_track_headers_set_mute_solo_gain_pan_and_the_mix_follows(clip_project, 
     assert track_a.pan == -1.0 and head_a.pan_label.text() == "L100"
     layer = next(layer for layer in engine.state.layers if layer.key == track_a.id)
     left, right = pan_gains(-1.0)
-    assert layer.gain_left == pytest.approx(10 ** (-6 / 20) * left) and layer.gain_right == pytest.approx(0.0, abs=1e-9)
+    assert layer.gain_left == pytest.approx(10 ** (-6 / 20) * left) and layer.gain_right == pytest.approx(
+        0.0, abs=1e-9
+    )
     doc.undo()  # the pan
     doc.undo()  # the whole gain drag
     assert track_a.gain_db == 0.0 and head_a.gain.value() == 0
@@ -186,7 +190,9 @@ def test_dropping_an_audio_file_on_a_track_imports_it_there(clip_project, make_w
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     pos = QPointF(view_point(view, 1.5 * window.timeline.scene.pixels_per_second, TRACK_HEIGHT / 2))
-    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     view.dropEvent(event)
     track = doc.project.tracks[0]
     dropped = max(track.clips, key=lambda c: c.position)

@@ -76,7 +76,9 @@ def test_draw_move_and_resize_a_box(window, video, qtbot) -> None:
 def test_a_click_without_a_drag_makes_no_box(window, video, qtbot) -> None:
     window.open_path(video)
     canvas = window.viewer.canvas
-    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point(canvas, 0.5, 0.5).toPoint())
+    QTest.mouseClick(
+        canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point(canvas, 0.5, 0.5).toPoint()
+    )
     assert not window.document.project.sources
     assert window.document.undo_stack.count() == 0
 

@@ -62,24 +62,39 @@ class ClipItem(QGraphicsRectItem):
     def layout(self) -> None:
         pps = self.timeline.pixels_per_second
         start, end, row = self.span()
-        self.setRect(QRectF(start * pps, row * TRACK_HEIGHT + CLIP_MARGIN, max((end - start) * pps, 2.0), TRACK_HEIGHT - 2 * CLIP_MARGIN))
+        self.setRect(
+            QRectF(
+                start * pps,
+                row * TRACK_HEIGHT + CLIP_MARGIN,
+                max((end - start) * pps, 2.0),
+                TRACK_HEIGHT - 2 * CLIP_MARGIN,
+            )
+        )
 
     @property
     def selected(self) -> bool:
         return self.timeline.document.selected_clip_id == self.clip.id
 
     # --- painting ------------------------------------------------------------------------
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         rect = self.rect()
         body = QColor(self.colour)
         body.setAlpha(90 if self._preview is None else 140)
-        painter.setPen(QPen(QColor("#ffffff") if self.selected else self.colour.darker(130), 2 if self.selected else 1))
+        painter.setPen(
+            QPen(QColor("#ffffff") if self.selected else self.colour.darker(130), 2 if self.selected else 1)
+        )
         painter.setBrush(body)
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
         self._paint_waveform(painter, rect, option)
         if rect.width() > 30:
             painter.setPen(QColor("#f0f0f0"))
-            painter.drawText(rect.adjusted(5, 2, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.clip.label or "clip")
+            painter.drawText(
+                rect.adjusted(5, 2, -4, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                self.clip.label or "clip",
+            )
 
     def _paint_waveform(self, painter: QPainter, rect: QRectF, option: QStyleOptionGraphicsItem) -> None:
         peaks = self.timeline.peak_cache.get(self.clip.render)
@@ -112,7 +127,9 @@ class ClipItem(QGraphicsRectItem):
         half = (rect.height() - 16) / 2
         top = mid - np.minimum(hi * gain, 1.0) * half
         bottom = mid - np.maximum(lo * gain, -1.0) * half
-        lines = [QLineF(x, a, x, b) for x, a, b in zip(xs.tolist(), top.tolist(), bottom.tolist(), strict=True)]
+        lines = [
+            QLineF(x, a, x, b) for x, a, b in zip(xs.tolist(), top.tolist(), bottom.tolist(), strict=True)
+        ]
         painter.setPen(QPen(self.colour.lighter(150), 1))
         painter.drawLines(lines)
 
@@ -228,5 +245,3 @@ class RangeShade(QGraphicsRectItem):
 
 def row_background_colour(row: int) -> QColor:
     return QColor("#262626" if row % 2 == 0 else "#2b2b2b")
-
-

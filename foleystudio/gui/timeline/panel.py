@@ -69,7 +69,9 @@ class TimelineView(QGraphicsView):
         bar = self.horizontalScrollBar()
         if anchor_x is None:
             playhead_x = scene.document.playhead * scene.pixels_per_second - bar.value()
-            anchor_x = playhead_x if 0 <= playhead_x <= self.viewport().width() else self.viewport().width() / 2
+            anchor_x = (
+                playhead_x if 0 <= playhead_x <= self.viewport().width() else self.viewport().width() / 2
+            )
         anchor_t = (bar.value() + anchor_x) / scene.pixels_per_second
         scene.set_zoom(scene.pixels_per_second * factor)
         bar.setValue(round(anchor_t * scene.pixels_per_second - anchor_x))

@@ -44,7 +44,9 @@ class ThumbnailLoader(QObject):
             return
         token = self._token = CancelToken()
         spacing = max(duration / MAX_THUMBNAILS, 0.5)
-        self._thread = threading.Thread(target=self._run, args=(path, spacing, token), name="thumbnails", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(path, spacing, token), name="thumbnails", daemon=True
+        )
         self._thread.start()
 
     def _run(self, path: str, spacing: float, token: CancelToken) -> None:
@@ -171,7 +173,9 @@ class RulerWidget(QWidget):
             i = min(max(bisect.bisect(self.thumb_times, t) - 1, 0), len(self.thumb_times) - 1)
             image = self.thumb_images[i]
             visible = min(width, end_x - x)
-            painter.drawImage(QRectF(x, top, visible, image.height()), image, QRectF(0, 0, visible, image.height()))
+            painter.drawImage(
+                QRectF(x, top, visible, image.height()), image, QRectF(0, 0, visible, image.height())
+            )
             x += width
         painter.setPen(QColor("#1a1a1a"))
         painter.drawLine(0, self.height() - 1, self.width(), self.height() - 1)
@@ -185,4 +189,3 @@ class RulerWidget(QWidget):
 
     def shutdown(self) -> None:
         self.loader.cancel()
-

@@ -50,7 +50,13 @@ class TimelineScene(QGraphicsScene):
     # --- model -> items ------------------------------------------------------------------
     def _project_signature(self) -> object:
         return tuple(
-            (t.id, t.colour, tuple((c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in t.clips))
+            (
+                t.id,
+                t.colour,
+                tuple(
+                    (c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in t.clips
+                ),
+            )
             for t in self.document.project.tracks
         )
 
@@ -91,7 +97,9 @@ class TimelineScene(QGraphicsScene):
             self.shade.hide()
         else:
             a = (project.in_point or 0.0) * self.pixels_per_second
-            b = (project.out_point if project.out_point is not None else project.length) * self.pixels_per_second
+            b = (
+                project.out_point if project.out_point is not None else project.length
+            ) * self.pixels_per_second
             self.shade.setRect(QRectF(a, 0, max(b - a, 0.0), height))
             self.shade.show()
         self.place_playhead()
@@ -173,10 +181,17 @@ class TimelineScene(QGraphicsScene):
                 if self.document.media is not None
                 else "Open a video (File ▸ Open Video…) or drop one on the window."
             )
-            painter.drawText(hint, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, text)
+            painter.drawText(
+                hint, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, text
+            )
         end = self.document.project.length * self.pixels_per_second
         if rect.right() > end:
-            painter.fillRect(QRectF(max(end, rect.left()), rect.top(), rect.right() - max(end, rect.left()), rect.height()), QColor(0, 0, 0, 60))
+            painter.fillRect(
+                QRectF(
+                    max(end, rect.left()), rect.top(), rect.right() - max(end, rect.left()), rect.height()
+                ),
+                QColor(0, 0, 0, 60),
+            )
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         transform = self.views()[0].transform() if self.views() else QTransform()

@@ -1,0 +1,192 @@
+"""``foleystudio generate VIDEO``: sound for a range of a video, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.sources import AudioSource, ObjectSource
+from foleystudio.errors import MediaError, UsageError
+
+DEFAULT_MODEL = "foleyworld-tiny"
+
+
+def parse_object(spec: str, index: int) -> ObjectSource:
+    """``"T:X,Y,W,H[;T:X,Y,W,H...][=label]"`` (T seconds; X,Y,W,H normalised, origin top-left)."""
+    body, _, label = spec.partition("=")
+    keys = []
+    for part in filter(None, (p.strip() for p in body.split(";"))):
+        time_text, sep, box_text = part.partition(":")
+        try:
+            values = [float(v) for v in box_text.split(",")]
+            if not sep or len(values) != 4:
+                raise ValueError
+            keys.append(BoxKeyframe(float(time_text), Box(*values)))
+        except ValueError:
+            raise UsageError(f"--object expects T:X,Y,W,H[;T:X,Y,W,H...][=label], got {spec!r}") from None
+    if not keys:
+        raise UsageError(f"--object has no keyframe: {spec!r}")
+    return ObjectSource(
+        id=f"object{index + 1}", label=label.strip() or f"object {index + 1}", keyframes=tuple(keys)
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate candidate sounds for a video range",
+        description="Generate synchronized sound for VIDEO with a Flowley model bundle.",
+    )
+    p.add_argument("video", help="the video file")
+    p.add_argument("-o", "--out", default=None, help="output folder (default: <video>_foley/)")
+    p.add_argument("--start", type=float, default=0.0, help="range start in seconds (default 0)")
+    p.add_argument("--end", type=float, default=None, help="range end in seconds (default: end of video)")
+    p.add_argument("--text", default="", help="text prompt")
+    p.add_argument("--negative", default="", help="negative text prompt (steer away from it)")
+    p.add_argument("--omega", type=float, default=0.25, help="PSCA window ω in seconds (default 0.25)")
+    p.add_argument("--delta", type=float, default=0.5, help="PSCA decay width δ in seconds (default 0.5)")
+    p.add_argument("--steps", type=int, default=16, help="sampling steps (default 16)")
+    p.add_argument("--sampler", choices=("euler", "heun"), default="euler")
+    p.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance strength (1 = off)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first candidate")
+    p.add_argument("--candidates", type=int, default=1, help="candidates, seeds seed..seed+N-1, one batch")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument(
+        "--object",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help='object source "T:X,Y,W,H[;T:X,Y,W,H...][=label]" (repeatable)',
+    )
+    p.add_argument(
+        "--audio-prompt", action="append", default=[], metavar="FILE", help="reference recording (repeatable)"
+    )
+    p.add_argument("--stems", action="store_true", help="one output per object source, named after its label")
+    p.add_argument(
+        "--project", default=None, help="add the best result to this project bundle (created if needed)"
+    )
+    p.add_argument("--track", default=None, help="track name in --project (default: the source's or 'Foley')")
+    p.add_argument("--no-video", action="store_true", help="do not write the remuxed video")
+    p.add_argument("--json", action="store_true", help="print result.json to stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from foleystudio.core.requests import GenerationRequest
+    from foleystudio.export.candidates import write_candidates
+    from foleystudio.ml.engine import GenerationEngine
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise MediaError("video file does not exist", video)
+    sources = tuple(parse_object(spec, i) for i, spec in enumerate(args.object))
+    sources += tuple(
+        AudioSource(id=f"audio{i + 1}", path=str(Path(f).absolute()), label=Path(f).stem)
+        for i, f in enumerate(args.audio_prompt)
+    )
+    if args.stems and not any(isinstance(s, ObjectSource) for s in sources):
+        raise UsageError("--stems needs at least one --object source")
+    request = GenerationRequest(
+        video=str(video.absolute()),
+        start=args.start,
+        end=args.end,
+        text=args.text,
+        negative_text=args.negative,
+        sources=sources,
+        omega=args.omega,
+        delta=args.delta,
+        steps=args.steps,
+        sampler=args.sampler,
+        cfg=args.cfg,
+        seed=args.seed,
+        num_candidates=args.candidates,
+        model=args.model,
+        device=args.device,
+        per_source=args.stems,
+    )
+    out = Path(args.out) if args.out else video.with_name(f"{video.stem}_foley")
+    started = time.perf_counter()
+    engine = GenerationEngine(args.device)
+    engine.model(args.model)
+    loaded = time.perf_counter()
+    last = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        if pct != last[0] and not args.json and sys.stderr.isatty():
+            print(f"\r{pct:3d}% {message:<40}", end="", file=sys.stderr, flush=True)
+            last[0] = pct
+
+    candidates = engine.generate(request, progress)
+    generated = time.perf_counter()
+    if sys.stderr.isatty() and not args.json:
+        print(file=sys.stderr)
+    timings = {
+        "load_seconds": round(loaded - started, 3),
+        "generate_seconds": round(generated - loaded, 3),
+        "audio_seconds": round(candidates[0].duration, 3),
+        "real_time_factor": round((generated - loaded) / max(candidates[0].duration, 1e-9), 4),
+    }
+    result = write_candidates(
+        candidates,
+        out,
+        video=video,
+        per_source=args.stems,
+        timings=timings,
+        extra={"device": engine.device_name},
+        remux=not args.no_video,
+    )
+    if args.project:
+        result["project"] = _add_to_project(args.project, candidates, request, args.track)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for entry in result["candidates"]:
+            scores = " ".join(f"{k}={v:.3f}" for k, v in entry["scores"].items())
+            print(f"{out / entry['file']}  seed {entry['seed']}  {scores}")
+        if "video" in result:
+            print(f"video: {out / result['video']}")
+        print(f"result: {out / 'result.json'}")
+    return 0
+
+
+def _add_to_project(bundle: str, candidates: list, request, track: str | None) -> str:
+    """Add the best candidate of each source to ``bundle`` (created if missing); returns its path."""
+    from foleystudio.core import commands as cmd
+    from foleystudio.core.bundle import load_project, new_bundle, save_project
+    from foleystudio.core.media import probe
+    from foleystudio.core.placement import place_candidate
+
+    path = Path(bundle)
+    if (path / "project.json").is_file() or (path.with_name(path.name + ".foley") / "project.json").is_file():
+        path = path if (path / "project.json").is_file() else path.with_name(path.name + ".foley")
+        project = load_project(path)
+    else:
+        project, path = new_bundle(path, request.video)
+        info = probe(request.video)
+        project.fps, project.duration, project.start_timecode = (
+            info.fps or project.fps,
+            info.duration,
+            info.start_timecode,
+        )
+    if project.video is None:
+        project.video = request.video
+    known = {s.id for s in project.sources}
+    for source in request.sources:
+        if source.id not in known and isinstance(source, ObjectSource):
+            cmd.AddSource(source).apply(project)
+    placed: set = set()
+    for candidate in candidates:  # best first within each source
+        if candidate.source_id in placed:
+            continue
+        placed.add(candidate.source_id)
+        group, _ = place_candidate(project, path, candidate, track_name=track)
+        group.apply(project)
+    save_project(project, path)
+    return str(path)

@@ -1,0 +1,119 @@
+"""``foleystudio train {clip,flowley}``: train the model parts on FoleyWorld or your own videos.
+
+Each run folder is resumable (``--resume``) and keeps ``log.jsonl``. ``train flowley``
+builds the feature cache (``cache.safetensors``) in its run folder on first use, with the
+CLIP encoder of ``--clip RUN_DIR``, and with ``--bundle DIR`` writes the finished model
+bundle (network + codec + CLIP) that ``generate --model DIR`` and the app load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train CLIP or Flowley on a data folder")
+    parts = p.add_subparsers(dest="part", metavar="PART", required=True)
+
+    c = parts.add_parser("clip", help="contrastive image-text training of the small CLIP encoder")
+    _common(c, "fw-clip-tiny")
+    c.add_argument("--steps", type=int, default=1500)
+    c.add_argument("--batch", type=int, default=128)
+    c.set_defaults(func=run_clip)
+
+    f = parts.add_parser("flowley", help="train the Flowley generator")
+    _common(f, "tiny")
+    f.add_argument("--clip", required=True, help="CLIP run folder (from `train clip`) whose features to use")
+    f.add_argument("--steps", type=int, default=6000)
+    f.add_argument("--batch", type=int, default=8)
+    f.add_argument("--lr", type=float, default=5e-4)
+    f.add_argument(
+        "--visual-attention",
+        choices=("psca", "plain", "none"),
+        default=None,
+        help="override the config's visual attention (ablation)",
+    )
+    f.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
+    f.add_argument("--bundle-name", default="foleyworld-tiny")
+    f.set_defaults(func=run_flowley)
+
+
+def _common(p: argparse.ArgumentParser, config: str) -> None:
+    p.add_argument("--data", required=True, help="FoleyWorld corpus or a folder of videos with sound")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--config", default=config, help=f"model config (default {config})")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _progress(fraction: float, message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
+
+
+def run_clip(args: argparse.Namespace) -> int:
+    from foleystudio.data.datasets import scan_folder
+    from foleystudio.train.clip import ClipTrainSettings, train_clip
+
+    settings = ClipTrainSettings(config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed)
+    summary = train_clip(
+        scan_folder(args.data), args.out, settings, resume=args.resume, device=args.device, progress=_progress
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_flowley(args: argparse.Namespace) -> int:
+    from foleystudio.data.datasets import build_feature_cache, scan_folder
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.train.clip import load_trained_clip
+    from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
+
+    out = Path(args.out)
+    cache = out / "cache.safetensors"
+    clip = load_trained_clip(args.clip)
+    if not cache.is_file():
+        build_feature_cache(scan_folder(args.data), clip, MelCodec(), cache, progress=_progress)
+    overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
+    settings = FlowleyTrainSettings(
+        config=args.config,
+        overrides=overrides,
+        steps=args.steps,
+        batch_size=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+    )
+    summary = train_flowley(
+        cache,
+        out,
+        settings,
+        resume=args.resume,
+        device=args.device,
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+        progress=_progress,
+    )
+    if args.bundle:
+        from foleystudio.train.bundle import write_model_bundle
+        from foleystudio.train.flowley import load_ema_model
+
+        path = write_model_bundle(
+            args.bundle,
+            args.bundle_name,
+            load_ema_model(out),
+            MelCodec(),
+            clip,
+            training={**summary, "data": str(args.data), "clip_run": str(args.clip)},
+            description="Flowley trained on FoleyWorld",
+        )
+        # The training log travels with the weights (with the CLIP run's log).
+        shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
+        shutil.copyfile(Path(args.clip) / "log.jsonl", path / "clip_training_log.jsonl")
+        summary["bundle"] = str(path)
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,57 @@
+"""`foleystudio generate` end to end with an untrained debug bundle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from foleystudio.cli import main
+from foleystudio.cli.generate import parse_object
+from foleystudio.core.bundle import load_project
+from foleystudio.core.media import probe
+from foleystudio.errors import UsageError
+
+
+def test_generate_writes_identical_wavs_result_and_video(debug_bundle, long_video, tmp_path, capsys):
+    args = [str(long_video), "--model", str(debug_bundle), "--steps", "3", "--end", "2.5", "--candidates", "2",
+            "--seed", "7", "--text", "a box"]
+    assert main(["generate", *args, "-o", str(tmp_path / "a")]) == 0
+    assert main(["generate", *args, "-o", str(tmp_path / "b")]) == 0
+    result = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert sorted(c["seed"] for c in result["candidates"]) == [7, 8]
+    assert result["request"]["text"] == "a box" and result["timings"]["generate_seconds"] > 0
+    for entry in result["candidates"]:
+        assert (tmp_path / "a" / entry["file"]).read_bytes() == (tmp_path / "b" / entry["file"]).read_bytes()
+        assert set(entry["scores"]) >= {"sync", "total"}
+    video = probe(tmp_path / "a" / result["video"])
+    assert video.has_video and video.has_audio
+
+
+def test_generate_stems_named_after_labels_into_a_project(debug_bundle, long_video, tmp_path):
+    bundle = tmp_path / "scene.foley"
+    code = main(["generate", str(long_video), "--model", str(debug_bundle), "--steps", "2", "--end", "2",
+                 "--object", "0:0,0,0.5,1=left door", "--object", "0:0.5,0,0.5,1;1:0.4,0,0.5,1=steps",
+                 "--stems", "--project", str(bundle), "--no-video", "-o", str(tmp_path / "out")])
+    assert code == 0
+    assert (tmp_path / "out" / "left-door.wav").is_file() and (tmp_path / "out" / "steps.wav").is_file()
+    project = load_project(bundle)
+    assert sorted(t.name for t in project.tracks) == ["left door", "steps"]
+    clip = project.tracks[0].clips[0]
+    assert clip.provenance["seed"] == 0 and clip.provenance["request"]["per_source"] is True
+    assert project.video == str(long_video)
+
+
+def test_object_spec_parsing():
+    src = parse_object("0.5:0.1,0.2,0.3,0.4;2:0.2,0.2,0.3,0.4=ball", 0)
+    assert src.label == "ball" and len(src.keyframes) == 2 and src.keyframes[1].time == 2.0
+    with pytest.raises(UsageError):
+        parse_object("0.5:0.1,0.2,0.3", 0)
+
+
+def test_generate_user_errors_exit_2(debug_bundle, long_video, tmp_path, capsys):
+    assert main(["generate", str(tmp_path / "none.mp4"), "--model", str(debug_bundle)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.mp4" in err[0]
+    assert main(["generate", str(long_video), "--model", str(tmp_path / "nomodel")]) == 2
+    assert main(["generate", str(long_video), "--model", str(debug_bundle), "--steps", "0"]) == 2
