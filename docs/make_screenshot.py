@@ -46,7 +46,9 @@ def build_demo_project(folder: Path) -> Path:
         source = ObjectSource(new_id(), entry["label"], keys)
         track = Track(name=entry["label"], colour=project.next_colour(), source_id=source.id)
         render = bundles.store_render(bundle, clip.stems[entry["id"]], truth["sample_rate"])
-        stem = Clip(str(render), position=0.0, duration=info.duration, label=f"{entry['label']} — reference stem")
+        stem = Clip(
+            str(render), position=0.0, duration=info.duration, label=f"{entry['label']} — reference stem"
+        )
         stack.push(cmd.AddSource(source))
         stack.push(cmd.AddTrack(track))
         stack.push(cmd.AddClip(track.id, stem))

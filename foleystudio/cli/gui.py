@@ -39,8 +39,6 @@ def run_gui(args: argparse.Namespace) -> int:
     width, height = _size(args.size)
     if args.path is not None and not args.path.exists():
         raise UsageError("no such file or folder", args.path)
-    from PySide6.QtCore import QSize
-
     from foleystudio.gui.app import run
 
-    return run(args.path, screenshot=args.screenshot, size=QSize(width, height))
+    return run(args.path, screenshot=args.screenshot, size=(width, height))

@@ -30,11 +30,12 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 
 def run(
-    path: str | Path | None = None, screenshot: str | Path | None = None, size: QSize | None = None
+    path: str | Path | None = None, screenshot: str | Path | None = None, size: tuple[int, int] | None = None
 ) -> int:
     """Open the main window (on ``path``: a video or a project) and run the app.
 
-    With ``screenshot``, save the rendered window there and return 0 instead of running.
+    With ``screenshot``, save the rendered window (``size`` = (width, height) px) there and
+    return 0 instead of running.
     Raises the :class:`~foleystudio.errors.FoleyStudioError` of a file that cannot be opened.
     """
     from foleystudio.gui.main_window import DEFAULT_SIZE, MainWindow
@@ -45,7 +46,7 @@ def run(
         if path is not None:
             window.open_path(path)
         if screenshot is not None:
-            window.save_screenshot(screenshot, size or DEFAULT_SIZE)
+            window.save_screenshot(screenshot, QSize(*size) if size else DEFAULT_SIZE)
             return 0
     except BaseException:
         window.shutdown()
@@ -58,6 +59,7 @@ def run(
         if screenshot is not None:
             window.shutdown()
             window.document.undo_stack.setClean()
+            window.discard_untitled()
             window.close()
             window.deleteLater()
             app.processEvents()

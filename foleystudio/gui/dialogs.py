@@ -130,7 +130,9 @@ class PathField(QWidget):
             self.edit.setText(path)
 
     def value(self) -> str | None:
-        return self.edit.text().strip() or None if self.enabled.isChecked() else None
+        if not self.enabled.isChecked():
+            return None
+        return self.edit.text().strip() or None
 
 
 class ExportDialog(QDialog):

@@ -14,6 +14,7 @@ chosen place and points the clips at the copies.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
@@ -73,6 +74,8 @@ class Document(QObject):
     dirty_changed = Signal(bool)
     #: A short status message.
     message = Signal(str)
+    #: A user-facing error from an edit made in a view (the window shows a dialog).
+    error = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -165,8 +168,6 @@ class Document(QObject):
         """Open a bundle (``recovered``: the autosaved version the user chose to restore)."""
         project = recovered if recovered is not None else bundles.load_project(path)
         bundle = bundles.bundle_folder(path)
-        if bundle.name == bundles.PROJECT_FILE:
-            bundle = bundle.parent
         self._set_project(project, bundle, has_location=True)
         if recovered is not None:
             # The recovered edits are not on disk yet: mark the document as modified.
@@ -343,8 +344,6 @@ class Document(QObject):
 
     def rename_source(self, source_id: str, label: str) -> None:
         """New label (object/audio) or prompt text (text source)."""
-        import dataclasses
-
         source = self.project.source(source_id)
         if not label.strip():
             raise UsageError("a source label must not be empty")
@@ -375,8 +374,7 @@ class Document(QObject):
         self.push(cmd.SetTrackProperty(track_id, name, value), merge_session)
 
     def move_clip(self, clip_id: str, position: float, track_id: str | None = None) -> None:
-        _, clip = self.project.find_clip(clip_id)
-        track, _ = self.project.find_clip(clip_id)
+        track, clip = self.project.find_clip(clip_id)
         if abs(clip.position - position) < 1e-9 and (track_id is None or track_id == track.id):
             return
         self.push(cmd.MoveClip(clip_id, max(position, 0.0), None if track_id == track.id else track_id))

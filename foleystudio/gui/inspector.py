@@ -374,7 +374,7 @@ class Inspector(QWidget):
         try:
             self.document.set_settings(self._session, **changes)
         except FoleyStudioError as exc:
-            self.document.message.emit(str(exc))
+            self.document.error.emit(str(exc))
             self.sync()
 
     def _set_model(self, name: str) -> None:
@@ -439,12 +439,4 @@ class Inspector(QWidget):
         try:
             action()
         except FoleyStudioError as exc:
-            self.document.message.emit(str(exc))
-
-    def set_models(self, names: list[str]) -> None:
-        """Offer these model names in the model box (the project's stays selected)."""
-        self.model.blockSignals(True)
-        for name in names:
-            if self.model.findText(name) < 0:
-                self.model.addItem(name)
-        self.model.blockSignals(False)
+            self.document.error.emit(str(exc))

@@ -62,6 +62,8 @@ class MainWindow(QMainWindow):
         self.audio = PlaybackEngine(open_device=audio_output)
         self.playback = PlaybackController(self.document, self.audio, self)
         self.last_export: Any = None
+        #: Untitled bundles to delete once the document no longer refers to them.
+        self._leftovers: list[Path] = []
 
         self.viewer = ViewerPanel(self.document)
         self.timeline = TimelinePanel(self.document)
@@ -299,6 +301,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         d = self.document
         d.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        d.error.connect(lambda text: self.prompts.error(text))
         d.dirty_changed.connect(lambda _: self._update_title())
         d.project_replaced.connect(self._on_project_replaced)
         d.selection_changed.connect(self._update_actions)
@@ -386,15 +389,28 @@ class MainWindow(QMainWindow):
                 return False
         if d.bundle_dir is not None:
             bundles.discard_recovery(d.bundle_dir)
-        self._forget_untitled()
         return True
 
-    def _forget_untitled(self) -> None:
-        """Delete an untitled bundle the user chose not to keep (only inside the user folder)."""
+    def untitled_bundle(self) -> Path | None:
+        """The current bundle if it is an untitled one in the user folder (never saved)."""
         d = self.document
-        untitled = user_dir() / "untitled"
-        if d.bundle_dir is not None and not d.has_location and d.bundle_dir.parent == untitled:
-            shutil.rmtree(d.bundle_dir, ignore_errors=True)
+        if d.bundle_dir is not None and not d.has_location and d.bundle_dir.parent == user_dir() / "untitled":
+            return d.bundle_dir
+        return None
+
+    def discard_untitled(self) -> None:
+        """Delete the current untitled bundle when leaving it unsaved (its renders and
+        autosave have no other use), and any left behind earlier."""
+        bundle = self.untitled_bundle()
+        if bundle is not None:
+            shutil.rmtree(bundle, ignore_errors=True)
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        for folder in self._leftovers:
+            if folder != self.document.bundle_dir:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._leftovers = [f for f in self._leftovers if f.exists()]
 
     def open_path(self, path: str | Path) -> None:
         """Open a video (new project) or a project bundle, after the unsaved-changes prompt."""
@@ -403,17 +419,21 @@ class MainWindow(QMainWindow):
         if kind is None:
             # Unknown suffix: let the media probe decide (it names the file if it cannot).
             kind = "video"
-        if not self.maybe_save():
-            return
-        self.playback.stop()
-        if kind == "project":
-            self._open_project(path)
-        elif kind == "video":
-            self.document.open_video(path)
-        else:
+        if kind == "audio":
             raise FoleyStudioError(
                 "drop audio on the timeline or a source; open a video or a project here", path
             )
+        if not self.maybe_save():
+            return
+        previous = self.untitled_bundle()
+        self.playback.stop()
+        if kind == "project":
+            self._open_project(path)
+        else:
+            self.document.open_video(path)
+        if previous is not None and previous != self.document.bundle_dir:
+            self._leftovers.append(previous)  # left for another project, unsaved
+        self._remove_leftovers()
 
     def _open_project(self, path: Path) -> None:
         bundle = bundles.bundle_folder(path)
@@ -455,10 +475,12 @@ class MainWindow(QMainWindow):
         path = self.prompts.save_as(str(Path.home() / f"{d.project.name}{bundles.BUNDLE_SUFFIX}"))
         if path is None:
             return False
-        old = d.bundle_dir if not d.has_location else None
+        old = self.untitled_bundle()
         d.save_as(path)
-        if old is not None and old.parent == user_dir() / "untitled":
-            shutil.rmtree(old, ignore_errors=True)  # its renders now live in the saved bundle
+        if old is not None:
+            # Its renders were copied, but commands on the undo stack still name the old
+            # paths: the folder goes when this document is left, not now.
+            self._leftovers.append(old)
         self._update_title()
         return True
 
@@ -639,6 +661,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.discard_untitled()
         self.shutdown()
         event.accept()
 

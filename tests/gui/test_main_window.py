@@ -85,7 +85,10 @@ def test_save_reopen_and_crash_recovery(window, video, tmp_path, qtbot) -> None:
     window.prompts.save_as_path = tmp_path / "scene"
     window.act_save.trigger()  # Ctrl+S on an untitled project asks where
     assert not doc.dirty and doc.bundle_dir == tmp_path / "scene.foley" and doc.has_location
-    assert not untitled.exists()  # the untitled scratch bundle moved there
+    # Undo still works after the move (the scratch bundle goes when the document is left).
+    doc.undo()
+    doc.redo()
+    assert untitled.exists()
     saved = doc.project.to_dict()
 
     # An edit autosaved but never saved, then the app "crashes" (a new window opens it).
@@ -109,6 +112,8 @@ def test_save_reopen_and_crash_recovery(window, video, tmp_path, qtbot) -> None:
     assert other.document.project.to_dict() == saved
     assert not bundles.has_recovery(tmp_path / "scene.foley")
     other.shutdown()
+    window.open_path(video)
+    assert not untitled.exists()
 
 
 def test_unsaved_changes_prompt_can_cancel_closing(window, video) -> None:
@@ -123,12 +128,21 @@ def test_unsaved_changes_prompt_can_cancel_closing(window, video) -> None:
     assert not bundle.exists()  # a discarded untitled project leaves nothing behind
 
 
-def test_bad_video_gives_a_clear_error_and_changes_nothing(window, tmp_path) -> None:
+def test_bad_video_gives_a_clear_error_and_changes_nothing(window, video, tmp_path) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_text("not a video")
     window._run(lambda: window.open_path(bad))
     assert len(window.prompts.errors) == 1 and "broken.mp4" in window.prompts.errors[0]
     assert window.document.bundle_dir is None
+    # With a project open, a bad file leaves it (and its untitled bundle) as it was.
+    window.open_path(video)
+    bundle = window.document.bundle_dir
+    window._run(lambda: window.open_path(bad))
+    assert len(window.prompts.errors) == 2
+    assert window.document.bundle_dir == bundle and bundle.is_dir()
+    # Opening another video leaves the unsaved untitled bundle behind: it is removed.
+    window.open_path(video)
+    assert not bundle.exists() and window.document.bundle_dir.is_dir()
 
 
 def test_generate_without_engine_says_so_plainly(window, video, monkeypatch) -> None:

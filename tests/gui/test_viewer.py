@@ -102,3 +102,51 @@ def test_keyframe_markers_and_inspector_follow_the_source(window, video) -> None
     inspector.keyframes.setCurrentRow(1)
     inspector.remove_key_button.click()
     assert [k.time for k in doc.project.source(source.id).keyframes] == pytest.approx([0.25])
+
+
+def test_dropping_audio_on_the_sources_makes_or_replaces_an_audio_prompt(window, video, make_wav) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    window.open_path(video)
+    doc = window.document
+    sources = window.inspector.sources
+
+    def drop(path, at) -> None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        event = QDropEvent(
+            at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
+        sources.dropEvent(event)
+
+    drop(make_wav("gravel.wav"), QPointF(5, 200))  # empty part of the list: a new prompt
+    (source,) = doc.project.sources
+    assert source.kind == "audio" and source.label == "gravel" and doc.project.track_for_source(source.id)
+    first_row = sources.visualItemRect(sources.item(0)).center()
+    drop(make_wav("snow.wav"), QPointF(first_row))  # onto that prompt: its file is replaced
+    (replaced,) = doc.project.sources
+    assert replaced.id == source.id and replaced.path.endswith("snow.wav")
+    bad = make_wav("bad.wav")
+    bad.write_bytes(b"not audio")
+    drop(bad, QPointF(5, 200))
+    assert len(doc.project.sources) == 1  # an unreadable file changes nothing…
+    assert len(window.prompts.errors) == 1 and "bad.wav" in window.prompts.errors[0]  # …and says why
+
+
+def test_dropping_a_video_on_the_window_opens_it(window, video, qtbot) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video))])
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.document.media is not None and window.document.project.video == str(video)
+    qtbot.waitUntil(lambda: window.viewer.canvas.has_frame, timeout=5000)

@@ -14,6 +14,7 @@ from foleystudio.ml.flowley import (
     FlowTrainingConfig,
     flowley_config,
     network_evaluations,
+    onset_token_targets,
     sample,
     sample_flow_times,
     training_loss,
@@ -106,6 +107,13 @@ def test_inpainting_loss_covers_only_the_masked_tokens() -> None:
     no_context = cond.replace(context=x1, context_mask=torch.zeros_like(known))
     loss, _ = training_loss(exact_except_known, x1, no_context, make_generator(1))  # type: ignore[arg-type]
     assert float(loss) > 1000.0  # now the spoiled tokens count
+
+
+def test_onset_targets_mark_the_tokens_holding_an_onset() -> None:
+    flags = onset_token_targets([10.0, 10.07, 10.5, 9.0, 19.0], num_tokens=125, token_rate=15.625, start=10.0)
+    assert flags.shape == (125,)
+    assert flags.nonzero().flatten().tolist() == [0, 1, 7]  # 0 s, 0.07 s → token 1, 0.5 s → token 7
+    assert onset_token_targets([], 4, 15.625).sum() == 0
 
 
 def test_bad_training_settings_are_usage_errors() -> None:

@@ -141,7 +141,7 @@ class TrackHeader(QFrame):
         try:
             self.document.set_track(self.track_id, name, value, session)
         except FoleyStudioError as exc:
-            self.document.message.emit(str(exc))
+            self.document.error.emit(str(exc))
 
     def _rename(self) -> None:
         track = next((t for t in self.document.project.tracks if t.id == self.track_id), None)

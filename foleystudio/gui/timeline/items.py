@@ -213,7 +213,7 @@ class ClipItem(QGraphicsRectItem):
             elif mode == "trim_end" and abs(end - self.clip.end) > 1e-9:
                 document.trim_clip(self.clip.id, "end", end, self.timeline.render_duration(self.clip.render))
         except FoleyStudioError as exc:
-            document.message.emit(str(exc))
+            document.error.emit(str(exc))
 
 
 class PlayheadItem(QGraphicsRectItem):

@@ -12,6 +12,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
+from foleystudio.core.project import Track
 from foleystudio.gui.document import Document
 from foleystudio.gui.timeline.geometry import MAX_PPS, MIN_PPS, TRACK_HEIGHT, nice_tick_step
 from foleystudio.gui.timeline.items import ClipItem, PlayheadItem, RangeShade, row_background_colour
@@ -34,7 +35,8 @@ class TimelineScene(QGraphicsScene):
         self.pixels_per_second = 80.0
         self.snapping = True
         self.clip_items: dict[str, ClipItem] = {}
-        self._signature: object = None
+        #: track id -> (signature, its clip items)
+        self._track_items: dict[str, tuple[tuple, list[ClipItem]]] = {}
         self._durations: dict[str, float | None] = {}
         self.playhead = PlayheadItem()
         self.shade = RangeShade()
@@ -48,36 +50,50 @@ class TimelineScene(QGraphicsScene):
         self.refresh(force=True)
 
     # --- model -> items ------------------------------------------------------------------
-    def _project_signature(self) -> object:
-        return tuple(
-            (
-                t.id,
-                t.colour,
-                tuple(
-                    (c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in t.clips
-                ),
-            )
-            for t in self.document.project.tracks
+    @staticmethod
+    def _track_signature(row: int, track: Track) -> tuple:
+        clips = tuple(
+            (c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in track.clips
         )
+        return (row, track.colour, clips)
 
     def refresh(self, force: bool = False) -> None:
-        """Rebuild clip items if the tracks or clips changed; always update the bands."""
-        signature = self._project_signature()
-        if force or signature != self._signature:
-            self._signature = signature
-            self._rebuild()
-        self._layout_bands()
-
-    def _rebuild(self) -> None:
-        for item in self.clip_items.values():
-            self.removeItem(item)
-        self.clip_items = {}
-        for row, track in enumerate(self.document.project.tracks):
+        """Rebuild the clip items of tracks whose clips (or row, colour) changed; always
+        update the bands. An edit of one clip rebuilds one track, not the timeline."""
+        if force:
+            self._track_items = {}
+            for item in self.clip_items.values():
+                self.removeItem(item)
+            self.clip_items = {}
+        tracks = self.document.project.tracks
+        current = {t.id for t in tracks}
+        changed = False
+        for track_id in [t for t in self._track_items if t not in current]:
+            for item in self._track_items.pop(track_id)[1]:
+                self.removeItem(item)
+                self.clip_items.pop(item.clip.id, None)
+            changed = True
+        for row, track in enumerate(tracks):
+            signature = self._track_signature(row, track)
+            old = self._track_items.get(track.id)
+            if old is not None and old[0] == signature:
+                continue
+            if old is not None:
+                for item in old[1]:
+                    self.removeItem(item)
+                    if self.clip_items.get(item.clip.id) is item:
+                        del self.clip_items[item.clip.id]
+            items = []
             for clip in track.clips:
                 item = ClipItem(self, track, row, clip)
                 self.addItem(item)
                 self.clip_items[clip.id] = item
-        self.layout_changed.emit()
+                items.append(item)
+            self._track_items[track.id] = (signature, items)
+            changed = True
+        if changed:
+            self.layout_changed.emit()
+        self._layout_bands()
 
     @property
     def rows(self) -> int:

@@ -12,7 +12,12 @@ Public API::
 
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, GUIDED_CONDITIONS, Conditions
 from foleystudio.ml.flowley.config import NAMED_CONFIGS, FlowleyConfig, flowley_config
-from foleystudio.ml.flowley.flow import FlowTrainingConfig, sample_flow_times, training_loss
+from foleystudio.ml.flowley.flow import (
+    FlowTrainingConfig,
+    onset_token_targets,
+    sample_flow_times,
+    training_loss,
+)
 from foleystudio.ml.flowley.network import Flowley, FlowleyOutput
 from foleystudio.ml.flowley.psca import PscaBiasCache, clamp_omega, psca_bias, psca_mask
 from foleystudio.ml.flowley.sampler import SAMPLER_METHODS, network_evaluations, sample
@@ -31,6 +36,7 @@ __all__ = [
     "clamp_omega",
     "flowley_config",
     "network_evaluations",
+    "onset_token_targets",
     "psca_bias",
     "psca_mask",
     "sample",

@@ -12,7 +12,7 @@ flags of the target audio (STA-V2A eq. 1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -67,6 +67,22 @@ def contiguous_span_mask(
     offsets = (rand((batch,), generator) * (num_tokens - length + 1)).long().clamp(max=num_tokens - length)
     positions = torch.arange(num_tokens)
     return (positions >= offsets[:, None]) & (positions < offsets[:, None] + length)
+
+
+def onset_token_targets(
+    onset_times: Sequence[float] | torch.Tensor, num_tokens: int, token_rate: float, start: float = 0.0
+) -> torch.Tensor:
+    """Per-token onset flags ``[num_tokens]`` (float 0/1) for onsets at ``onset_times`` seconds.
+
+    Token i covers ``[start + i / token_rate, start + (i + 1) / token_rate)``; onsets outside
+    the window are ignored.
+    """
+    times = torch.as_tensor(onset_times, dtype=torch.float64).flatten()
+    index = torch.floor((times - start) * token_rate).long()
+    index = index[(index >= 0) & (index < num_tokens)]
+    flags = torch.zeros(num_tokens)
+    flags[index] = 1.0
+    return flags
 
 
 def training_loss(
