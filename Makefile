@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test test-slow lint run bench env clean
+.PHONY: demo test test-slow lint run bench env clean train-default
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output
+
+# The bundled default model, reproducibly (hours on a 2-core CPU; every step resumes):
+# FoleyWorld corpus -> CLIP encoder -> feature cache + Flowley -> models/foleyworld-tiny.
+FW_DATA ?= runs/fw-train
+train-default: $(STAMP)
+	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2
+	test -f runs/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out runs/clip-tiny --steps 800 --batch 128 --resume
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --out runs/flowley-tiny --resume \
+		--bundle models/foleyworld-tiny --bundle-name foleyworld-tiny

@@ -44,7 +44,10 @@ class GenerationRequest:
     """One generation: a time range of a video plus every setting (seconds, normalised boxes).
 
     ``end=None`` means the end of the video. ``num_candidates`` candidates use seeds
-    ``seed, seed + 1, …`` unless a search is given.
+    ``seed, seed + 1, …`` unless a search is given. ``drop_conditions`` names condition groups
+    (``visual``, ``text``, ``sync``, ``mix``, ``ref``) the model does not see: each is replaced
+    by its learned null, as in classifier-free training (used for ablations and benchmark
+    controls).
     """
 
     video: str
@@ -67,6 +70,7 @@ class GenerationRequest:
     cycle_samples: int = 4
     search: SearchSettings | None = None
     inpaint: InpaintContext | None = None
+    drop_conditions: tuple[str, ...] = ()
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
@@ -85,6 +89,8 @@ class GenerationRequest:
             values["search"] = SearchSettings(**values["search"])
         if values.get("inpaint") is not None:
             values["inpaint"] = InpaintContext(**values["inpaint"])
+        if "drop_conditions" in values:
+            values["drop_conditions"] = tuple(values["drop_conditions"])
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 

@@ -29,6 +29,8 @@ from foleystudio.core import bundle as bundles
 from foleystudio.core import commands as cmd
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.media import MediaInfo, probe
+from foleystudio.core.paths import user_dir
+from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
 from foleystudio.core.requests import Candidate
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
@@ -38,13 +40,6 @@ from foleystudio.gui.undo import UndoCommand
 
 #: Marks an argument of :meth:`Document.select` left as it is.
 _KEEP: Any = object()
-
-
-def user_dir() -> Path:
-    """Where FoleyStudio keeps per-user files: ``$FOLEYSTUDIO_USER_DIR`` or
-    ``~/.local/share/foleystudio`` (the same root as ``ml.checkpoints.user_models_dir``)."""
-    override = os.environ.get("FOLEYSTUDIO_USER_DIR")
-    return Path(override) if override else Path.home() / ".local" / "share" / "foleystudio"
 
 
 def untitled_bundle_path(stem: str) -> Path:
@@ -463,10 +458,14 @@ class Document(QObject):
         self.select(clip_id=clip.id, track_id=track_id)
         return clip
 
-    def _store(self, audio: Any, sample_rate: int) -> Path:
+    def _bundle(self) -> Path:
+        """The bundle folder renders go to; :class:`UsageError` before a video is open."""
         if self.bundle_dir is None:
             raise UsageError("open a video or a project first")
-        return bundles.store_render(self.bundle_dir, audio, sample_rate)
+        return self.bundle_dir
+
+    def _store(self, audio: Any, sample_rate: int) -> Path:
+        return bundles.store_render(self._bundle(), audio, sample_rate)
 
     # --- candidates ----------------------------------------------------------------------
     def set_candidates(self, candidates: Sequence[Candidate]) -> None:
@@ -477,48 +476,21 @@ class Document(QObject):
         self.candidates = ranked
         self.candidates_changed.emit()
 
-    def target_track_for(self, candidate: Candidate) -> Track | None:
-        """The track a candidate lands on: its source's track, else the selected free track."""
-        if candidate.source_id:
-            track = self.project.track_for_source(candidate.source_id)
-            if track is not None:
-                return track
-        if self.selected_track_id:
-            track = next((t for t in self.project.tracks if t.id == self.selected_track_id), None)
-            if track is not None and track.source_id is None:
-                return track
-        return None
-
     def use_candidate(self, candidate: Candidate, model_name: str = "") -> Clip:
         """Store the candidate as a render and place it on its track (one undo step).
 
-        The clip keeps the full request, seed and scores as provenance.
+        Placement is :func:`foleystudio.core.placement.place_candidate` (the CLI's too): the
+        source's track, else the selected free track, else a new one; the clip keeps the full
+        request, seed and scores as provenance. The new clip and its track become selected.
         """
-        render = self._store(candidate.audio, candidate.sample_rate)
-        label = candidate.label or f"seed {candidate.seed}"
-        clip = Clip(
-            render=str(render),
-            position=max(candidate.start, 0.0),
-            duration=candidate.duration,
-            label=label,
-            provenance={
-                "request": candidate.request.to_dict(),
-                "seed": candidate.seed,
-                "scores": dict(candidate.scores),
-                "model": model_name or candidate.request.model,
-                "source_id": candidate.source_id,
-            },
+        group, clip = place_candidate(
+            self.project,
+            self._bundle(),
+            candidate,
+            model_name=model_name,
+            track_id=self.selected_track_id,
         )
-        commands: list[cmd.Command] = []
-        track = self.target_track_for(candidate)
-        if track is None:
-            name = "Foley"
-            if candidate.source_id:
-                with contextlib.suppress(FoleyStudioError):
-                    name = self.project.source(candidate.source_id).label[:40] or name
-            track = Track(name=name, colour=self.project.next_colour(), source_id=candidate.source_id)
-            commands.append(cmd.AddTrack(track))
-        commands.append(cmd.AddClip(track.id, clip))
-        self.push_group(f"Use candidate '{label}'", commands)
+        self.push(group)
+        track, _ = self.project.find_clip(clip.id)
         self.select(clip_id=clip.id, track_id=track.id)
         return clip

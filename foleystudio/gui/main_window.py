@@ -28,14 +28,16 @@ from PySide6.QtWidgets import (
 
 from foleystudio import __version__
 from foleystudio.core import bundle as bundles
+from foleystudio.core.generation_requests import build_request
+from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
 from foleystudio.core.requests import Candidate
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.candidates import CandidatesPanel
 from foleystudio.gui.dialogs import SHORTCUTS_HELP, Prompts
-from foleystudio.gui.document import Document, user_dir
+from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import dropped_paths, kind_of
-from foleystudio.gui.generation import ENGINE_MODULE, EngineHolder, build_request
+from foleystudio.gui.generation import ENGINE_MODULE, EngineHolder
 from foleystudio.gui.inspector import Inspector
 from foleystudio.gui.playback_control import PlaybackController
 from foleystudio.gui.timeline import TimelinePanel

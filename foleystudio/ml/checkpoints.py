@@ -40,6 +40,7 @@ from torch import nn
 import foleystudio
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.paths import user_dir
 from foleystudio.errors import CheckpointError, UsageError
 
 FORMAT_VERSION = 1
@@ -302,9 +303,7 @@ def packaged_models_dir() -> Path:
 
 def user_models_dir() -> Path:
     """The user's models folder: ``$FOLEYSTUDIO_USER_DIR/models`` or ``~/.local/share/foleystudio/models``."""
-    base = os.environ.get("FOLEYSTUDIO_USER_DIR")
-    root = Path(base) if base else Path.home() / ".local" / "share" / "foleystudio"
-    return root / "models"
+    return user_dir() / "models"
 
 
 def model_dirs() -> list[tuple[str, Path]]:

@@ -37,7 +37,7 @@ from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
-from foleystudio.ml.flowley.conditions import Conditions
+from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
 from foleystudio.ml.scores import sync_score, total_score
 from foleystudio.ml.windows import plan_windows, sample_windows
 
@@ -215,6 +215,9 @@ class GenerationEngine:
                     text_cond if text or target is None else _text_conditions(model.clip, labels[target])
                 )
                 cond = _window_conditions(w, window_t, target_text, reference).repeat(n).to(self.device)
+                if request.drop_conditions:
+                    # Dropped groups stay dropped in the unconditional branch too (it copies keep).
+                    cond = cond.dropped(request.drop_conditions)
                 conds.append(cond)
                 unconds.append(_unconditional(cond, negative, n))
                 noises.append(
@@ -304,6 +307,11 @@ def _validate(request: GenerationRequest) -> None:
         raise UsageError(f"end ({request.end} s) must be after start ({request.start} s)")
     if request.start < 0:
         raise UsageError(f"start must be ≥ 0 s, got {request.start}")
+    unknown = sorted(set(request.drop_conditions) - set(CONDITION_NAMES))
+    if unknown:
+        raise UsageError(
+            f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_NAMES)}"
+        )
     if not Path(request.video).is_file():
         raise FoleyStudioError("video file does not exist", request.video)
 

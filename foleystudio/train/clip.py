@@ -8,6 +8,7 @@ box crop with that source's text), then trained for ``steps`` steps, resumable.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import numpy as np
 import open_clip
 import torch
 
+from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.boxes import Box
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.media import VideoFile
@@ -207,11 +209,12 @@ def train_clip(
             if len(val_rows):
                 log.write(event="val", step=step, retrieval_top1=retrieval_accuracy(encoder, pairs, val_rows))
         progress(
-            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {float(loss):.3f}"
+            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {loss.item():.3f}"
         )
     elapsed = time.monotonic() - started
     save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
     encoder.save_weights(run_dir / "clip.safetensors")
+    atomic_write_bytes(run_dir / "clip_config.json", json.dumps(encoder.config.to_dict(), indent=2).encode())
     summary = {"steps": step, "elapsed_seconds": round(elapsed, 1), "pairs": len(pairs.texts)}
     if len(val_rows):
         summary["val_retrieval_top1"] = retrieval_accuracy(encoder, pairs, val_rows)
@@ -219,11 +222,14 @@ def train_clip(
     return summary
 
 
-def load_trained_clip(
-    run_dir: str | os.PathLike[str], config: str = "fw-clip-tiny", device: str = "cpu"
-) -> ClipEncoder:
-    """The encoder of a finished CLIP run."""
-    encoder = ClipEncoder.from_config(ClipEncoderConfig(config), device)
-    encoder.load_weights(Path(run_dir) / "clip.safetensors")
+def load_trained_clip(run_dir: str | os.PathLike[str], device: str = "cpu") -> ClipEncoder:
+    """The encoder of a finished CLIP run (its config and weights)."""
+    run_dir = Path(run_dir)
+    try:
+        config = ClipEncoderConfig.from_dict(json.loads((run_dir / "clip_config.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not a finished CLIP run: {exc}", run_dir) from exc
+    encoder = ClipEncoder.from_config(config, device)
+    encoder.load_weights(run_dir / "clip.safetensors")
     encoder.model.eval()
     return encoder

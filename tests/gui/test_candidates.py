@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from foleystudio.core.boxes import Box
+from foleystudio.core.generation_requests import build_request
 from foleystudio.core.requests import Candidate
-from foleystudio.gui.generation import build_request
 from foleystudio.gui.psca_plot import psca_mask
 from foleystudio.gui.spectrogram import LEVELS_DB, spectrogram_db
 

@@ -283,6 +283,17 @@ def test_heun_uses_more_evaluations_and_differs_from_euler() -> None:
         sample(model, noise, cond, steps=0)
 
 
+def test_an_explicit_unconditional_branch_shares_the_context() -> None:
+    model = debug_model()
+    cond = make_conditions(model.config, context=True)
+    noise = noise_like(model.config)
+    bare = make_conditions(model.config).unconditional()  # no context of its own
+    assert torch.equal(
+        sample(model, noise, cond, steps=2, cfg_scale=2.0, uncond=bare),
+        sample(model, noise, cond, steps=2, cfg_scale=2.0),
+    )
+
+
 def test_inpainting_keeps_the_known_tokens() -> None:
     model = debug_model()
     cond = make_conditions(model.config, context=True)

@@ -63,6 +63,12 @@ def sample(
     guided = cfg_scale != 1.0 and bool(cond.tensors() or uncond is not None)
     if guided:
         uncond = uncond if uncond is not None else cond.unconditional()
+        # The inpainting context and the window clock are not guidance conditions: the
+        # unconditional branch shares them with the conditional one.
+        if uncond.context is None and cond.context is not None:
+            uncond = uncond.replace(context=cond.context, context_mask=cond.context_mask)
+        if uncond.audio_start is None and cond.audio_start is not None:
+            uncond = uncond.replace(audio_start=cond.audio_start)
         if not cond.tensors():
             cond = Conditions(audio_start=torch.zeros(batch, device=device))
         net_cond = Conditions.concat([cond, uncond]).to(device)

@@ -1,0 +1,79 @@
+"""The generation request for what the user asked of a project (app buttons, scripts).
+
+:func:`build_request` turns the project's settings, in/out points and a selection into a
+frozen :class:`~foleystudio.core.requests.GenerationRequest`.
+
+Decisions: "all" covers the in/out range (or the whole video) with every source (the engine
+joins the text sources into its prompt, so the request's own ``text`` stays empty); "object"
+covers the object's own time range (or in/out) with that object alone, ``per_source=True``,
+so the stem lands on its track; "range" regenerates in/out inside the selected clip, keeping
+the clip's audio outside it as inpainting context.
+"""
+
+from __future__ import annotations
+
+from foleystudio.core.project import Project
+from foleystudio.core.requests import GenerationRequest, InpaintContext
+from foleystudio.core.sources import ObjectSource
+from foleystudio.errors import UsageError
+
+
+def build_request(
+    project: Project, mode: str = "all", source_id: str | None = None, clip_id: str | None = None
+) -> GenerationRequest:
+    """The request for ``mode`` "all", "object" (``source_id``) or "range" (``clip_id``).
+
+    Raises :class:`UsageError` when the project has no video or the selection does not fit
+    the mode.
+    """
+    if not project.video:
+        raise UsageError("open a video first: generation follows the picture")
+    s = project.settings
+    start = project.in_point or 0.0
+    end = project.out_point
+    sources = tuple(project.sources)
+    per_source = False
+    inpaint = None
+    if mode == "object":
+        if source_id is None:
+            raise UsageError("select an object source to regenerate")
+        source = project.source(source_id)
+        if not isinstance(source, ObjectSource):
+            raise UsageError(f"'{source.label}' is a {source.kind} source; select an object")
+        sources = (source,)
+        per_source = True
+        if project.in_point is None and project.out_point is None:
+            start = source.start or 0.0
+            end = source.end
+    elif mode == "range":
+        if project.in_point is None or project.out_point is None:
+            raise UsageError("set in and out points (I, O) around the part to regenerate")
+        if clip_id is None:
+            raise UsageError("select the clip whose range should be regenerated")
+        _, clip = project.find_clip(clip_id)
+        start, end = max(project.in_point, clip.position), min(project.out_point, clip.end)
+        if end <= start:
+            raise UsageError("the in/out range does not overlap the selected clip")
+        inpaint = InpaintContext(
+            render=clip.render, render_start=clip.position - clip.offset, start=start, end=end
+        )
+    elif mode != "all":
+        raise UsageError(f"unknown generation mode {mode!r}")
+    return GenerationRequest(
+        video=project.video,
+        start=start,
+        end=end,
+        negative_text=s.negative_text,
+        sources=sources,
+        omega=s.omega,
+        delta=s.delta,
+        steps=s.steps,
+        sampler=s.sampler,
+        cfg=s.cfg,
+        seed=s.seed,
+        num_candidates=s.num_candidates,
+        model=s.model,
+        device=s.device,
+        per_source=per_source,
+        inpaint=inpaint,
+    )

@@ -1,0 +1,55 @@
+"""The training pipeline end to end on a tiny FoleyWorld corpus: CLIP → cache → Flowley → bundle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from foleystudio.cli import main
+from foleystudio.data.datasets import FeatureCache, scan_folder
+from foleystudio.data.foleyworld import generate_corpus
+from foleystudio.errors import DataError
+from foleystudio.ml.checkpoints import load_bundle
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fw")
+    generate_corpus(out, 4, seed=11, duration=2.0, size=64, split_fractions=(0.5, 0.5, 0.0))
+    return out
+
+
+def test_scan_reads_foleyworld_splits_and_truth(corpus):
+    records = scan_folder(corpus)
+    assert len(records) == 4
+    assert {r.split for r in records} <= {"train", "val"}
+    assert all(r.truth and r.caption and r.audio for r in records)
+
+
+def test_scan_rejects_an_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="no video files"):
+        scan_folder(tmp_path)
+
+
+def test_pipeline_trains_resumes_and_bundles(corpus, tmp_path):
+    clip_run, flow_run, bundle = tmp_path / "clip", tmp_path / "flow", tmp_path / "bundle"
+    assert main(["train", "clip", "--data", str(corpus), "--out", str(clip_run), "--config", "fw-clip-debug",
+                 "--steps", "3", "--batch", "8"]) == 0
+    assert (clip_run / "clip.safetensors").is_file()
+    args = ["train", "flowley", "--data", str(corpus), "--clip", str(clip_run), "--out", str(flow_run),
+            "--config", "debug", "--batch", "2"]
+    assert main([*args, "--steps", "4"]) == 0
+    cache = FeatureCache(flow_run / "cache.safetensors")
+    kinds = {e["kind"] for e in cache.examples}
+    assert kinds == {"mix", "object"}
+    assert cache.tensors["tokens"].shape[1:] == (125, 320) and cache.tensors["sync"].shape[-1] == 4
+    # Resuming continues from step 4 to step 6 and writes the bundle with its logs.
+    assert main([*args, "--steps", "6", "--resume", "--bundle", str(bundle), "--bundle-name", "fw-test"]) == 0
+    events = [json.loads(line) for line in (flow_run / "log.jsonl").read_text().splitlines()]
+    assert [e["steps"] for e in events if e["event"] == "stop"] == [4, 6]
+    loaded = load_bundle(bundle)
+    assert loaded.name == "fw-test" and loaded.training["steps"] == 6
+    assert (bundle / "training_log.jsonl").is_file()
+    # Without --resume an existing run is refused rather than overwritten.
+    assert main([*args, "--steps", "8"]) == 2
