@@ -92,7 +92,11 @@ def bootstrap_mean(values: Sequence[float], rng: np.random.Generator) -> dict[st
         return {"mean": None, "ci95": None, "n": 0}
     means = x[rng.integers(0, len(x), size=(BOOTSTRAP_RESAMPLES, len(x)))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"mean": round(float(x.mean()), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)], "n": len(x)}
+    return {
+        "mean": round(float(x.mean()), 4),
+        "ci95": [round(float(lo), 4), round(float(hi), 4)],
+        "n": len(x),
+    }
 
 
 # -- ground truth -------------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def measure_clip(
     )
     started = time.perf_counter()
     (generated,) = engine.generate(request)
-    generate_s = time.perf_counter() - started
+    generate_s = time.perf_counter() - started  # features included; the next call reuses them
     (blind,) = engine.generate(request.replace(drop_conditions=DROPPED_FOR_NO_VISUAL))
     rate = generated.sample_rate
     if mix_path is not None:
@@ -261,9 +265,7 @@ def summarise(clips: list[dict[str, Any]], rng: np.random.Generator) -> dict[str
         systems[name]["n_onsets"] = round(float(np.mean([c["systems"][name]["n_onsets"] for c in clips])), 2)
     differences = {
         f"generated-{control}": {
-            m: bootstrap_mean(
-                [c["systems"]["generated"][m] - c["systems"][control][m] for c in clips], rng
-            )
+            m: bootstrap_mean([c["systems"]["generated"][m] - c["systems"][control][m] for c in clips], rng)
             for m in ("onset_f1", "av_align", "aa_align")
         }
         for control in CONTROLS
@@ -288,6 +290,16 @@ def summarise(clips: list[dict[str, Any]], rng: np.random.Generator) -> dict[str
         "differences": differences,
         "per_category": categories,
     }
+
+
+def compact_clip(clip: dict[str, Any]) -> dict[str, Any]:
+    """One clip's row for the results file: each system's onset F1, AV-Align, AA-Align and
+    onset count (3 decimals)."""
+    row = {k: clip[k] for k in ("name", "categories", "duration_s", "n_true_onsets", "n_video_peaks")}
+    row["generate_s"] = clip["generate_s"]
+    for metric in ("onset_f1", "av_align", "aa_align", "n_onsets"):
+        row[metric] = {name: round(float(v[metric]), 3) for name, v in clip["systems"].items()}
+    return row
 
 
 def check_targets(summary: dict[str, Any]) -> dict[str, Any]:
@@ -317,7 +329,9 @@ def model_summary(loaded: Any) -> dict[str, Any]:
         "path": str(loaded.bundle.path),
         "version": str(manifest.get("version", "")),
         "description": manifest.get("description", ""),
-        "flowley": {k: flowley.get(k) for k in ("visual_attention", "hidden", "window_seconds") if k in flowley},
+        "flowley": {
+            k: flowley.get(k) for k in ("visual_attention", "hidden", "window_seconds") if k in flowley
+        },
         "training": training,
     }
 
@@ -343,8 +357,8 @@ def run(
 ) -> dict[str, Any]:
     """Run the benchmark and return the results (also written to ``out`` unless None).
 
-    ``data``: a FoleyWorld corpus folder whose ``split`` is the held-out set; None generates
-    one. ``clips`` caps the clips of every set. ``novel``: also measure the novel-look set.
+    ``data``: a FoleyWorld corpus folder whose ``split`` is the held-out set (all of it in a
+    full run); None generates one. ``clips`` caps the clips of every set. ``novel``: also measure the novel-look set.
     ``duration``: seconds measured from each clip's start. ``prompt``: ``text``, ``caption`` or
     ``none``. ``log``: receives one line per clip (default: stderr).
     """
@@ -370,7 +384,9 @@ def run(
     with tempfile.TemporaryDirectory(prefix="foleystudio-sync-") as tmp:
         todo: list[tuple[str, list[Any], dict[str, Any]]] = []
         if data is not None:
-            records = corpus_clips(Path(data), split, clips)
+            # A corpus split is used whole, but a quick run or --clips takes its first clips.
+            limit = clips if clips is not None else (n_heldout if quick else None)
+            records = corpus_clips(Path(data), split, limit)
             todo.append(("heldout", records, {"source": str(Path(data).resolve()), "split": split}))
         else:
             records = generate_set(Path(tmp) / "heldout", n_heldout, HELDOUT_SEED, duration, novel=False)
@@ -404,7 +420,7 @@ def run(
             summary = summarise(per_clip, np.random.default_rng(seed))
             summary["set"] = info
             summary["targets"] = check_targets(summary)
-            summary["per_clip"] = per_clip
+            summary["per_clip"] = [compact_clip(c) for c in per_clip]
             sets[set_name] = summary
     result: dict[str, Any] = {
         "benchmark": "sync",
@@ -460,7 +476,9 @@ def format_report(result: dict[str, Any]) -> str:
             f"{'system':<22}" + "".join(f"{c:<22}" for c in columns) + "onsets",
         ]
         for name, row in summary["systems"].items():
-            lines.append(f"{name:<22}" + "".join(f"{_cell(row[c]):<22}" for c in columns) + f"{row['n_onsets']}")
+            lines.append(
+                f"{name:<22}" + "".join(f"{_cell(row[c]):<22}" for c in columns) + f"{row['n_onsets']}"
+            )
         lines.append("generated minus control (onset F1 / AA-Align):")
         for key, diff in summary["differences"].items():
             lines.append(f"  {key:<30} {_cell(diff['onset_f1']):<24} {_cell(diff['aa_align'])}")

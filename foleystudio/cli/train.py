@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="override the config's visual attention (ablation)",
     )
+    f.add_argument(
+        "--train-clips",
+        type=int,
+        default=None,
+        help="cache only the first N training clips (plus every validation clip)",
+    )
     f.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
     f.add_argument("--bundle-name", default="foleyworld-tiny")
@@ -79,7 +85,10 @@ def run_flowley(args: argparse.Namespace) -> int:
     cache = out / "cache.safetensors"
     clip = load_trained_clip(args.clip)
     if not cache.is_file():
-        build_feature_cache(scan_folder(args.data), clip, MelCodec(), cache, progress=_progress)
+        records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
+        train = [r for r in records if r.split == "train"][: args.train_clips]
+        records = train + [r for r in records if r.split == "val"]
+        build_feature_cache(records, clip, MelCodec(), cache, progress=_progress)
     overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
     settings = FlowleyTrainSettings(
         config=args.config,

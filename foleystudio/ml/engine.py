@@ -309,9 +309,7 @@ def _validate(request: GenerationRequest) -> None:
         raise UsageError(f"start must be ≥ 0 s, got {request.start}")
     unknown = sorted(set(request.drop_conditions) - set(CONDITION_NAMES))
     if unknown:
-        raise UsageError(
-            f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_NAMES)}"
-        )
+        raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_NAMES)}")
     if not Path(request.video).is_file():
         raise FoleyStudioError("video file does not exist", request.video)
 

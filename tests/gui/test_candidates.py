@@ -131,36 +131,20 @@ def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
     assert doc.project.settings.seed == 0 and inspector.seed.value() == 0
 
 
-def test_build_request_for_each_mode(window, video, make_wav) -> None:
+def test_a_candidate_without_source_lands_on_the_selected_free_track(window, video) -> None:
+    # Placement itself is core/placement.py (tested with the CLI); this checks the document
+    # hands it the selection and selects the result. build_request: tests/unit.
     window.open_path(video)
     doc = window.document
-    obj = doc.add_object(Box(0.1, 0.1, 0.2, 0.2), label="ball")
-    doc.add_text("rubber ball bouncing on wood")
-    doc.set_settings(steps=4, num_candidates=3, omega=0.3)
-    request = build_request(doc.project)
-    assert (request.start, request.end, request.steps, request.num_candidates, request.omega) == (
-        0.0,
-        None,
-        4,
-        3,
-        0.3,
-    )
-    assert request.text == "" and [s.kind for s in request.sources] == ["object", "text"]
-    per_object = build_request(doc.project, "object", obj.id)
-    assert per_object.per_source and per_object.sources == (doc.project.source(obj.id),)
-    clip = doc.import_audio_clip(make_wav("bed.wav", 1.5), None, 0.0)
-    doc.set_in_out(0.5, 1.0)
-    ranged = build_request(doc.project, "range", clip_id=clip.id)
-    assert (ranged.start, ranged.end) == (0.5, 1.0)
-    assert (
-        ranged.inpaint is not None
-        and ranged.inpaint.render == clip.render
-        and ranged.inpaint.render_start == 0.0
-    )
-    from foleystudio.errors import UsageError
-
-    with pytest.raises(UsageError):
-        build_request(doc.project, "object", None)
+    free = doc.add_track("Free")
+    doc.select(track_id=free.id)
+    c = candidate(doc.project, 5, 0.5, start=0.75)
+    clip = doc.use_candidate(c, "tiny")
+    assert [cl.id for cl in doc.project.track_named("Free").clips] == [clip.id]
+    assert (doc.selected_clip_id, doc.selected_track_id) == (clip.id, free.id)
+    assert clip.provenance["model"] == "tiny" and len(doc.project.tracks) == 1
+    doc.undo()
+    assert not doc.project.track_named("Free").clips and doc.selected_clip_id is None
 
 
 def test_spectrogram_of_a_sine_peaks_at_its_frequency() -> None:

@@ -1,10 +1,8 @@
-"""The per-user folder follows FOLEYSTUDIO_USER_DIR, and the model registry lives inside it."""
+"""The per-user folder follows FOLEYSTUDIO_USER_DIR, else sits under the home folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from foleystudio.core.paths import USER_DIR_ENV, user_dir
 
@@ -15,9 +13,3 @@ def test_user_dir_honours_the_override_and_defaults_under_home(monkeypatch, tmp_
     monkeypatch.delenv(USER_DIR_ENV)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert user_dir() == tmp_path / ".local" / "share" / "foleystudio"
-
-
-def test_user_models_dir_is_inside_the_user_dir(monkeypatch, tmp_path: Path) -> None:
-    checkpoints = pytest.importorskip("foleystudio.ml.checkpoints")  # needs torch
-    monkeypatch.setenv(USER_DIR_ENV, str(tmp_path))
-    assert checkpoints.user_models_dir() == tmp_path / "models"
