@@ -93,10 +93,11 @@ def build_project(folder: Path, minutes: float, render_rate: int, seed: int = 0)
 
 def run(quick: bool = False) -> dict[str, object]:
     """Measure and return the figures (also written to benchmarks/results/export_speed.json)."""
-    from benchmarks.media import machine
     from foleystudio.core.atomicfile import atomic_write_bytes
+    from foleystudio.core.machine import machine_description
     from foleystudio.export import export_project
 
+    machine = machine_description(load_average=True)  # the load at the start
     minutes = 1.0 if quick else 10.0
     repeats = 1 if quick else 3
     root = Path(tempfile.mkdtemp(prefix="foleystudio-bench-export-"))
@@ -130,7 +131,7 @@ def run(quick: bool = False) -> dict[str, object]:
         result_dict: dict[str, object] = {
             "benchmark": "export_speed",
             "quick": quick,
-            "machine": machine(),
+            "machine": machine,
             "input": {
                 "tracks": TRACKS,
                 "minutes": minutes,

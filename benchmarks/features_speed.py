@@ -30,14 +30,14 @@ BUDGET_S = 2.0
 
 def run(quick: bool = False) -> dict[str, object]:
     """Measure and return the figures (also written to benchmarks/results/features_speed.json)."""
-    import torch
-
-    from benchmarks.media import bench_clip, machine
+    from benchmarks.media import bench_clip
     from foleystudio.core.atomicfile import atomic_write_bytes
+    from foleystudio.core.machine import machine_description
     from foleystudio.core.media import VideoFile
     from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
     from foleystudio.ml.encoders.motion import motion_energy
 
+    machine = machine_description(load_average=True)  # the load at the start
     clip_path = bench_clip()
     encoder = ClipEncoder.from_config(ClipEncoderConfig("fw-clip-tiny"), "cpu", seed=0)
     step = MOTION_FPS // CLIP_FPS
@@ -71,7 +71,7 @@ def run(quick: bool = False) -> dict[str, object]:
     result: dict[str, object] = {
         "benchmark": "features_speed",
         "quick": quick,
-        "machine": {**machine(), "torch_threads": torch.get_num_threads()},
+        "machine": machine,
         "input": {
             "clip": "benchmarks/media.py 1080p H.264 clip (1920x1080, 24 fps), first 8 s",
             "decoding_included": True,

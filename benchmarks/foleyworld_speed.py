@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +26,6 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "foleyworld_speed.json"
 DURATION, SIZE = 8.0, 128
-
-
-def machine() -> dict[str, Any]:
-    """The machine the figures were taken on (torch only as a version string)."""
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": version("scipy"),
-        "torch": version("torch"),
-        "av": version("av"),
-        # Other work on the machine slows these figures: the 1-minute load at the start.
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
 
 
 def _rate(seconds: list[float]) -> dict[str, float]:
@@ -67,8 +41,10 @@ def _rate(seconds: list[float]) -> dict[str, float]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure and return the figures (also written to ``benchmarks/results/foleyworld_speed.json``)."""
+    from foleystudio.core.machine import machine_description
     from foleystudio.data.foleyworld import CATEGORIES, generate_clip, generate_corpus, write_clip
 
+    machine = machine_description(load_average=True)  # the load at the start
     n = 6 if quick else 30
     generate_clip(0, duration=1.0, size=32)  # warm imports and filter caches
     gen: list[float] = []
@@ -97,7 +73,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "foleyworld_speed",
         "quick": quick,
-        "machine": machine(),
+        "machine": machine,
         "clip": {
             "duration_s": DURATION,
             "size": SIZE,

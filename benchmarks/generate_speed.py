@@ -24,42 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generate_speed.json"
 WINDOW_S = 8.0
 RTF_BUDGET_16_STEPS = 0.2
-
-
-def machine() -> dict[str, Any]:
-    """The machine the figures were taken on."""
-    import torch
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "torchaudio": version("torchaudio"),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    if hasattr(os, "getloadavg"):
-        info["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
-    return info
 
 
 def _peak_rss_mib() -> float | None:
@@ -103,10 +76,12 @@ def run(quick: bool = False) -> dict[str, Any]:
     """Measure and return the figures (also written to benchmarks/results/generate_speed.json)."""
     import torch
 
+    from foleystudio.core.machine import machine_description
     from foleystudio.ml.codec import MelCodec
     from foleystudio.ml.device import make_generator
     from foleystudio.ml.flowley import Flowley, FlowTrainingConfig, flowley_config, sample, training_loss
 
+    machine = machine_description(load_average=True)  # the load at the start
     rss_start = _peak_rss_mib()
     config = flowley_config("tiny")
     codec = MelCodec()
@@ -155,7 +130,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     result = {
         "benchmark": "generate_speed",
         "quick": quick,
-        "machine": machine(),
+        "machine": machine,
         "model": {
             "config": "tiny",
             "parameters": model.num_parameters(),

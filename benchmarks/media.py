@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -35,29 +33,6 @@ CLIP_SECONDS, CLIP_FPS, CLIP_SIZE, CLIP_GOP, CLIP_BFRAMES = 10, 24, (1920, 1080)
 FIRST_FRAME_BUDGET_S, SEEK_P95_BUDGET_MS = 0.5, 80.0
 #: Per-frame grain (+-levels): sets the bitrate, ~10 Mbit/s like a phone's 1080p recording.
 GRAIN = 6
-
-
-def machine() -> dict[str, object]:
-    """The machine the figures were taken on (no torch import: only its version string)."""
-    import av
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "av": av.__version__,
-        "libavcodec": ".".join(str(v) for v in av.library_versions["libavcodec"]),
-        # The figures depend on what else runs: the 1-minute load when the run started.
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
 
 
 def _clip_frames(n: int, width: int, height: int, seed: int = 0) -> Iterator[np.ndarray]:
@@ -97,8 +72,10 @@ def run(quick: bool = False) -> dict[str, object]:
     """Measure and return the figures (also written to benchmarks/results/media.json)."""
     import av
 
+    from foleystudio.core.machine import machine_description
     from foleystudio.core.media import VideoFile, probe
 
+    machine = machine_description(load_average=True)  # the load at the start
     clip = bench_clip()
     info = probe(clip)
     first_runs = 3 if quick else 10
@@ -137,7 +114,7 @@ def run(quick: bool = False) -> dict[str, object]:
     result: dict[str, object] = {
         "benchmark": "media",
         "quick": quick,
-        "machine": machine(),
+        "machine": machine,
         "clip": {
             "size": f"{info.width}x{info.height}",
             "codec": info.codec,

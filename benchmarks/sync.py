@@ -363,9 +363,9 @@ def run(
     ``none``. ``log``: receives one line per clip (default: stderr).
     """
     from foleystudio.core.atomicfile import atomic_write_bytes
+    from foleystudio.core.machine import machine_description
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
-    from foleystudio.train.common import machine_description
 
     if prompt not in PROMPTS:
         raise UsageError(f"prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 from typing import Any
+
+from foleystudio.core.machine import machine_description, package_version
 
 #: (label, distribution name) of the libraries FoleyStudio relies on.
 LIBRARIES = (
@@ -44,20 +43,9 @@ def register(subparsers: Any) -> None:
 
 def library_versions() -> dict[str, str | None]:
     """Installed version of each library (None when it is not installed)."""
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for label, dist in LIBRARIES:
-        try:
-            versions[label] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            if label == "PySide6":  # the full PySide6 wheel instead of the Essentials one
-                try:
-                    versions[label] = metadata.version("PySide6")
-                    continue
-                except metadata.PackageNotFoundError:
-                    pass
-            versions[label] = None
+    versions = {label: package_version(dist) for label, dist in LIBRARIES}
+    if versions["PySide6"] is None:  # the full PySide6 wheel instead of the Essentials one
+        versions["PySide6"] = package_version("PySide6")
     return versions
 
 
@@ -90,9 +78,8 @@ def collect() -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "foleystudio": foleystudio.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
+        # Versions are listed once, under "libraries".
+        **machine_description(packages=()),
         "libraries": library_versions(),
     }
     problems = [

@@ -23,6 +23,8 @@ from foleystudio.errors import AudioFileError, UsageError
 
 #: File suffix -> libsndfile container written by :func:`save_audio`.
 SAVE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
+#: Suffixes (lower case) of the files taken as audio: open dialogs, drops, reference prompts.
+AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".caf", ".w64"})
 
 #: Sample formats accepted by :func:`save_audio` (soundfile subtype names).
 SAVE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")

@@ -35,7 +35,9 @@ class Box:
 
     def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """``(left, top, right, bottom)`` pixel bounds inside a frame, at least 1 px each way."""
-        box = self.clipped() or Box(min(max(self.x, 0.0), 1.0 - 1e-6), min(max(self.y, 0.0), 1.0 - 1e-6), 1e-6, 1e-6)
+        box = self.clipped() or Box(
+            min(max(self.x, 0.0), 1.0 - 1e-6), min(max(self.y, 0.0), 1.0 - 1e-6), 1e-6, 1e-6
+        )
         left = min(int(box.x * width), width - 1)
         top = min(int(box.y * height), height - 1)
         right = max(min(round((box.x + box.w) * width), width), left + 1)
@@ -60,7 +62,7 @@ def box_at(keyframes: tuple[BoxKeyframe, ...] | list[BoxKeyframe], time: float) 
         return keys[0].box
     if time >= keys[-1].time:
         return keys[-1].box
-    for a, b in zip(keys, keys[1:]):
+    for a, b in zip(keys, keys[1:], strict=False):
         if a.time <= time <= b.time:
             span = b.time - a.time
             u = 0.0 if span <= 0 else (time - a.time) / span

@@ -54,8 +54,13 @@ _TAIL_CHECK_SECONDS = 1.5
 _TAIL_CHECK_BYTES = 64 * 2**20
 _TRUNCATION_TOLERANCE = 0.1
 #: Containers that carry PCM audio in a form editors read (MP4's ``ipcm`` is rarely supported).
-_PCM_CONTAINERS = {".mov", ".mkv"}
-_AAC_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv"}
+PCM_CONTAINERS = (".mov", ".mkv")
+#: Containers a remuxed video with AAC audio may be written to.
+AAC_CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv")
+#: Suffixes (lower case) of the files taken as video: open dialogs, drops, dataset folders.
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mxf", ".mts", ".m2ts", ".ts", ".mpg"}
+)
 _TIMECODE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2}$")
 DEFAULT_TIMECODE = "00:00:00:00"
 
@@ -790,10 +795,10 @@ def remux_with_audio(
     video_path, out_path = Path(video_path), Path(out_path)
     suffix = out_path.suffix.lower()
     if audio_codec == "aac":
-        if suffix not in _AAC_CONTAINERS:
-            raise MediaError(f"AAC audio needs a {'/'.join(sorted(_AAC_CONTAINERS))} file", out_path)
+        if suffix not in AAC_CONTAINERS:
+            raise MediaError(f"AAC audio needs a {'/'.join(sorted(AAC_CONTAINERS))} file", out_path)
     elif audio_codec in ("pcm_s16le", "pcm_s24le"):
-        if suffix not in _PCM_CONTAINERS:
+        if suffix not in PCM_CONTAINERS:
             raise MediaError("PCM audio needs a .mov or .mkv file (MP4 players do not read PCM)", out_path)
     else:
         raise UsageError(f"unsupported audio codec {audio_codec!r} (aac, pcm_s16le, pcm_s24le)")

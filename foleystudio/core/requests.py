@@ -7,6 +7,8 @@ never hold per-call settings. Results are :class:`Candidate` values holding CPU 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +118,9 @@ class Candidate:
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.audio) / self.sample_rate
+
+
+def rank_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The candidates best first by their ``total`` score; ties and unscored ones keep their
+    order, and a candidate without a ``total`` ranks below every scored one."""
+    return sorted(candidates, key=lambda c: -c.scores.get("total", -math.inf))

@@ -56,6 +56,11 @@ def is_drop_frame_rate(fps: Fraction) -> bool:
     return fps.denominator == 1001 and nominal_fps(fps) in (30, 60)
 
 
+def uses_drop_frame(timecode: str, fps: Fraction) -> bool:
+    """Whether ``timecode`` is drop frame: written with ``;`` before FF, at 29.97 or 59.94 fps."""
+    return ";" in timecode and is_drop_frame_rate(fps)
+
+
 def timecode_to_frames(timecode: str, fps: Fraction) -> int:
     """Frame count since 00:00:00:00 of ``HH:MM:SS:FF`` (``;`` before FF = drop frame)."""
     text = timecode.strip()
@@ -117,7 +122,23 @@ def seconds_to_samples(seconds: float, sample_rate: int) -> int:
     return round(seconds * sample_rate)
 
 
-def seconds_to_timecode(seconds: float, fps: Fraction, drop_frame: bool = False) -> str:
-    """Timecode of the frame containing ``seconds`` (floor, with a 1e-6 s tolerance)."""
+def seconds_to_frames(seconds: float, fps: Fraction) -> int:
+    """Index of the frame containing ``seconds`` (floor, with a 1e-6 frame tolerance; ≥ 0)."""
     frames = int(Fraction(seconds).limit_denominator(10**9) * fps + Fraction(1, 10**6))
-    return frames_to_timecode(max(frames, 0), fps, drop_frame)
+    return max(frames, 0)
+
+
+def seconds_to_timecode(seconds: float, fps: Fraction, drop_frame: bool = False) -> str:
+    """Timecode of the frame containing ``seconds`` (floor, with a 1e-6 frame tolerance)."""
+    return frames_to_timecode(seconds_to_frames(seconds, fps), fps, drop_frame)
+
+
+def timecode_at(seconds: float, start_timecode: str, fps: Fraction) -> str:
+    """Source timecode of the frame at ``seconds`` into a video starting at ``start_timecode``.
+
+    Drop frame when the start timecode is (see :func:`uses_drop_frame`); times before 0 s
+    give the start timecode. Raises :class:`UsageError` for a malformed start timecode.
+    """
+    origin = timecode_to_frames(start_timecode, fps)
+    drop = uses_drop_frame(start_timecode, fps)
+    return frames_to_timecode(origin + seconds_to_frames(seconds, fps), fps, drop)

@@ -32,14 +32,13 @@ from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import load_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
-from foleystudio.core.media import read_audio
+from foleystudio.core.media import VIDEO_SUFFIXES, read_audio
 from foleystudio.errors import DataError, FoleyStudioError
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.encoders.clip import ClipEncoder
 from foleystudio.ml.features import VISUAL_FPS, extract_video_features
 from foleystudio.ml.onsets import detect_onsets
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SPLITS = ("train", "val", "test")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import resample, save_audio
 from foleystudio.core.media import probe, remux_with_audio
-from foleystudio.core.requests import Candidate
+from foleystudio.core.requests import Candidate, rank_candidates
 from foleystudio.export.naming import sanitize_component
 
 #: Rate of the remuxed video's AAC track.
@@ -50,14 +50,13 @@ def candidate_file_names(candidates: Sequence[Candidate], per_source: bool) -> l
 def best_mix(candidates: Sequence[Candidate]) -> Candidate:
     """The best candidate, or — for per-source stems — a candidate holding the sum of each
     source's best stem."""
-    best: dict[str | None, Candidate] = {}
-    for c in candidates:
-        if c.source_id not in best or c.scores.get("total", 0) > best[c.source_id].scores.get("total", 0):
-            best[c.source_id] = c
-    first = next(iter(best.values()))
+    ranked = rank_candidates(candidates)
+    sources = dict.fromkeys(c.source_id for c in candidates)  # in the order they first appear
+    best = [next(c for c in ranked if c.source_id == source) for source in sources]
+    first = best[0]
     if len(best) == 1:
         return first
-    audio = np.sum([c.audio for c in best.values()], axis=0).astype(np.float32)
+    audio = np.sum([c.audio for c in best], axis=0).astype(np.float32)
     return Candidate(
         audio=audio,
         sample_rate=first.sample_rate,

@@ -26,10 +26,10 @@ import soundfile as sf
 
 from foleystudio.core.project import Project
 from foleystudio.core.timebase import (
-    is_drop_frame_rate,
     seconds_to_samples,
     timecode_to_frames,
     timecode_to_samples,
+    uses_drop_frame,
 )
 from foleystudio.errors import ExportError
 from foleystudio.export.stems import ClipSpan, clip_spans, tracks_with_clips
@@ -83,7 +83,7 @@ class ExportLayout:
 
     @property
     def drop_frame(self) -> bool:
-        return ";" in self.start_timecode and is_drop_frame_rate(self.fps)
+        return uses_drop_frame(self.start_timecode, self.fps)
 
     @property
     def start_frames(self) -> int:

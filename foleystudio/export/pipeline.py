@@ -34,7 +34,7 @@ from foleystudio.core.atomicfile import fsync_dir
 from foleystudio.core.bundle import missing_media
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.project import Project, Track
-from foleystudio.core.timebase import timecode_to_frames, timecode_to_samples
+from foleystudio.core.timebase import timecode_to_frames, timecode_to_samples, uses_drop_frame
 from foleystudio.errors import ExportError, FoleyStudioError, UsageError
 from foleystudio.export.bwf import BextInfo, IXMLInfo, coding_history_line, write_bwf
 from foleystudio.export.layout import ExportLayout, PlacedItem, PlacedTrack, build_layout, merged_regions
@@ -605,7 +605,7 @@ class _Metadata:
     def ixml(self, note: str, time_reference: int, names: tuple[str, ...]) -> IXMLInfo | None:
         if not self.with_ixml:
             return None
-        drop = ";" in self.project.start_timecode
+        drop = uses_drop_frame(self.project.start_timecode, self.project.fps)
         return IXMLInfo(
             project=self.project.name,
             track_names=names,

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from foleystudio.core.media import remux_with_audio
+from foleystudio.core.media import AAC_CONTAINERS, PCM_CONTAINERS, remux_with_audio
 from foleystudio.errors import ExportError, MediaError, UsageError
 
 #: User-facing codec names -> what remux_with_audio takes (PCM depth follows the export bits).
 AUDIO_CODECS = ("aac", "pcm")
 
-_CONTAINERS = {"aac": (".mp4", ".m4v", ".mov", ".mkv"), "pcm": (".mov", ".mkv")}
+_CONTAINERS = {"aac": AAC_CONTAINERS, "pcm": PCM_CONTAINERS}
 
 
 def check_video_output(path: str | os.PathLike[str], audio_codec: str) -> None:

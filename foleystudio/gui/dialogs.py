@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foleystudio.gui.dropping import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from foleystudio.core.audio import AUDIO_SUFFIXES
+from foleystudio.core.media import VIDEO_SUFFIXES
 
 VIDEO_FILTER = "Video (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
 AUDIO_FILTER = "Audio (" + " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES)) + ");;All files (*)"

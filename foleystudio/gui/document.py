@@ -18,7 +18,6 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ from foleystudio.core.media import MediaInfo, probe
 from foleystudio.core.paths import user_dir
 from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
-from foleystudio.core.requests import Candidate
+from foleystudio.core.requests import Candidate, rank_candidates
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
-from foleystudio.core.timebase import frames_to_timecode, is_drop_frame_rate, timecode_to_frames
+from foleystudio.core.timebase import timecode_at, uses_drop_frame
 from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.gui.undo import UndoCommand
 
@@ -109,13 +108,10 @@ class Document(QObject):
         """Source timecode of the frame at ``seconds`` (the video's start timecode added)."""
         fps = self.project.fps
         start = self.project.start_timecode
-        drop = ";" in start and is_drop_frame_rate(fps)
         try:
-            origin = timecode_to_frames(start, fps)
-        except FoleyStudioError:
-            origin = 0
-        frames = int(Fraction(max(seconds, 0.0)).limit_denominator(10**9) * fps + Fraction(1, 10**6))
-        return frames_to_timecode(origin + frames, fps, drop)
+            return timecode_at(seconds, start, fps)
+        except FoleyStudioError:  # a malformed start timecode: count from zero, as written
+            return timecode_at(seconds, "00:00:00;00" if uses_drop_frame(start, fps) else "00:00:00:00", fps)
 
     def source_colour(self, source_id: str) -> str:
         """The colour a source is drawn in: its track's, else one from the palette."""
@@ -470,10 +466,7 @@ class Document(QObject):
     # --- candidates ----------------------------------------------------------------------
     def set_candidates(self, candidates: Sequence[Candidate]) -> None:
         """Show a generation's candidates, best first (by the ``total`` score when present)."""
-        ranked = list(candidates)
-        if any("total" in c.scores for c in ranked):
-            ranked.sort(key=lambda c: -c.scores.get("total", float("-inf")))
-        self.candidates = ranked
+        self.candidates = rank_candidates(candidates)
         self.candidates_changed.emit()
 
     def use_candidate(self, candidate: Candidate, model_name: str = "") -> Clip:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 
-AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".caf", ".w64"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mxf", ".mts", ".m2ts", ".ts", ".mpg"}
+from foleystudio.core.audio import AUDIO_SUFFIXES
+from foleystudio.core.media import VIDEO_SUFFIXES
+
 PROJECT_SUFFIXES = {".foley"}
 
 

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from foleystudio.core.boxes import Box
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import FoleyStudioError
+from foleystudio.gui.dialogs import AUDIO_FILTER
 from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import first_of
 from foleystudio.gui.psca_plot import PscaPlot
@@ -405,9 +406,7 @@ class Inspector(QWidget):
             self._guard(lambda: self.document.add_text(text))
 
     def _add_audio(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Reference recording", "", "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Reference recording", "", AUDIO_FILTER)
         if path:
             self._guard(lambda: self.document.add_audio_prompt(path))
 

@@ -10,21 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from foleystudio.core.psca_curve import psca_mask_curve
 from foleystudio.gui import theme
-
-
-def psca_mask(distance: np.ndarray, omega: float, delta: float, beta: float = 1.0) -> np.ndarray:
-    """M(d) of the poster's PSCA (d, ω, δ in seconds; β the layer's progressive factor).
-
-    1 for d ≤ ω; β·½[cos(π(d−ω)/δ) + 1] for ω < d ≤ ω + δ; 0 beyond. δ = 0 is a hard window.
-    """
-    d = np.abs(np.asarray(distance, dtype=np.float64))
-    out = np.zeros_like(d)
-    out[d <= omega] = 1.0
-    if delta > 0:
-        ramp = (d > omega) & (d <= omega + delta)
-        out[ramp] = beta * 0.5 * (np.cos(np.pi * (d[ramp] - omega) / delta) + 1.0)
-    return out
 
 
 class PscaPlot(pg.PlotWidget):
@@ -60,7 +47,7 @@ class PscaPlot(pg.PlotWidget):
         self.omega, self.delta = float(omega), float(delta)
         span = max(2.0, omega + delta + 0.25)
         d = np.linspace(0.0, span, 400)
-        self._curve.setData(d, psca_mask(d, omega, delta))
+        self._curve.setData(d, psca_mask_curve(d, omega, delta))
         self._omega_line.setValue(omega)
         self._end_line.setValue(omega + delta)
         self.setXRange(0.0, span, padding=0)

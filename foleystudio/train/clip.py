@@ -23,12 +23,13 @@ import torch
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.boxes import Box
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord
 from foleystudio.errors import DataError
 from foleystudio.ml.device import pick_device
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
-from foleystudio.train.common import RunLog, machine_description, warmup_cosine
+from foleystudio.train.common import RunLog, warmup_cosine
 from foleystudio.train.state import has_training_state, load_training_state, save_training_state
 
 

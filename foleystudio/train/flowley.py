@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.machine import machine_description
 from foleystudio.data.datasets import FeatureCache
 from foleystudio.errors import DataError
 from foleystudio.ml.device import pick_device
@@ -28,7 +29,7 @@ from foleystudio.ml.flowley import Flowley, FlowleyConfig
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
-from foleystudio.train.common import Ema, RunLog, machine_description, warmup_cosine
+from foleystudio.train.common import Ema, RunLog, warmup_cosine
 from foleystudio.train.state import has_training_state, load_training_state, save_training_state
 
 

@@ -11,8 +11,8 @@ import soundfile as sf
 
 from foleystudio.core.boxes import Box
 from foleystudio.core.generation_requests import build_request
+from foleystudio.core.psca_curve import psca_mask_curve
 from foleystudio.core.requests import Candidate
-from foleystudio.gui.psca_plot import psca_mask
 from foleystudio.gui.spectrogram import LEVELS_DB, spectrogram_db
 
 pytestmark = pytest.mark.gui
@@ -110,9 +110,9 @@ def test_audition_plays_the_candidate_with_the_picture(window, video, qtbot) -> 
 
 def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
     d = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 2.0])
-    np.testing.assert_allclose(psca_mask(d, 0.25, 0.5), [1, 1, 0.5, 0, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(psca_mask(-d, 0.25, 0.5, beta=0.5)[2], 0.25)
-    np.testing.assert_allclose(psca_mask(d, 0.25, 0.0), [1, 1, 0, 0, 0, 0])  # δ = 0: a hard window
+    np.testing.assert_allclose(psca_mask_curve(d, 0.25, 0.5), [1, 1, 0.5, 0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(psca_mask_curve(-d, 0.25, 0.5, beta=0.5)[2], 0.25)
+    np.testing.assert_allclose(psca_mask_curve(d, 0.25, 0.0), [1, 1, 0, 0, 0, 0])  # δ = 0: a hard window
     window.open_path(video)
     doc, inspector = window.document, window.inspector
     count = doc.undo_stack.count()

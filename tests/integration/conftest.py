@@ -25,4 +25,6 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     t = np.arange(22 * 48000) / 48000
     sound = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
-    return write_video(tmp_path_factory.mktemp("media") / "long.mp4", moving_square_frames(22 * 24), 24, sound, 48000)
+    return write_video(
+        tmp_path_factory.mktemp("media") / "long.mp4", moving_square_frames(22 * 24), 24, sound, 48000
+    )

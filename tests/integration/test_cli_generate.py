@@ -14,8 +14,21 @@ from foleystudio.errors import UsageError
 
 
 def test_generate_writes_identical_wavs_result_and_video(debug_bundle, long_video, tmp_path, capsys):
-    args = [str(long_video), "--model", str(debug_bundle), "--steps", "3", "--end", "2.5", "--candidates", "2",
-            "--seed", "7", "--text", "a box"]
+    args = [
+        str(long_video),
+        "--model",
+        str(debug_bundle),
+        "--steps",
+        "3",
+        "--end",
+        "2.5",
+        "--candidates",
+        "2",
+        "--seed",
+        "7",
+        "--text",
+        "a box",
+    ]
     assert main(["generate", *args, "-o", str(tmp_path / "a")]) == 0
     assert main(["generate", *args, "-o", str(tmp_path / "b")]) == 0
     result = json.loads((tmp_path / "a" / "result.json").read_text())
@@ -30,9 +43,28 @@ def test_generate_writes_identical_wavs_result_and_video(debug_bundle, long_vide
 
 def test_generate_stems_named_after_labels_into_a_project(debug_bundle, long_video, tmp_path):
     bundle = tmp_path / "scene.foley"
-    code = main(["generate", str(long_video), "--model", str(debug_bundle), "--steps", "2", "--end", "2",
-                 "--object", "0:0,0,0.5,1=left door", "--object", "0:0.5,0,0.5,1;1:0.4,0,0.5,1=steps",
-                 "--stems", "--project", str(bundle), "--no-video", "-o", str(tmp_path / "out")])
+    code = main(
+        [
+            "generate",
+            str(long_video),
+            "--model",
+            str(debug_bundle),
+            "--steps",
+            "2",
+            "--end",
+            "2",
+            "--object",
+            "0:0,0,0.5,1=left door",
+            "--object",
+            "0:0.5,0,0.5,1;1:0.4,0,0.5,1=steps",
+            "--stems",
+            "--project",
+            str(bundle),
+            "--no-video",
+            "-o",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     assert (tmp_path / "out" / "left-door.wav").is_file() and (tmp_path / "out" / "steps.wav").is_file()
     project = load_project(bundle)

@@ -31,7 +31,7 @@ def test_candidates_are_deterministic_per_seed(engine, debug_bundle, long_video)
     b = engine.generate(request(long_video, debug_bundle, num_candidates=2, seed=5))
     assert sorted(c.seed for c in a) == [5, 6]
     assert all(len(c.audio) == round(3.0 * c.sample_rate) for c in a)
-    for x, y in zip(sorted(a, key=lambda c: c.seed), sorted(b, key=lambda c: c.seed)):
+    for x, y in zip(sorted(a, key=lambda c: c.seed), sorted(b, key=lambda c: c.seed), strict=True):
         assert np.array_equal(x.audio, y.audio)
     # Candidate 6 is the same whether sampled alone or in a batch of two.
     alone = engine.generate(request(long_video, debug_bundle, num_candidates=1, seed=6))[0]
@@ -45,7 +45,9 @@ def test_long_range_is_windowed_without_seams(engine, debug_bundle, long_video):
     rate = cand.sample_rate
     assert len(cand.audio) == 20 * rate
     frame = rate // 50  # 20 ms RMS frames
-    rms = np.sqrt(np.mean(cand.audio[: len(cand.audio) // frame * frame].reshape(-1, frame) ** 2, axis=1) + 1e-9)
+    rms = np.sqrt(
+        np.mean(cand.audio[: len(cand.audio) // frame * frame].reshape(-1, frame) ** 2, axis=1) + 1e-9
+    )
     jumps = np.abs(np.diff(20 * np.log10(rms)))
     window, hop = 4.0, 4.0 - 2.0  # debug window 4 s, overlap 2 s
     borders = [round((window + k * hop) * 50) for k in range(8) if window + k * hop < 20]
@@ -73,7 +75,9 @@ def test_range_regeneration_keeps_the_outside(engine, debug_bundle, long_video, 
     assert cand.start == 2.0 and len(cand.audio) == len(kept)
     outside = np.r_[0 : int(0.98 * rate), int(2.02 * rate) : len(kept)]
     assert np.allclose(cand.audio[outside], kept[outside], atol=1e-6)
-    assert not np.allclose(cand.audio[int(1.1 * rate) : int(1.9 * rate)], kept[int(1.1 * rate) : int(1.9 * rate)])
+    assert not np.allclose(
+        cand.audio[int(1.1 * rate) : int(1.9 * rate)], kept[int(1.1 * rate) : int(1.9 * rate)]
+    )
 
 
 def test_cancel_mid_way(engine, debug_bundle, long_video):
@@ -107,7 +111,9 @@ def test_reference_audio_becomes_codec_tokens(engine, debug_bundle, tmp_path):
     from foleystudio.ml.engine import _reference_tokens
 
     rate = 16000
-    ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sign(np.sin(np.arange(rate) / 7))).astype(np.float32), rate)
+    ref = save_audio(
+        tmp_path / "ref.wav", (0.3 * np.sign(np.sin(np.arange(rate) / 7))).astype(np.float32), rate
+    )
     codec = engine.model(str(debug_bundle)).codec
     req = GenerationRequest(video="unused.mp4", sources=(AudioSource("r", str(ref)),))
     tokens = _reference_tokens(codec, req)

@@ -34,11 +34,40 @@ def test_scan_rejects_an_empty_folder(tmp_path):
 
 def test_pipeline_trains_resumes_and_bundles(corpus, tmp_path):
     clip_run, flow_run, bundle = tmp_path / "clip", tmp_path / "flow", tmp_path / "bundle"
-    assert main(["train", "clip", "--data", str(corpus), "--out", str(clip_run), "--config", "fw-clip-debug",
-                 "--steps", "3", "--batch", "8"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "clip",
+                "--data",
+                str(corpus),
+                "--out",
+                str(clip_run),
+                "--config",
+                "fw-clip-debug",
+                "--steps",
+                "3",
+                "--batch",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert (clip_run / "clip.safetensors").is_file()
-    args = ["train", "flowley", "--data", str(corpus), "--clip", str(clip_run), "--out", str(flow_run),
-            "--config", "debug", "--batch", "2"]
+    args = [
+        "train",
+        "flowley",
+        "--data",
+        str(corpus),
+        "--clip",
+        str(clip_run),
+        "--out",
+        str(flow_run),
+        "--config",
+        "debug",
+        "--batch",
+        "2",
+    ]
     assert main([*args, "--steps", "4"]) == 0
     cache = FeatureCache(flow_run / "cache.safetensors")
     kinds = {e["kind"] for e in cache.examples}

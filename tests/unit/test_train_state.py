@@ -29,7 +29,7 @@ def test_resume_continues_exactly(tmp_path):
     assert meta["step"] == 3 and meta["seed"] == 1
     _step(a, opt_a, x)
     _step(b, opt_b, x)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
 
 

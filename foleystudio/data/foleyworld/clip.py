@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from foleystudio.core.audio import db_to_gain
 from foleystudio.data.foleyworld import captions
 from foleystudio.data.foleyworld.ambience import OFFSCREEN_PHRASES, make_ambience, make_offscreen
 from foleystudio.data.foleyworld.categories import REGISTRY, SourceTrack
@@ -184,14 +185,14 @@ def generate_from_spec(spec: ClipSpec) -> FoleyWorldClip:
     stems: dict[str, np.ndarray] = {}
     for i, track in enumerate(tracks):
         peak = max(float(np.abs(track.stem).max()), 1e-9)
-        stems[f"s{i}"] = track.stem / peak * np.float32(10 ** (level_rng.uniform(-6.0, 0.0) / 20))
+        stems[f"s{i}"] = track.stem / peak * np.float32(db_to_gain(level_rng.uniform(-6.0, 0.0)))
     amb = make_ambience(amb_rng, ctx) if spec.ambience else None
     if amb is not None:
-        stems["ambience"] = amb.stem * np.float32(10 ** (level_rng.uniform(-52.0, -40.0) / 20))
+        stems["ambience"] = amb.stem * np.float32(db_to_gain(level_rng.uniform(-52.0, -40.0)))
     want_offscreen = spec.offscreen if spec.offscreen is not None else bool(level_rng.random() < 0.5)
     off = make_offscreen(level_rng, ctx, samples) if want_offscreen else None
     if off is not None:
-        stems["offscreen"] = off.stem * np.float32(10 ** (level_rng.uniform(-24.0, -14.0) / 20))
+        stems["offscreen"] = off.stem * np.float32(db_to_gain(level_rng.uniform(-24.0, -14.0)))
     raw_mix = np.sum(list(stems.values()), axis=0, dtype=np.float32)
     mix_gain = float(level_rng.uniform(0.5, 0.9) / max(float(np.abs(raw_mix).max()), 1e-9))
     stems = {k: (v * np.float32(mix_gain)).astype(np.float32) for k, v in stems.items()}

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from foleystudio.core.audio import db_to_gain
 from foleystudio.core.commands import MIN_CLIP_DURATION
 from foleystudio.core.project import Clip, Track
 from foleystudio.errors import FoleyStudioError
@@ -122,7 +123,7 @@ class ClipItem(QGraphicsRectItem):
         end = int(b1[valid][-1])
         lo = np.minimum.reduceat(peaks[:end, 0], b0)
         hi = np.maximum.reduceat(peaks[:end, 1], b0)
-        gain = 10 ** (self.clip.gain_db / 20)
+        gain = db_to_gain(self.clip.gain_db)
         mid = rect.center().y() + 6
         half = (rect.height() - 16) / 2
         top = mid - np.minimum(hi * gain, 1.0) * half

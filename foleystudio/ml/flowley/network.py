@@ -418,17 +418,7 @@ class Flowley(nn.Module):
         # group is dropped or has no real token), hidden tokens masked out of attention.
         tv = visual.shape[1]
         visual_visible = keep_visual[:, None].expand(batch, tv)
-        if cond.text is not None:
-            text = self.text_proj(cond.text.to(x.dtype))
-            text_mask = (
-                cond.text_mask.to(device=device, dtype=torch.bool)
-                if cond.text_mask is not None
-                else torch.ones(text.shape[:2], dtype=torch.bool, device=device)
-            )
-            text_visible = text_mask & keep_text[:, None]
-        else:
-            text = x.new_zeros(batch, 0, h)
-            text_visible = torch.zeros(batch, 0, dtype=torch.bool, device=device)
+        text, text_visible = _token_group(self.text_proj, cond.text, cond.text_mask, keep_text, x)
         visual_seq = torch.cat([null_visual_tok.expand(batch, 1, h), visual + self.type_embed[0]], dim=1)
         text_seq = torch.cat([null_text_tok.expand(batch, 1, h), text + self.type_embed[1]], dim=1)
         visual_seq_visible = torch.cat([~visual_visible.any(1, keepdim=True), visual_visible], dim=1)
@@ -458,17 +448,7 @@ class Flowley(nn.Module):
         visual_ctx, text_ctx = cond_tokens[:, : tv + 1], cond_tokens[:, tv + 1 :]
 
         # Reference audio tokens for the audio cross-attention.
-        if cond.ref_audio is not None:
-            ref = self.ref_proj(cond.ref_audio.to(x.dtype))
-            ref_mask = (
-                cond.ref_mask.to(device=device, dtype=torch.bool)
-                if cond.ref_mask is not None
-                else torch.ones(ref.shape[:2], dtype=torch.bool, device=device)
-            )
-            ref_visible = ref_mask & keep_ref[:, None]
-        else:
-            ref = x.new_zeros(batch, 0, h)
-            ref_visible = torch.zeros(batch, 0, dtype=torch.bool, device=device)
+        ref, ref_visible = _token_group(self.ref_proj, cond.ref_audio, cond.ref_mask, keep_ref, x)
         ref_ctx = torch.cat([null_ref_tok.expand(batch, 1, h), ref], dim=1)
         ref_seq_visible = torch.cat([~ref_visible.any(1, keepdim=True), ref_visible], dim=1)
 
@@ -497,6 +477,29 @@ class Flowley(nn.Module):
         shift, scale = self.final_modulation(globals_).chunk(2, dim=-1)
         velocity = self.output(modulate(self.final_norm(audio), shift, scale))
         return FlowleyOutput(velocity, onset_logits)
+
+
+def _token_group(
+    proj: nn.Linear,
+    tokens: torch.Tensor | None,
+    mask: torch.Tensor | None,
+    keep: torch.Tensor,
+    like: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A condition's tokens projected to the hidden width ``[B, T, H]`` and which of them are
+    visible ``[B, T]`` (real per ``mask``, default all, and the row's group kept); an absent
+    condition gives ``T = 0``. ``like`` (the audio latents) gives batch, dtype and device."""
+    batch, device = like.shape[0], like.device
+    if tokens is None:
+        hidden = proj.out_features
+        return like.new_zeros(batch, 0, hidden), torch.zeros(batch, 0, dtype=torch.bool, device=device)
+    projected = proj(tokens.to(like.dtype))
+    visible = (
+        mask.to(device=device, dtype=torch.bool)
+        if mask is not None
+        else torch.ones(projected.shape[:2], dtype=torch.bool, device=device)
+    )
+    return projected, visible & keep[:, None]
 
 
 def _visual_times(cond: Conditions, start: torch.Tensor, config: FlowleyConfig) -> torch.Tensor:
