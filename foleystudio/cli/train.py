@@ -1,4 +1,4 @@
-"""``foleystudio train {clip,flowley}``: train the model parts on FoleyWorld or your own videos.
+"""``foleystudio train {clip,flowley,audio}``: train the model parts on FoleyWorld or your own videos.
 
 Each run folder is resumable (``--resume``) and keeps ``log.jsonl``. ``train flowley``
 builds the feature cache (``cache.safetensors``) in its run folder on first use, with the
@@ -46,7 +46,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
     f.add_argument("--bundle-name", default="foleyworld-tiny")
+    f.add_argument(
+        "--audio", default=None, help="audio-encoder run folder (from `train audio`) to include in the bundle"
+    )
     f.set_defaults(func=run_flowley)
+
+    a = parts.add_parser(
+        "audio", help="train the audio encoder (CLAP's role) on FoleyWorld stems, and its category classifier"
+    )
+    _common(a, "fw-audio-tiny")
+    a.add_argument(
+        "--clip", required=True, help="CLIP run folder (from `train clip`) whose text space to learn"
+    )
+    a.add_argument("--steps", type=int, default=3000)
+    a.add_argument("--batch", type=int, default=32, help="most stems per step (their texts are distinct)")
+    a.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    a.set_defaults(func=run_audio)
 
 
 def _common(p: argparse.ArgumentParser, config: str) -> None:
@@ -77,7 +92,7 @@ def run_clip(args: argparse.Namespace) -> int:
 
 def run_flowley(args: argparse.Namespace) -> int:
     from foleystudio.data.datasets import build_feature_cache, scan_folder
-    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.codec import MelCodec, codec_from_config
     from foleystudio.train.clip import load_trained_clip
     from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
 
@@ -108,21 +123,46 @@ def run_flowley(args: argparse.Namespace) -> int:
         progress=_progress,
     )
     if args.bundle:
+        from foleystudio.train.audio import load_trained_audio
         from foleystudio.train.bundle import write_model_bundle
         from foleystudio.train.flowley import load_ema_model
 
+        # The codec as the cache fitted it (its normalisation), so tokens decode as trained.
+        codec = codec_from_config(json.loads(cache.with_suffix(".json").read_text())["codec"])
         path = write_model_bundle(
             args.bundle,
             args.bundle_name,
             load_ema_model(out),
-            MelCodec(),
+            codec,
             clip,
             training={**summary, "data": str(args.data), "clip_run": str(args.clip)},
             description="Flowley trained on FoleyWorld",
+            audio=None if args.audio is None else load_trained_audio(args.audio)[:2],
         )
         # The training log travels with the weights (with the CLIP run's log).
         shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
         shutil.copyfile(Path(args.clip) / "log.jsonl", path / "clip_training_log.jsonl")
+        if args.audio:
+            shutil.copyfile(Path(args.audio) / "log.jsonl", path / "audio_training_log.jsonl")
         summary["bundle"] = str(path)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_audio(args: argparse.Namespace) -> int:
+    from foleystudio.data.datasets import scan_folder
+    from foleystudio.train.audio import AudioTrainSettings, train_audio_encoder
+
+    settings = AudioTrainSettings(config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed)
+    summary = train_audio_encoder(
+        scan_folder(args.data),
+        args.out,
+        args.clip,
+        settings,
+        resume=args.resume,
+        device=args.device,
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+        progress=_progress,
+    )
     print(json.dumps(summary, indent=2))
     return 0

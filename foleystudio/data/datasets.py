@@ -144,6 +144,7 @@ def build_feature_cache(
     *,
     window_seconds: float = 8.0,
     per_source: bool = True,
+    normalise: bool = True,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> Path:
@@ -153,7 +154,8 @@ def build_feature_cache(
     Tensors (E examples): ``visual`` [E, Tv, D] f16, ``visual_valid`` [E, Tv] bool, ``sync``
     [E, Na, S], ``tokens`` [E, Na, latent], ``onsets`` [E, Na], ``text`` [E, L, D] f16,
     ``text_mask`` [E, L], ``text_pooled`` [E, D]. The JSON lists each example's clip, kind
-    (``mix`` | ``object``), source id, category, caption and split.
+    (``mix`` | ``object``), source id, category, caption and split, and the codec config —
+    with ``normalise``, the codec's constants refitted to the corpus (:func:`normalise_tokens`).
     """
     out_path = Path(out_path)
     n_audio = codec.num_tokens(window_seconds)
@@ -229,8 +231,6 @@ def build_feature_cache(
     text, text_mask, text_pooled = _encode_captions(clip, captions)
     tensors = {k: torch.from_numpy(np.stack(v)) for k, v in columns.items()}
     tensors.update(text=text.half(), text_mask=text_mask, text_pooled=text_pooled)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_path, save(tensors))
     meta = {
         "window_seconds": window_seconds,
         "token_rate": codec.token_rate,
@@ -238,8 +238,41 @@ def build_feature_cache(
         "codec": codec.to_config(),
         "clip": clip.config.to_dict(),
     }
+    if normalise:
+        normalise_tokens(tensors, meta)
+    return write_cache(out_path, tensors, meta)
+
+
+def write_cache(
+    out_path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
+    """Write a cache's tensors (safetensors) and its JSON index, each atomically."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_path, save(tensors))
     atomic_write_bytes(out_path.with_suffix(".json"), json.dumps(meta, indent=1).encode())
     return out_path
+
+
+def normalise_tokens(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> tuple[float, float]:
+    """Give the training tokens zero mean and unit variance, and fold the change into the
+    stored codec config (``norm_mean``/``norm_std``), so the codec saved with the model
+    encodes and decodes exactly these tokens. Returns the (mean, std) that were removed.
+
+    Flow matching starts from N(0, I) noise; data of the same scale trains better, and the
+    codec's default constants are only a guess for a given corpus.
+    """
+    rows = [i for i, e in enumerate(meta["examples"]) if e["split"] == "train"] or list(
+        range(len(meta["examples"]))
+    )
+    train = tensors["tokens"][torch.tensor(rows)].double()
+    mean, std = float(train.mean()), float(train.std())
+    tensors["tokens"] = ((tensors["tokens"].double() - mean) / std).float()
+    codec = meta["codec"]
+    codec["norm_mean"] = codec["norm_mean"] + codec["norm_std"] * mean
+    codec["norm_std"] = codec["norm_std"] * std
+    meta["token_normalisation"] = {"removed_mean": mean, "removed_std": std}
+    return mean, std
 
 
 def _encode_captions(clip: ClipEncoder, captions: list[str], batch: int = 64) -> tuple[torch.Tensor, ...]:

@@ -34,11 +34,12 @@ from foleystudio.errors import FoleyStudioError, GenerationError, UsageError
 from foleystudio.ml.checkpoints import ModelBundle, load_bundle
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
+from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig, CategoryClassifier
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
-from foleystudio.ml.scores import sync_score, total_score
+from foleystudio.ml.scores import sync_score, text_score, total_score
 from foleystudio.ml.windows import plan_windows, sample_windows
 
 #: Seconds shared by consecutive windows of a long range.
@@ -59,6 +60,8 @@ class LoadedModel:
     codec: Codec
     clip: ClipEncoder
     device: torch.device
+    audio: AudioEncoder | None = None
+    audio_classifier: CategoryClassifier | None = None
 
 
 def load_model(name: str, device: torch.device) -> LoadedModel:
@@ -67,7 +70,20 @@ def load_model(name: str, device: torch.device) -> LoadedModel:
     clip = ClipEncoder.from_config(ClipEncoderConfig.from_dict(bundle.config("clip")), device, seed=0)
     clip.load_state_dict(bundle.state_dicts["clip"] if bundle.has_module("clip") else {}, bundle.path)
     clip.model.eval()
-    return LoadedModel(bundle.name, bundle, bundle.build_flowley(), bundle.build_codec(), clip, device)
+    audio = classifier = None
+    if bundle.has_module("audio"):
+        audio = bundle.load_into(
+            "audio", AudioEncoder(AudioEncoderConfig.from_dict(bundle.config("audio")))
+        ).eval()
+        if bundle.has_module("audio_classifier"):
+            categories = bundle.config("audio_classifier")["categories"]
+            classifier = bundle.load_into(
+                "audio_classifier", CategoryClassifier(audio.config.embed_dim, categories)
+            )
+            classifier.eval()
+    return LoadedModel(
+        bundle.name, bundle, bundle.build_flowley(), bundle.build_codec(), clip, device, audio, classifier
+    )
 
 
 class GenerationEngine:
@@ -270,6 +286,11 @@ class GenerationEngine:
                         audio, codec.sample_rate, feats.motion, box, offset=start - feats.start
                     )
                 }
+                score_text = (
+                    text_cond if text or target is None else _text_conditions(model.clip, labels[target])
+                )
+                if model.audio is not None and score_text is not None:
+                    scores["text"] = text_score(model.audio, audio, score_text["text_pooled"][0])
                 weights = request.search.__dict__ if request.search else {}
                 scores["total"] = total_score(
                     scores, {k.removeprefix("weight_"): v for k, v in weights.items()}

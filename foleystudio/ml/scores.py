@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import torch
 
+from foleystudio.ml.encoders.audio import AudioEncoder
 from foleystudio.ml.encoders.motion import MOTION_FPS, MotionFeatures
 from foleystudio.ml.metrics import av_align, video_motion_peaks
 from foleystudio.ml.onsets import detect_onsets
@@ -32,6 +34,16 @@ def sync_score(
     if len(peaks) == 0 and len(onsets) == 0:
         return 1.0
     return float(av_align(onsets, peaks, MOTION_FPS))
+
+
+def text_score(encoder: AudioEncoder, audio: np.ndarray, text_embedding: torch.Tensor) -> float:
+    """Cosine (mapped to [0, 1]) between the audio's embedding and a CLIP text embedding;
+    ``encoder`` is the bundle's audio encoder, trained into CLIP's text space."""
+    with torch.no_grad():
+        emb = encoder.embed(
+            torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None].to(text_embedding.device)
+        )
+    return cosine01(emb[0].cpu().numpy(), text_embedding.cpu().numpy())
 
 
 def cosine01(a: np.ndarray, b: np.ndarray) -> float:

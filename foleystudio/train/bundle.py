@@ -13,8 +13,10 @@ from typing import Any
 
 import torch
 
+from foleystudio.data.foleyworld import CATEGORIES
 from foleystudio.ml.checkpoints import save_bundle
 from foleystudio.ml.codec import Codec, MelCodec
+from foleystudio.ml.encoders.audio import AudioEncoder, CategoryClassifier
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
 from foleystudio.ml.flowley import Flowley
@@ -30,13 +32,33 @@ def write_model_bundle(
     training: dict[str, Any] | None = None,
     description: str = "",
     version: str = "1.0.0",
+    audio: tuple[AudioEncoder, CategoryClassifier] | None = None,
 ) -> Path:
-    """Write a bundle with modules ``flowley`` and ``clip`` and their configs."""
+    """Write a bundle with modules ``flowley`` and ``clip`` (and optionally ``audio`` +
+    ``audio_classifier``) and their configs.
+
+    The CLIP weights are stored as float16 (they load into the float32 model): 70 % of them
+    are the 49k-token text embedding, and half precision halves the bundle at no measurable
+    cost to the embeddings.
+    """
+    clip_half = {k: (v.half() if v.is_floating_point() else v) for k, v in clip.model.state_dict().items()}
+    modules: dict[str, Any] = {"flowley": flowley, "clip": clip_half}
+    configs: dict[str, Any] = {
+        "flowley": flowley.config.to_dict(),
+        "codec": codec.to_config(),
+        "clip": clip.config.to_dict(),
+    }
+    if audio is not None:  # the audio encoder (scores, SSMS) and its category classifier
+        encoder, classifier = audio
+        modules.update(audio=encoder, audio_classifier=classifier)
+        configs.update(
+            audio=encoder.config.to_dict(), audio_classifier={"categories": list(classifier.categories)}
+        )
     return save_bundle(
         directory,
         name,
-        {"flowley": flowley, "clip": clip.model},
-        {"flowley": flowley.config.to_dict(), "codec": codec.to_config(), "clip": clip.config.to_dict()},
+        modules,
+        configs,
         training=training,
         description=description,
         version=version,
@@ -49,7 +71,11 @@ def debug_codec() -> MelCodec:
 
 
 def random_bundle(
-    directory: str | os.PathLike[str], name: str = "debug-random", size: str = "debug", seed: int = 0
+    directory: str | os.PathLike[str],
+    name: str = "debug-random",
+    size: str = "debug",
+    seed: int = 0,
+    with_audio: bool = False,
 ) -> Path:
     """An untrained bundle: ``size`` ``debug`` (tiny everything, for tests) or ``tiny``
     (the default model's shapes, for speed benchmarks). Says so in its manifest."""
@@ -76,6 +102,10 @@ def random_bundle(
         **overrides,
     )
     model = Flowley(config)
+    audio = None
+    if with_audio:
+        encoder = AudioEncoder.create(f"fw-audio-{'debug' if size == 'debug' else 'tiny'}", seed=seed)
+        audio = (encoder, CategoryClassifier(encoder.config.embed_dim, CATEGORIES))
     return write_model_bundle(
         directory,
         name,
@@ -84,4 +114,5 @@ def random_bundle(
         clip,
         training={"trained": False, "note": "random weights"},
         description=f"untrained {size} bundle (tests and speed benchmarks only)",
+        audio=audio,
     )

@@ -126,3 +126,17 @@ def test_engine_is_usable_from_a_worker_thread(engine, debug_bundle, long_video)
     thread.start()
     thread.join(60)
     assert out and len(out[0]) == 1
+
+
+def test_a_bundle_with_an_audio_encoder_scores_text(tmp_path, long_video):
+    from foleystudio.train.bundle import random_bundle
+
+    bundle = random_bundle(tmp_path / "with-audio", with_audio=True)
+    engine = GenerationEngine("cpu")
+    loaded = engine.model(str(bundle))
+    assert loaded.audio is not None and loaded.audio_classifier is not None
+    (cand,) = engine.generate(request(long_video, bundle))
+    assert 0.0 <= cand.scores["text"] <= 1.0
+    assert cand.scores["total"] == pytest.approx((cand.scores["text"] + cand.scores["sync"]) / 2)
+    (no_text,) = engine.generate(request(long_video, bundle, text=""))
+    assert "text" not in no_text.scores

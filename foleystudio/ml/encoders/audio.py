@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -192,3 +193,37 @@ class AudioEncoder(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.embed(wave)
+
+
+class TextSpaceProjection(nn.Module):
+    """Audio embedding [B, A] -> l2-normalised point of the CLIP text space [B, D].
+
+    Identity (no parameters) when A == D, else a bias-free linear map trained with the encoder.
+    """
+
+    def __init__(self, audio_dim: int, text_dim: int) -> None:
+        super().__init__()
+        self.audio_dim, self.text_dim = audio_dim, text_dim
+        self.linear = None if audio_dim == text_dim else nn.Linear(audio_dim, text_dim, bias=False)
+
+    def forward(self, audio_emb: torch.Tensor) -> torch.Tensor:
+        return audio_emb if self.linear is None else F.normalize(self.linear(audio_emb), dim=-1)
+
+
+class CategoryClassifier(nn.Module):
+    """Linear softmax classifier over FoleyWorld categories on audio embeddings.
+
+    ``forward(emb [B, A])`` -> probabilities [B, C] (rows sum to 1), C = ``len(categories)``;
+    :meth:`logits` gives the raw scores. For SSMS: ``classifier(encoder.embed(waves))``.
+    """
+
+    def __init__(self, embed_dim: int, categories: Sequence[str]) -> None:
+        super().__init__()
+        self.categories = tuple(categories)
+        self.linear = nn.Linear(embed_dim, len(self.categories))
+
+    def logits(self, audio_emb: torch.Tensor) -> torch.Tensor:
+        return self.linear(audio_emb)
+
+    def forward(self, audio_emb: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(audio_emb), dim=-1)

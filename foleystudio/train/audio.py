@@ -1,0 +1,570 @@
+"""Train the audio encoder in CLAP's role (DESIGN.md §6) and the FoleyWorld category classifier.
+
+Phase 1 (contrastive, resumable): random 2–4 s crops of FoleyWorld per-source stems
+(``clip_XXXXX.stems/<source id>.wav``) are embedded by :class:`AudioEncoder` and pulled
+towards the *frozen* CLIP text embedding (``pooled``, l2-normalised) of that source's text,
+with ``open_clip.ClipLoss`` and a learned logit scale. When the audio and CLIP dimensions
+differ, a bias-free linear projection (trained with it) maps audio embeddings into the text
+space; with equal dimensions (``fw-audio-tiny`` and ``fw-clip-tiny``: 128) there is none,
+so the audio embedding *is* a point of the CLIP text space.
+
+FoleyWorld has few distinct source texts (16 in a default corpus), so every step draws
+stems with *distinct* texts: ``ClipLoss`` pairs item i only with text i, and a repeated
+text would be a false negative. On FoleyWorld a step thus holds at most one stem per text.
+
+Crops prefer loud parts of the stem (start drawn with probability ∝ sqrt of the crop's
+energy), which for impulsive sources means crops with onsets and never a silent crop of a
+car that has not arrived yet. Augmentation: a random gain, and (sometimes) the clip's own
+ambience stem under the source, as in the mix.
+
+Phase 2 (after the last step, deterministic, cheap, simply redone on resume): a linear
+softmax classifier over :data:`foleystudio.data.foleyworld.CATEGORIES` trained on frozen
+audio embeddings of training crops — the classifier SSMS needs (``ml/metrics.ssms``).
+
+Run folder: ``state.*`` (resumable), ``log.jsonl``, and when finished ``audio.safetensors``,
+``audio_config.json`` (encoder config, text space, categories, validation figures),
+``classifier.safetensors`` and, only with a projection, ``text_projection.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open_clip
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save
+from torch import nn
+
+from foleystudio.core.atomicfile import atomic_write_bytes
+from foleystudio.core.audio import load_audio, resample
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.core.machine import machine_description
+from foleystudio.data.datasets import ClipRecord
+from foleystudio.data.foleyworld import CATEGORIES
+from foleystudio.errors import AudioFileError, CheckpointError, DataError
+from foleystudio.ml.device import pick_device
+from foleystudio.ml.encoders import load_safetensors_strict, seeded_init
+from foleystudio.ml.encoders.audio import (
+    AUDIO_CONFIGS,
+    AudioEncoder,
+    AudioEncoderConfig,
+    CategoryClassifier,
+    TextSpaceProjection,
+)
+from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.train.clip import load_trained_clip
+from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+
+AUDIO_WEIGHTS = "audio.safetensors"
+AUDIO_CONFIG = "audio_config.json"
+CLASSIFIER_WEIGHTS = "classifier.safetensors"
+PROJECTION_WEIGHTS = "text_projection.safetensors"
+
+#: Energy envelope resolution (seconds): crop starts are drawn on this grid, plus jitter.
+_ENVELOPE_HOP = 0.1
+#: Separates the classifier's crop stream from the training steps' (seed, step) streams.
+_CLASSIFIER_STREAM = 1 << 40
+
+
+@dataclass(frozen=True)
+class AudioTrainSettings:
+    """Hyper-parameters of an audio-encoder run (durations in seconds, gains in dB)."""
+
+    config: str = "fw-audio-tiny"
+    steps: int = 3000
+    batch_size: int = 32  #: most stems per step; their texts are distinct (see module doc)
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: int = 100
+    seed: int = 0
+    crop_min: float = 2.0
+    crop_max: float = 4.0
+    gain_db: float = 6.0  #: crops are scaled by a gain drawn in ±gain_db
+    ambience_prob: float = 0.5  #: chance of adding the clip's ambience under a crop
+    ambience_min_db: float = -12.0  #: its gain is drawn in [ambience_min_db, 0]
+    classifier_crops: int = 4  #: random crops per training stem for the classifier
+    classifier_steps: int = 300  #: full-batch AdamW steps of the classifier
+    classifier_lr: float = 1e-2
+    log_every: int = 25
+    save_every: int = 250
+
+
+# ------------------------------------------------------------------------------- modules
+
+
+class _AudioTextModel(nn.Module):
+    """What phase 1 trains (and the training state holds): encoder, projection, logit scale."""
+
+    def __init__(self, encoder: AudioEncoder, text_dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.to_text = TextSpaceProjection(encoder.config.embed_dim, text_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.to_text(self.encoder.embed(wave))
+
+
+# ------------------------------------------------------------------------------- stems
+
+
+@dataclass(frozen=True, eq=False)
+class StemSet:
+    """The per-source stems of a corpus, with what sampling crops needs.
+
+    ``envelopes[i]``: mean power per 0.1 s of stem i; ``rates[i]``: its file's sample rate (Hz);
+    ``ambience[i]``: the clip's ambience stem or None; ``text_ids[i]`` indexes ``texts``.
+    """
+
+    paths: list[Path]
+    rates: list[int]
+    envelopes: list[np.ndarray]
+    ambience: list[Path | None]
+    text_ids: np.ndarray
+    texts: list[str]
+    categories: np.ndarray
+    splits: list[str]
+
+    def rows(self, split: str) -> np.ndarray:
+        return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
+
+
+def _envelope(wave: np.ndarray, rate: int) -> np.ndarray:
+    hop = max(1, round(_ENVELOPE_HOP * rate))
+    n = max(1, math.ceil(len(wave) / hop))
+    padded = np.zeros(n * hop, np.float32)
+    padded[: len(wave)] = wave
+    return (padded.reshape(n, hop) ** 2).mean(axis=1)
+
+
+def _stem_path(record: ClipRecord, source_id: str) -> Path:
+    truth_dir = record.video.parent
+    listed = ((record.truth or {}).get("files") or {}).get("stems") or {}
+    if source_id in listed:
+        return truth_dir / listed[source_id]
+    return truth_dir / f"{record.name}.stems" / f"{source_id}.wav"
+
+
+def collect_stems(
+    records: Sequence[ClipRecord],
+    categories: Sequence[str] = CATEGORIES,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> StemSet:
+    """Every visible source stem of the FoleyWorld clips in ``records`` (clips without
+    ground truth or stems are skipped; an unknown category or unreadable stem is an error)."""
+    index = {c: i for i, c in enumerate(categories)}
+    paths, rates, envelopes, ambience, texts, cats, splits = [], [], [], [], [], [], []
+    for n, record in enumerate(records):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        truth = record.truth or {}
+        amb_path = _stem_path(record, "ambience")
+        for source in truth.get("sources", []):
+            category = source.get("category")
+            if category not in index:
+                raise DataError(
+                    f"source {source.get('id')!r} has category {category!r}, not one of {list(categories)}",
+                    record.video.with_suffix(".json"),
+                )
+            path = _stem_path(record, str(source.get("id")))
+            if not path.is_file():
+                continue
+            wave, rate = load_audio(path, mono=True)
+            paths.append(path)
+            rates.append(rate)
+            envelopes.append(_envelope(wave, rate))
+            ambience.append(amb_path if amb_path.is_file() else None)
+            texts.append(str(source.get("text") or source.get("label") or category))
+            cats.append(index[category])
+            splits.append(record.split)
+        progress((n + 1) / len(records), f"reading stems {n + 1}/{len(records)}")
+    if not paths:
+        raise DataError(
+            "no FoleyWorld source stems found (clip_XXXXX.stems/<source id>.wav beside clip JSON)"
+        )
+    distinct = sorted(set(texts))
+    return StemSet(
+        paths=paths,
+        rates=rates,
+        envelopes=envelopes,
+        ambience=ambience,
+        text_ids=np.array([distinct.index(t) for t in texts], dtype=np.int64),
+        texts=distinct,
+        categories=np.array(cats, dtype=np.int64),
+        splits=splits,
+    )
+
+
+def _read_span(path: Path, start: float, n_out: int, sample_rate: int) -> np.ndarray:
+    """``n_out`` samples at ``sample_rate`` Hz of ``path`` from ``start`` seconds, mono,
+    zero-padded past the end."""
+    try:
+        info = sf.info(str(path))
+        first = int(round(start * info.samplerate))
+        count = int(math.ceil(n_out * info.samplerate / sample_rate))
+        data, rate = sf.read(str(path), start=first, stop=first + count, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+        raise AudioFileError(f"cannot read a crop of the stem ({exc})", path) from exc
+    wave = data.mean(axis=1)
+    if rate != sample_rate and len(wave):
+        wave = resample(wave, rate, sample_rate)
+    out = np.zeros(n_out, np.float32)
+    out[: min(n_out, len(wave))] = wave[:n_out]
+    return out
+
+
+def _crop_start(envelope: np.ndarray, seconds: float, rng: np.random.Generator | None) -> float:
+    """Crop start (seconds): drawn ∝ sqrt(crop energy) with 0.1 s jitter, or the loudest
+    crop when ``rng`` is None (validation)."""
+    width = max(1, round(seconds / _ENVELOPE_HOP))
+    if len(envelope) <= width:
+        return 0.0
+    sums = np.convolve(envelope, np.ones(width), mode="valid")  # energy of each crop start
+    if rng is None:
+        return float(np.argmax(sums)) * _ENVELOPE_HOP
+    weights = np.sqrt(np.maximum(sums, 0.0))
+    weights = weights + 1e-3 * weights.mean() + 1e-12  # silent stems still get crops
+    k = int(rng.choice(len(weights), p=weights / weights.sum()))
+    jitter = rng.uniform(0.0, _ENVELOPE_HOP) if k < len(weights) - 1 else 0.0
+    return k * _ENVELOPE_HOP + jitter
+
+
+def _crops(
+    stems: StemSet,
+    rows: Sequence[int],
+    seconds: float,
+    sample_rate: int,
+    settings: AudioTrainSettings,
+    rng: np.random.Generator | None,
+) -> torch.Tensor:
+    """[len(rows), samples] crops; with ``rng`` random and augmented, without the loudest crop."""
+    n = int(round(seconds * sample_rate))
+    out = np.zeros((len(rows), n), np.float32)
+    for j, i in enumerate(rows):
+        start = _crop_start(stems.envelopes[i], seconds, rng)
+        wave = _read_span(stems.paths[i], start, n, sample_rate)
+        if rng is not None:
+            wave *= 10 ** (rng.uniform(-settings.gain_db, settings.gain_db) / 20)
+            amb = stems.ambience[i]
+            if amb is not None and rng.random() < settings.ambience_prob:
+                gain = 10 ** (rng.uniform(settings.ambience_min_db, 0.0) / 20)
+                wave += gain * _read_span(amb, start, n, sample_rate)
+        out[j] = wave
+    return torch.from_numpy(out)
+
+
+def _distinct_text_batch(stems: StemSet, rows: np.ndarray, size: int, rng: np.random.Generator) -> list[int]:
+    """Up to ``size`` random rows with pairwise different texts."""
+    chosen, seen = [], set()
+    for i in rng.permutation(rows):
+        t = int(stems.text_ids[i])
+        if t not in seen:
+            seen.add(t)
+            chosen.append(int(i))
+            if len(chosen) == size:
+                break
+    return chosen
+
+
+# ------------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def _embed_rows(
+    model: _AudioTextModel,
+    stems: StemSet,
+    rows: Sequence[int],
+    seconds: float,
+    settings: AudioTrainSettings,
+    rng: np.random.Generator | None,
+    device: torch.device,
+    batch: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(audio embeddings [N, A], their text-space points [N, D]) of one crop per row."""
+    was_training = model.training
+    model.eval()
+    audio, text = [], []
+    rate = model.encoder.config.sample_rate
+    for k in range(0, len(rows), batch):
+        waves = _crops(stems, rows[k : k + batch], seconds, rate, settings, rng).to(device)
+        emb = model.encoder.embed(waves)
+        audio.append(emb.cpu())
+        text.append(model.to_text(emb).cpu())
+    model.train(was_training)
+    return torch.cat(audio), torch.cat(text)
+
+
+def retrieval_top1(
+    text_space: torch.Tensor, text_ids: np.ndarray, text_emb: torch.Tensor
+) -> dict[str, float]:
+    """Retrieval among items of known text.
+
+    ``text_to_audio_top1``: share of the distinct texts present whose best-matching item carries
+    that text; ``audio_to_text_top1``: share of items whose best-matching text (among those
+    present) is their own.
+    """
+    present = np.unique(text_ids)
+    sims = text_space @ text_emb[torch.from_numpy(present)].T  # [N, T]
+    own = torch.from_numpy(np.searchsorted(present, text_ids))
+    audio_to_text = (sims.argmax(dim=1) == own).float().mean()
+    best_item = sims.argmax(dim=0).numpy()  # per text, the best item
+    text_to_audio = float(np.mean(text_ids[best_item] == present))
+    return {"text_to_audio_top1": text_to_audio, "audio_to_text_top1": float(audio_to_text)}
+
+
+def _fit_classifier(
+    embeddings: torch.Tensor, labels: torch.Tensor, settings: AudioTrainSettings, categories: Sequence[str]
+) -> CategoryClassifier:
+    with seeded_init(settings.seed):
+        classifier = CategoryClassifier(embeddings.shape[1], categories)
+    optimizer = torch.optim.AdamW(classifier.parameters(), lr=settings.classifier_lr, weight_decay=1e-4)
+    for _ in range(settings.classifier_steps):
+        loss = F.cross_entropy(classifier.logits(embeddings), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return classifier.eval()
+
+
+# ------------------------------------------------------------------------------- training
+
+
+def _text_embeddings(clip: ClipEncoder, texts: list[str]) -> torch.Tensor:
+    """Frozen l2-normalised pooled CLIP text embeddings [T, D] of ``texts`` (on the CPU)."""
+    _, _, pooled = clip.encode_text(texts)
+    return F.normalize(pooled.float().cpu(), dim=-1)
+
+
+def train_audio_encoder(
+    records: Sequence[ClipRecord],
+    run_dir: str | os.PathLike[str],
+    clip_run_dir: str | os.PathLike[str],
+    settings: AudioTrainSettings = AudioTrainSettings(),
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    max_seconds: float | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) the audio encoder against the CLIP run's text space, then its classifier.
+
+    Stops early (resumably: the state is saved, no final files are written, the summary says
+    ``finished: False``) when ``cancel`` is set or after ``max_seconds`` of training.
+    """
+    run_dir = Path(run_dir)
+    dev = pick_device(device)
+    if settings.config not in AUDIO_CONFIGS:
+        raise DataError(f"unknown audio encoder config {settings.config!r} (have {sorted(AUDIO_CONFIGS)})")
+    if not 0 < settings.crop_min <= settings.crop_max:
+        raise DataError(
+            f"crop lengths must satisfy 0 < crop_min <= crop_max, got {settings.crop_min}, {settings.crop_max}"
+        )
+    clip = load_trained_clip(clip_run_dir)  # first: a wrong --clip fails before reading the stems
+    stems = collect_stems(records, CATEGORIES, cancel, sub_progress(progress, 0.0, 0.1))
+    train_rows, val_rows = stems.rows("train"), stems.rows("val")
+    if not len(train_rows):
+        raise DataError("no training-split stems to train the audio encoder on")
+    text_emb = _text_embeddings(clip, stems.texts)
+    del clip
+
+    encoder = AudioEncoder.create(settings.config, "cpu", seed=settings.seed)
+    with seeded_init(settings.seed + 1):
+        model = _AudioTextModel(encoder, text_emb.shape[1])
+    model.to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    log = RunLog(run_dir)
+    step, elapsed = 0, 0.0
+    if has_training_state(run_dir):
+        if not resume:
+            raise DataError(
+                "run folder already holds a training state; pass resume or pick a new folder", run_dir
+            )
+        meta = load_training_state(run_dir, model, optimizer)
+        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    if step == 0:
+        log.write(
+            event="start",
+            settings=asdict(settings),
+            clip_run=str(clip_run_dir),
+            stems=len(stems.paths),
+            train_stems=len(train_rows),
+            val_stems=len(val_rows),
+            distinct_texts=len(stems.texts),
+            text_dim=int(text_emb.shape[1]),
+            projection=model.to_text.linear is not None,
+            machine=machine_description(),
+        )
+    rate = encoder.config.sample_rate
+    val_seconds = 0.5 * (settings.crop_min + settings.crop_max)
+    text_dev = text_emb.to(dev)
+    loss_fn = open_clip.ClipLoss()
+
+    def checkpoint() -> None:
+        save_training_state(
+            run_dir, model, optimizer, step, {"elapsed": elapsed, "settings": asdict(settings)}
+        )
+
+    def validate() -> dict[str, float]:
+        _, points = _embed_rows(model, stems, val_rows, val_seconds, settings, None, dev)
+        return retrieval_top1(points, stems.text_ids[val_rows], text_emb)
+
+    model.train()
+    started = time.monotonic() - elapsed
+    session_start = time.monotonic()
+    loss_value = float("nan")
+    while step < settings.steps:
+        if cancel is not None and cancel.cancelled:
+            break
+        if max_seconds is not None and time.monotonic() - session_start >= max_seconds:
+            break
+        rng = np.random.default_rng((settings.seed, step))
+        rows = _distinct_text_batch(stems, train_rows, settings.batch_size, rng)
+        seconds = rng.uniform(settings.crop_min, settings.crop_max)
+        waves = _crops(stems, rows, seconds, rate, settings, rng).to(dev)
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
+        audio_points = model(waves)
+        targets = text_dev[torch.from_numpy(stems.text_ids[rows]).to(dev)]
+        loss = loss_fn(audio_points, targets, model.logit_scale.exp())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        optimizer.step()
+        with torch.no_grad():  # as CLIP: the temperature may not go below 1/100
+            model.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        loss_value = loss.item()
+        if step % settings.log_every == 0:
+            log.write(
+                event="train",
+                step=step,
+                loss=loss_value,
+                batch=len(rows),
+                lr=optimizer.param_groups[0]["lr"],
+                grad_norm=grad_norm,
+                logit_scale=model.logit_scale.exp().item(),
+                wall=round(time.monotonic() - started, 1),
+            )
+        if step % settings.save_every == 0:
+            elapsed = time.monotonic() - started
+            checkpoint()
+            if len(val_rows):
+                log.write(event="val", step=step, **validate())
+        progress(
+            0.1 + 0.8 * step / settings.steps, f"audio step {step}/{settings.steps} loss {loss_value:.3f}"
+        )
+    elapsed = time.monotonic() - started
+    checkpoint()
+    summary: dict[str, Any] = {
+        "steps": step,
+        "elapsed_seconds": round(elapsed, 1),
+        "stems": len(stems.paths),
+        "finished": step >= settings.steps,
+    }
+    if not summary["finished"]:
+        log.write(event="stop", **summary)
+        return summary
+
+    # Phase 2: the category classifier on frozen embeddings of augmented training crops.
+    model.eval()
+    crop_rng = np.random.default_rng((settings.seed, _CLASSIFIER_STREAM, step))
+    rows = np.repeat(train_rows, settings.classifier_crops)
+    chunks = []
+    for k in range(0, len(rows), 64):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        seconds = crop_rng.uniform(settings.crop_min, settings.crop_max)
+        emb, _ = _embed_rows(model, stems, rows[k : k + 64], seconds, settings, crop_rng, dev)
+        chunks.append(emb)
+        progress(0.9 + 0.08 * min(1.0, (k + 64) / len(rows)), "embedding crops for the classifier")
+    classifier = _fit_classifier(
+        torch.cat(chunks), torch.from_numpy(stems.categories[rows]), settings, CATEGORIES
+    )
+    if len(val_rows):
+        val_audio, val_points = _embed_rows(model, stems, val_rows, val_seconds, settings, None, dev)
+        summary.update(retrieval_top1(val_points, stems.text_ids[val_rows], text_emb))
+        with torch.no_grad():
+            predicted = classifier.logits(val_audio).argmax(dim=1).numpy()
+        summary["val_classifier_accuracy"] = float(np.mean(predicted == stems.categories[val_rows]))
+        summary["val_stems"] = len(val_rows)
+    summary["logit_scale"] = model.logit_scale.exp().item()
+    summary["final_loss"] = loss_value
+
+    encoder = model.encoder.cpu()
+    encoder.save_weights(run_dir / AUDIO_WEIGHTS)
+    atomic_write_bytes(
+        run_dir / CLASSIFIER_WEIGHTS,
+        save({k: v.detach().cpu().contiguous() for k, v in classifier.state_dict().items()}),
+    )
+    if model.to_text.linear is not None:
+        atomic_write_bytes(
+            run_dir / PROJECTION_WEIGHTS,
+            save({k: v.detach().cpu().contiguous() for k, v in model.to_text.state_dict().items()}),
+        )
+    config = {
+        "config_name": settings.config,
+        "encoder": encoder.config.to_dict(),
+        "text_dim": int(text_emb.shape[1]),
+        "text_projection": model.to_text.linear is not None,
+        "clip_run": str(clip_run_dir),
+        "categories": list(CATEGORIES),
+        "texts": stems.texts,
+        "validation": {k: v for k, v in summary.items() if k.endswith(("_top1", "_accuracy"))},
+    }
+    atomic_write_bytes(run_dir / AUDIO_CONFIG, json.dumps(config, indent=2).encode())
+    progress(1.0, "audio encoder done")
+    log.write(event="stop", **summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------- loading
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / AUDIO_CONFIG).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"not a finished audio-encoder run: {exc}", run_dir) from exc
+
+
+def load_trained_audio(
+    run_dir: str | os.PathLike[str], device: str = "cpu"
+) -> tuple[AudioEncoder, CategoryClassifier, tuple[str, ...]]:
+    """The encoder, the category classifier and its categories of a finished run (eval mode)."""
+    run_dir = Path(run_dir)
+    data = _read_config(run_dir)
+    try:
+        config = AudioEncoderConfig.from_dict(data["encoder"])
+        categories = tuple(data["categories"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"audio_config.json is malformed: {exc}", run_dir / AUDIO_CONFIG) from exc
+    encoder = AudioEncoder.create(config, "cpu", seed=None)
+    encoder.load_weights(run_dir / AUDIO_WEIGHTS)
+    classifier = CategoryClassifier(config.embed_dim, categories)
+    load_safetensors_strict(classifier, run_dir / CLASSIFIER_WEIGHTS)
+    dev = pick_device(device)
+    return encoder.to(dev).eval(), classifier.to(dev).eval(), categories
+
+
+def load_text_projection(run_dir: str | os.PathLike[str], device: str = "cpu") -> TextSpaceProjection:
+    """The map from the run's audio embeddings into its CLIP text space (identity when the
+    dimensions match), for the text score of DESIGN.md §7.2."""
+    run_dir = Path(run_dir)
+    data = _read_config(run_dir)
+    projection = TextSpaceProjection(int(data["encoder"]["embed_dim"]), int(data["text_dim"]))
+    if projection.linear is not None:
+        load_safetensors_strict(projection, run_dir / PROJECTION_WEIGHTS)
+    return projection.to(pick_device(device)).eval()
