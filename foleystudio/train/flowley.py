@@ -50,7 +50,7 @@ class FlowleyTrainSettings:
     eval_every: int = 250
     save_every: int = 250
     kinds: tuple[str, ...] = ("mix", "object")
-    flow: dict[str, Any] = field(default_factory=lambda: {"onset_pos_weight": 4.0})
+    flow: dict[str, Any] = field(default_factory=lambda: {"onset_pos_weight": 4.0, "uniform_time_prob": 0.5})
 
 
 def batch_conditions(batch: dict[str, torch.Tensor], device: torch.device) -> Conditions:

@@ -327,3 +327,26 @@ def test_empty_conditions_and_batch_mismatches() -> None:
             cfg_scale=2.0,
             uncond=Conditions(text=torch.randn(1, 3, config.text_token_dim)),
         )
+
+
+def test_uniform_time_fraction_reaches_the_ends_of_the_path(monkeypatch) -> None:
+    """With uniform_time_prob = 1 the flow times cover (0, 1) evenly; logit-normal does not."""
+    import foleystudio.ml.flowley.flow as flow
+
+    seen: list[torch.Tensor] = []
+    model = debug_model()
+    real_forward = model.forward
+
+    def spy(x, t, cond, **kw):
+        seen.append(t.detach().clone())
+        return real_forward(x, t, cond, **kw)
+
+    monkeypatch.setattr(model, "forward", spy)
+    config = model.config
+    x1 = noise_like(config, batch=256, seed=3)
+    cond = make_conditions(config, batch=256)
+    for prob in (0.0, 1.0):
+        training_loss(model, x1, cond, make_generator(0), flow.FlowTrainingConfig(uniform_time_prob=prob))
+    logit_normal, uniform = seen
+    assert (logit_normal < 0.1).float().mean() < 0.05
+    assert 0.05 < (uniform < 0.1).float().mean() < 0.2
