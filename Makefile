@@ -39,11 +39,12 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output
 
-# The bundled default model, reproducibly (hours on a 2-core CPU; every step resumes):
-# FoleyWorld corpus -> CLIP encoder -> feature cache + Flowley -> models/foleyworld-tiny.
+# The bundled default model, reproducibly (about 1.5 h on a 2-core CPU; every stage resumes):
+# FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley -> models/foleyworld-tiny.
 FW_DATA ?= runs/fw-train
 train-default: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2
-	test -f runs/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out runs/clip-tiny --steps 800 --batch 128 --resume
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --out runs/flowley-tiny --resume \
-		--bundle models/foleyworld-tiny --bundle-name foleyworld-tiny
+	test -f runs/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out runs/clip-tiny --steps 250 --batch 128 --resume
+	test -f runs/audio-tiny/audio.safetensors || $(BIN)/foleystudio train audio --data $(FW_DATA) --clip runs/clip-tiny --out runs/audio-tiny --steps 1000 --batch 32 --resume
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
+		--train-clips 800 --steps 14000 --resume --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny
