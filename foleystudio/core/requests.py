@@ -81,7 +81,8 @@ class GenerationRequest:
         """JSON-ready form (kept in clip provenance and ``result.json``)."""
         data = dataclasses.asdict(self)
         data["sources"] = [source_to_dict(s) for s in self.sources]
-        return data
+        # Tuples become lists, as they come back from JSON, so a saved project equals itself.
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:

@@ -70,3 +70,14 @@ def test_no_video_or_an_unknown_mode_is_a_usage_error() -> None:
         build_request(project, "everything")
     with pytest.raises(UsageError, match="open a video"):
         build_request(Project())
+
+
+def test_request_dict_survives_json_unchanged() -> None:
+    import json
+
+    from foleystudio.core.requests import GenerationRequest
+
+    request = GenerationRequest(video="v.mp4", drop_conditions=("visual",), text="rain")
+    data = request.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert GenerationRequest.from_dict(data) == request
