@@ -35,6 +35,7 @@ from typing import Any
 
 import safetensors.torch
 import torch
+from safetensors.torch import load as safetensors_from_bytes  # bytes → tensors; never pickle
 from torch import nn
 
 import foleystudio
@@ -286,7 +287,7 @@ def load_bundle(path_or_name: str | os.PathLike[str], device: torch.device | str
     for module_name, filename in manifest["modules"].items():
         data = _read_verified(folder, filename, manifest["files"][filename])
         try:
-            tensors = safetensors.torch.load(data)
+            tensors = safetensors_from_bytes(data)
         except Exception as exc:  # safetensors raises its own error types for bad headers
             raise CheckpointError(f"not a valid safetensors file: {exc}", folder / filename) from None
         state_dicts[module_name] = {key: value.to(device) for key, value in tensors.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import foleystudio
 from foleystudio.cli import main
 from foleystudio.errors import CheckpointError, UsageError
 from foleystudio.ml.checkpoints import (
@@ -32,11 +33,14 @@ from tests.unit.flowley_helpers import debug_model, make_conditions, noise_like
 
 @pytest.fixture
 def models_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An isolated FOLEYSTUDIO_MODELS folder and user folder."""
+    """An isolated FOLEYSTUDIO_MODELS folder and user folder, and no packaged models."""
+    import foleystudio.ml.checkpoints as checkpoints
+
     folder = tmp_path / "env-models"
     folder.mkdir()
     monkeypatch.setenv("FOLEYSTUDIO_MODELS", str(folder))
     monkeypatch.setenv("FOLEYSTUDIO_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setattr(checkpoints, "packaged_models_dir", lambda: tmp_path / "packaged")
     return folder
 
 
@@ -157,7 +161,8 @@ def test_registry_finds_bundles_by_name_and_path(models_env: Path) -> None:
     (models_env / "broken").mkdir()
     (models_env / "broken" / MANIFEST).write_text("[]")
     assert [s for s, _ in model_dirs()] == ["env", "user", "packaged"]
-    assert model_dirs()[-1][1] == packaged_models_dir()
+    assert model_dirs()[-1][1] == models_env.parent / "packaged"  # isolated by the fixture
+    assert packaged_models_dir() == Path(foleystudio.__file__).resolve().parents[1] / "models"
     found = {b.name: b for b in list_bundles()}
     assert found["env-model"].source == "env" and found["user-model"].source == "user"
     assert found["broken"].error is not None
@@ -277,3 +282,14 @@ def test_doctor_survives_a_broken_sound_system(monkeypatch: pytest.MonkeyPatch) 
     report = collect()
     assert report["audio"]["ok"] is False and "PortAudio" in report["audio"]["error"]
     assert any("audio playback unavailable" in p for p in report["problems"])
+
+
+def test_the_packaged_default_model_is_intact(capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed bundle verifies (sha256 of every file) and carries its training record."""
+    assert main(["models", "info", "foleyworld-tiny", "--json", "--verify"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info["modules"]) >= {"flowley", "clip", "audio", "audio_classifier"}
+    assert info["training"]["steps"] > 0
+    from foleystudio.ml.checkpoints import find_bundle
+
+    assert (find_bundle("foleyworld-tiny") / "training_log.jsonl").is_file()
