@@ -37,8 +37,9 @@ Metrics per clip (``ml/metrics.py``; onsets of any audio by ``ml.onsets.detect_o
   (``video_motion_peaks``, the same peaks as the candidates' sync score), ±1 frame.
 - ``aa_align``: AA-Align (±0.1 s) of the audio onsets and the onsets detected on the true
   mix (so the ``ground_truth`` row is 1 by construction).
-- SSMS needs a trained FoleyWorld audio classifier; FoleyStudio has none yet, so it is not
-  computed and the results say so.
+- SSMS uses the bundle's FoleyWorld category classifier (on the bundled audio encoder); the
+  reference is the ground-truth mix as that classifier hears it, with a chance control.
+  A bundle without the classifier gets no SSMS, and the results say so.
 
 Reported: per set and system the mean of every metric with a 95 % percentile bootstrap
 interval over clips; paired differences ``generated`` minus each control; per category the
@@ -76,10 +77,6 @@ CONTROLS = ("shifted", "no_visual", "ground_truth", "random")
 METRICS = ("onset_f1", "precision", "recall", "av_align", "aa_align")
 DROPPED_FOR_NO_VISUAL = ("visual", "sync")
 PROMPTS = ("text", "caption", "none")
-SSMS_NOTE = (
-    "not computed: SSMS needs a trained FoleyWorld audio category classifier, and FoleyStudio "
-    "has none yet (the bundle's audio encoder is an embedding, not a classifier)"
-)
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -208,7 +205,19 @@ def measure_clip(
         "ground_truth_shifted": shifted(gt_onsets, end),
         "random": np.sort(rng.uniform(0.0, end, size=len(gen_onsets))),
     }
+    loaded = engine.model(model)
+    class_scores = None
+    if loaded.audio is not None and loaded.audio_classifier is not None:
+        class_scores = {
+            name: category_scores(loaded, audio)
+            for name, audio in (
+                ("generated", generated.audio),
+                ("no_visual", blind.audio),
+                ("ground_truth", mix),
+            )
+        }
     return {
+        "class_scores": class_scores,
         "duration_s": round(end, 4),
         "n_true_onsets": len(truth_times),
         "n_video_peaks": len(peaks),
@@ -218,6 +227,36 @@ def measure_clip(
             for name, times in onsets.items()
         },
     }
+
+
+def category_scores(loaded: Any, audio: np.ndarray) -> list[float]:
+    """The bundle's FoleyWorld category classifier on ``audio`` (probabilities per category)."""
+    import torch
+
+    with torch.no_grad():
+        emb = loaded.audio.embed(torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None])
+        return loaded.audio_classifier(emb)[0].tolist()
+
+
+def ssms_summary(per_clip: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+    """SSMS (SSV2A: F1 of the top-N classes of generated vs reference audio, the reference being
+    the ground-truth mix as the same classifier hears it), for top-1 and top-3, beside a chance
+    control (generated scores paired with another clip's reference)."""
+    from foleystudio.ml.metrics import ssms
+
+    rows = [c["class_scores"] for c in per_clip if c.get("class_scores")]
+    if not rows:
+        return {"computed": False, "reason": "the model bundle has no audio category classifier"}
+    ref = np.array([r["ground_truth"] for r in rows])
+    out: dict[str, Any] = {"computed": True, "clips": len(rows)}
+    shuffled = np.random.default_rng(seed).permutation(len(rows))
+    for n in (1, 3):
+        out[f"top{n}"] = {
+            "generated": ssms(np.array([r["generated"] for r in rows]), ref, n),
+            "no_visual": ssms(np.array([r["no_visual"] for r in rows]), ref, n),
+            "chance": ssms(np.array([rows[i]["generated"] for i in shuffled]), ref, n),
+        }
+    return out
 
 
 # -- sets ---------------------------------------------------------------------------------------
@@ -421,6 +460,7 @@ def run(
             summary["set"] = info
             summary["targets"] = check_targets(summary)
             summary["per_clip"] = [compact_clip(c) for c in per_clip]
+            summary["ssms"] = ssms_summary(per_clip, seed)
             sets[set_name] = summary
     result: dict[str, Any] = {
         "benchmark": "sync",
@@ -441,7 +481,7 @@ def run(
             "no_visual_drops": list(DROPPED_FOR_NO_VISUAL),
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         },
-        "ssms": {"computed": False, "reason": SSMS_NOTE},
+        "ssms": {name: summary["ssms"] for name, summary in sets.items()},
         "sets": sets,
         "wall_s": round(time.perf_counter() - started, 1),
     }
@@ -493,7 +533,17 @@ def format_report(result: dict[str, Any]) -> str:
             for m, t in summary["targets"].items()
         )
         lines.append(f"targets: {targets}")
-    lines += ["", f"SSMS {result['ssms']['reason']}", f"wall time {result['wall_s']} s"]
+    for name, summary in result["ssms"].items():
+        if not summary.get("computed"):
+            lines += ["", f"SSMS ({name}): not computed: {summary['reason']}"]
+            continue
+        for n in (1, 3):
+            row = summary[f"top{n}"]
+            lines.append(
+                f"SSMS top-{n} ({name}, vs the ground-truth mix): generated {row['generated']:.3f}, "
+                f"no_visual {row['no_visual']:.3f}, chance {row['chance']:.3f}"
+            )
+    lines += ["", f"wall time {result['wall_s']} s"]
     return "\n".join(lines)
 
 

@@ -70,7 +70,8 @@ def test_benchmark_runs_and_tells_sync_from_shifted(corpus, debug_bundle, tmp_pa
     assert len(lines) == 4  # two clips per set
     assert result["model"]["name"] == "debug-random"
     assert result["model"]["training"] == {"trained": False, "note": "random weights"}
-    assert result["ssms"]["computed"] is False and "classifier" in result["ssms"]["reason"]
+    for ssms in result["ssms"].values():  # the debug bundle has no audio category classifier
+        assert ssms["computed"] is False and "classifier" in ssms["reason"]
     assert result["machine"]["cpu_count"] >= 1
     for summary in result["sets"].values():
         assert summary["clips"] == 2
@@ -204,3 +205,25 @@ def test_bench_passes_the_model_to_sync(debug_bundle, monkeypatch, capsys):
     assert cli_main(["bench", "sync", "--quick", "--model", str(debug_bundle)]) == 0
     assert calls == [(True, str(debug_bundle))]
     assert "table" in capsys.readouterr().out
+
+
+def test_ssms_uses_the_bundled_classifier(corpus, tmp_path):
+    from foleystudio.train.bundle import random_bundle
+
+    bundle = random_bundle(tmp_path / "with-classifier", with_audio=True)
+    result = sync.run(
+        model=str(bundle),
+        data=str(corpus),
+        clips=2,
+        steps=2,
+        split="all",
+        duration=DURATION,
+        novel=False,
+        out=None,
+        log=lambda line: None,
+    )
+    ssms = result["ssms"]["heldout"]
+    assert ssms["computed"] and ssms["clips"] == 2
+    for n in ("top1", "top3"):
+        assert set(ssms[n]) == {"generated", "no_visual", "chance"}
+        assert all(0.0 <= v <= 1.0 for v in ssms[n].values())
