@@ -14,7 +14,6 @@ reference-audio attention.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -235,7 +234,7 @@ class GenerationEngine:
                     # Dropped groups stay dropped in the unconditional branch too (it copies keep).
                     cond = cond.dropped(request.drop_conditions)
                 conds.append(cond)
-                unconds.append(_unconditional(cond, negative, n))
+                unconds.append(_unconditional(cond, negative))
                 noises.append(
                     torch.cat([randn((1, cfg.num_audio_tokens, cfg.latent_dim), g) for g in generators]).to(
                         self.device
@@ -384,7 +383,7 @@ def _window_conditions(
     return Conditions(**fields)
 
 
-def _unconditional(cond: Conditions, negative: dict[str, torch.Tensor] | None, n: int) -> Conditions:
+def _unconditional(cond: Conditions, negative: dict[str, torch.Tensor] | None) -> Conditions:
     if negative is None:
         return cond.unconditional()
     return cond.unconditional(
@@ -428,12 +427,3 @@ def _splice(kept: np.ndarray, new: np.ndarray, rate: int, cut_start: float, cut_
     weight[hi] = ramp[::-1][: len(weight[hi])]
     out[:n] = (1 - weight[:n]) * out[:n] + weight[:n] * new[:n]
     return out.astype(np.float32)
-
-
-def request_digest(request: GenerationRequest) -> str:
-    """A short stable hash of a request (names output files)."""
-    import json
-
-    return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[
-        :10
-    ]
