@@ -64,7 +64,7 @@ from foleystudio.ml.encoders.audio import (
 from foleystudio.ml.encoders.clip import ClipEncoder
 from foleystudio.train.clip import load_trained_clip
 from foleystudio.train.common import RunLog, warmup_cosine
-from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+from foleystudio.train.state import resume_or_start, save_training_state
 
 AUDIO_WEIGHTS = "audio.safetensors"
 AUDIO_CONFIG = "audio_config.json"
@@ -386,14 +386,7 @@ def train_audio_encoder(
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     log = RunLog(run_dir)
-    step, elapsed = 0, 0.0
-    if has_training_state(run_dir):
-        if not resume:
-            raise DataError(
-                "run folder already holds a training state; pass resume or pick a new folder", run_dir
-            )
-        meta = load_training_state(run_dir, model, optimizer)
-        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    step, elapsed, _ = resume_or_start(run_dir, model, optimizer, resume)
     if step == 0:
         log.write(
             event="start",

@@ -30,7 +30,7 @@ from foleystudio.errors import DataError
 from foleystudio.ml.device import pick_device
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.train.common import RunLog, warmup_cosine
-from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+from foleystudio.train.state import resume_or_start, save_training_state
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,7 @@ def train_clip(
         encoder.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
     log = RunLog(run_dir)
-    step, elapsed = 0, 0.0
-    if has_training_state(run_dir):
-        if not resume:
-            raise DataError(
-                "run folder already holds a training state; pass resume or pick a new folder", run_dir
-            )
-        meta = load_training_state(run_dir, encoder.model, optimizer)
-        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    step, elapsed, _ = resume_or_start(run_dir, encoder.model, optimizer, resume)
     pairs = collect_pairs(
         records,
         encoder.image_size,

@@ -30,7 +30,7 @@ from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
 from foleystudio.train.common import Ema, RunLog, warmup_cosine
-from foleystudio.train.state import has_training_state, load_training_state, save_training_state
+from foleystudio.train.state import resume_or_start, save_training_state
 
 
 @dataclass(frozen=True)
@@ -133,15 +133,9 @@ def train_flowley(
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     ema = Ema(model, settings.ema_decay)
     log = RunLog(run_dir)
-    step, elapsed = 0, 0.0
-    if resume and has_training_state(run_dir):
-        meta = load_training_state(run_dir, model, optimizer)
+    step, elapsed, meta = resume_or_start(run_dir, model, optimizer, resume)
+    if meta is not None:
         ema.load_state_dict(load_file(str(run_dir / "ema.safetensors")))
-        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
-    elif not resume and has_training_state(run_dir):
-        raise DataError(
-            "run folder already holds a training state; pass resume or pick a new folder", run_dir
-        )
     else:
         log.write(
             event="start",

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
-from foleystudio.errors import CheckpointError
+from foleystudio.errors import CheckpointError, DataError
 
 STATE_TENSORS = "state.safetensors"
 STATE_JSON = "state.json"
@@ -87,3 +87,21 @@ def has_training_state(run_dir: str | os.PathLike[str]) -> bool:
     """Whether ``run_dir`` holds a checkpoint to resume from."""
     run_dir = Path(run_dir)
     return (run_dir / STATE_JSON).is_file() and (run_dir / STATE_TENSORS).is_file()
+
+
+def resume_or_start(
+    run_dir: str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, resume: bool
+) -> tuple[int, float, dict[str, Any] | None]:
+    """``(step, elapsed seconds, saved JSON or None)`` of a run about to train.
+
+    With ``resume`` an existing state is loaded (a missing one starts fresh); without it an
+    existing state is refused rather than overwritten.
+    """
+    if not has_training_state(run_dir):
+        return 0, 0.0, None
+    if not resume:
+        raise DataError(
+            "run folder already holds a training state; pass resume or pick a new folder", run_dir
+        )
+    meta = load_training_state(run_dir, model, optimizer)
+    return int(meta["step"]), float(meta.get("elapsed", 0.0)), meta

@@ -38,3 +38,17 @@ def test_wrong_model_is_a_clear_error(tmp_path):
     save_training_state(tmp_path, a, torch.optim.AdamW(a.parameters()), step=0)
     with pytest.raises(CheckpointError, match="does not fit"):
         load_training_state(tmp_path, torch.nn.Linear(4, 2), None)
+
+
+def test_resume_or_start_refuses_to_overwrite(tmp_path):
+    from foleystudio.errors import DataError
+    from foleystudio.train.state import resume_or_start
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    assert resume_or_start(tmp_path, model, opt, resume=True) == (0, 0.0, None)
+    save_training_state(tmp_path, model, opt, step=7, extra={"elapsed": 1.5})
+    with pytest.raises(DataError, match="pass resume"):
+        resume_or_start(tmp_path, model, opt, resume=False)
+    step, elapsed, meta = resume_or_start(tmp_path, model, opt, resume=True)
+    assert (step, elapsed, meta["step"]) == (7, 1.5, 7)
