@@ -204,6 +204,10 @@ class GenerationEngine:
         )
         reference = _reference_tokens(codec, request)
         targets: list[str | None] = list(objects) if objects else [None]
+        # Each target's text: the prompt, or for an object without a prompt its label.
+        target_texts = {
+            t: text_cond if text or t is None else _text_conditions(model.clip, labels[t]) for t in targets
+        }
         known = None
         if kept is not None:
             known = _known_tokens(codec, kept, total_tokens, start, inpaint.start, inpaint.end)
@@ -226,10 +230,9 @@ class GenerationEngine:
                 w = feats.window(
                     window_t, cfg.num_visual_tokens, cfg.num_audio_tokens, codec.token_rate, object_id=target
                 )
-                target_text = (
-                    text_cond if text or target is None else _text_conditions(model.clip, labels[target])
+                cond = (
+                    _window_conditions(w, window_t, target_texts[target], reference).repeat(n).to(self.device)
                 )
-                cond = _window_conditions(w, window_t, target_text, reference).repeat(n).to(self.device)
                 if request.drop_conditions:
                     # Dropped groups stay dropped in the unconditional branch too (it copies keep).
                     cond = cond.dropped(request.drop_conditions)
@@ -285,9 +288,7 @@ class GenerationEngine:
                         audio, codec.sample_rate, feats.motion, box, offset=start - feats.start
                     )
                 }
-                score_text = (
-                    text_cond if text or target is None else _text_conditions(model.clip, labels[target])
-                )
+                score_text = target_texts.get(target, text_cond)
                 if model.audio is not None and score_text is not None:
                     scores["text"] = text_score(model.audio, audio, score_text["text_pooled"][0])
                 weights = request.search.__dict__ if request.search else {}
