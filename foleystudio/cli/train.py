@@ -13,6 +13,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
     f.add_argument("--bundle-name", default="foleyworld-tiny")
     f.add_argument(
-        "--audio", default=None, help="audio-encoder run folder (from `train audio`) to include in the bundle"
+        "--audio",
+        default=None,
+        help="audio-encoder run folder (from `train audio`): the model learns the SSV2A mix condition "
+        "from its embeddings, and the bundle includes it",
     )
+    f.add_argument("--no-mix", action="store_true", help="do not train the mix condition")
     f.set_defaults(func=run_flowley)
 
     a = parts.add_parser(
@@ -81,29 +86,49 @@ def _progress(fraction: float, message: str) -> None:
 def run_clip(args: argparse.Namespace) -> int:
     from foleystudio.data.datasets import scan_folder
     from foleystudio.train.clip import ClipTrainSettings, train_clip
+    from foleystudio.train.distributed import cleanup, init_distributed
 
-    settings = ClipTrainSettings(config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed)
-    summary = train_clip(
-        scan_folder(args.data), args.out, settings, resume=args.resume, device=args.device, progress=_progress
-    )
-    print(json.dumps(summary, indent=2))
+    ctx = init_distributed(args.device)  # one process, or this rank of a torchrun launch
+    try:
+        settings = ClipTrainSettings(
+            config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed
+        )
+        summary = train_clip(
+            scan_folder(args.data), args.out, settings, resume=args.resume, progress=_progress, ctx=ctx
+        )
+        if ctx.is_main:
+            print(json.dumps(summary, indent=2))
+    finally:
+        cleanup(ctx)
     return 0
 
 
 def run_flowley(args: argparse.Namespace) -> int:
-    from foleystudio.data.datasets import build_feature_cache, scan_folder
-    from foleystudio.ml.codec import MelCodec, codec_from_config
+    from foleystudio.train.distributed import cleanup, init_distributed
+
+    # Under torchrun every process runs this handler; init_distributed finds its rank.
+    ctx = init_distributed(args.device)
+    try:
+        return _run_flowley(args, ctx)
+    finally:
+        cleanup(ctx)
+
+
+def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
+    from foleystudio.ml.codec import codec_from_config
+    from foleystudio.train.audio import load_trained_audio
     from foleystudio.train.clip import load_trained_clip
+    from foleystudio.train.distributed import main_first
     from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
 
     out = Path(args.out)
     cache = out / "cache.safetensors"
     clip = load_trained_clip(args.clip)
-    if not cache.is_file():
-        records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
-        train = [r for r in records if r.split == "train"][: args.train_clips]
-        records = train + [r for r in records if r.split == "val"]
-        build_feature_cache(records, clip, MelCodec(), cache, progress=_progress)
+    # With an audio encoder the cache also holds each target's audio embedding: the SSV2A mix
+    # condition Flowley learns to use (DESIGN.md §5–6).
+    audio = None if args.audio is None else load_trained_audio(args.audio)
+    with main_first(ctx):  # rank 0 builds the cache; the others then read it
+        _prepare_flowley_cache(args, cache, clip, audio)
     overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
     settings = FlowleyTrainSettings(
         config=args.config,
@@ -112,18 +137,20 @@ def run_flowley(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         lr=args.lr,
         seed=args.seed,
+        use_mix=not args.no_mix,
     )
     summary = train_flowley(
         cache,
         out,
         settings,
         resume=args.resume,
-        device=args.device,
         max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
         progress=_progress,
+        ctx=ctx,
     )
+    if not ctx.is_main:
+        return 0
     if args.bundle:
-        from foleystudio.train.audio import load_trained_audio
         from foleystudio.train.bundle import write_model_bundle
         from foleystudio.train.flowley import load_ema_model
 
@@ -137,7 +164,7 @@ def run_flowley(args: argparse.Namespace) -> int:
             clip,
             training={**summary, "data": str(args.data), "clip_run": str(args.clip)},
             description="Flowley trained on FoleyWorld",
-            audio=None if args.audio is None else load_trained_audio(args.audio)[:2],
+            audio=None if audio is None else audio[:2],
         )
         # The training log travels with the weights (with the CLIP run's log).
         shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
@@ -149,20 +176,51 @@ def run_flowley(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_flowley_cache(args: argparse.Namespace, cache: Path, clip: Any, audio: Any) -> None:
+    """Build the feature cache on first use (or add the audio embeddings it lacks); under
+    torchrun rank 0 runs this first, so the other ranks find the cache ready."""
+    from foleystudio.data.datasets import add_audio_embeddings, build_feature_cache, scan_folder
+    from foleystudio.ml.codec import MelCodec
+
+    if not cache.is_file():
+        records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
+        train = [r for r in records if r.split == "train"][: args.train_clips]
+        records = train + [r for r in records if r.split == "val"]
+        encoder = None if audio is None else audio[0]
+        build_feature_cache(records, clip, MelCodec(), cache, audio_encoder=encoder, progress=_progress)
+    elif audio is not None and not args.resume and not _cache_has(cache, "audio_embedding"):
+        add_audio_embeddings(cache, scan_folder(args.data), audio[0], progress=_progress)
+
+
+def _cache_has(cache: Path, name: str) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(str(cache), "pt") as f:
+        return name in f.keys()  # noqa: SIM118 (safe_open is not a dict)
+
+
 def run_audio(args: argparse.Namespace) -> int:
     from foleystudio.data.datasets import scan_folder
     from foleystudio.train.audio import AudioTrainSettings, train_audio_encoder
+    from foleystudio.train.distributed import cleanup, init_distributed
 
-    settings = AudioTrainSettings(config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed)
-    summary = train_audio_encoder(
-        scan_folder(args.data),
-        args.out,
-        args.clip,
-        settings,
-        resume=args.resume,
-        device=args.device,
-        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
-        progress=_progress,
-    )
-    print(json.dumps(summary, indent=2))
+    ctx = init_distributed(args.device)  # one process, or this rank of a torchrun launch
+    try:
+        settings = AudioTrainSettings(
+            config=args.config, steps=args.steps, batch_size=args.batch, seed=args.seed
+        )
+        summary = train_audio_encoder(
+            scan_folder(args.data),
+            args.out,
+            args.clip,
+            settings,
+            resume=args.resume,
+            max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+            progress=_progress,
+            ctx=ctx,
+        )
+        if ctx.is_main:
+            print(json.dumps(summary, indent=2))
+    finally:
+        cleanup(ctx)
     return 0

@@ -29,12 +29,13 @@ import torch
 from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
-from foleystudio.core.audio import load_audio
+from foleystudio.core.audio import load_audio, resample
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.media import VIDEO_SUFFIXES, read_audio
 from foleystudio.errors import DataError, FoleyStudioError
 from foleystudio.ml.codec import Codec
+from foleystudio.ml.encoders.audio import AudioEncoder
 from foleystudio.ml.encoders.clip import ClipEncoder
 from foleystudio.ml.features import VISUAL_FPS, extract_video_features
 from foleystudio.ml.onsets import detect_onsets
@@ -145,6 +146,7 @@ def build_feature_cache(
     window_seconds: float = 8.0,
     per_source: bool = True,
     normalise: bool = True,
+    audio_encoder: AudioEncoder | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> Path:
@@ -153,7 +155,8 @@ def build_feature_cache(
 
     Tensors (E examples): ``visual`` [E, Tv, D] f16, ``visual_valid`` [E, Tv] bool, ``sync``
     [E, Na, S], ``tokens`` [E, Na, latent], ``onsets`` [E, Na], ``text`` [E, L, D] f16,
-    ``text_mask`` [E, L], ``text_pooled`` [E, D]. The JSON lists each example's clip, kind
+    ``text_mask`` [E, L], ``text_pooled`` [E, D]; with ``audio_encoder`` also
+    ``audio_embedding`` [E, A] (:func:`embed_target_audio`). The JSON lists each example's clip, kind
     (``mix`` | ``object``), source id, category, caption and split, and the codec config —
     with ``normalise``, the codec's constants refitted to the corpus (:func:`normalise_tokens`).
     """
@@ -164,6 +167,8 @@ def build_feature_cache(
     columns: dict[str, list[np.ndarray]] = {
         k: [] for k in ("visual", "visual_valid", "sync", "tokens", "onsets")
     }
+    if audio_encoder is not None:
+        columns["audio_embedding"] = []
     captions: list[str] = []
     examples: list[dict[str, Any]] = []
     for i, record in enumerate(records):
@@ -207,6 +212,10 @@ def build_feature_cache(
         waves = torch.from_numpy(np.stack([_fit_length(t[2], n_samples) for t in targets]))
         with torch.no_grad():
             tokens = codec.encode(waves).float().numpy()
+        if audio_encoder is not None:
+            columns["audio_embedding"].extend(
+                embed_target_audio(audio_encoder, waves.numpy(), codec.sample_rate)
+            )
         for (kind, source_id, _, onsets, caption, category), toks in zip(targets, tokens, strict=True):
             window = feats.window(0.0, n_visual, n_audio, codec.token_rate, object_id=source_id)
             columns["visual"].append(window["visual"].astype(np.float16))
@@ -238,9 +247,67 @@ def build_feature_cache(
         "codec": codec.to_config(),
         "clip": clip.config.to_dict(),
     }
+    if audio_encoder is not None:
+        meta["audio_encoder"] = audio_encoder.config.to_dict()
     if normalise:
         normalise_tokens(tensors, meta)
     return write_cache(out_path, tensors, meta)
+
+
+def embed_target_audio(encoder: AudioEncoder, waves: np.ndarray, sample_rate: int) -> np.ndarray:
+    """l2-normalised audio-encoder embeddings ``[N, A]`` float32 of mono ``waves`` ``[N, samples]``
+    at ``sample_rate`` Hz: the SSV2A mix embedding a training example's target audio gives."""
+    if sample_rate != encoder.config.sample_rate:
+        waves = np.stack([resample(w, sample_rate, encoder.config.sample_rate) for w in waves])
+    device = next(encoder.parameters()).device
+    with torch.no_grad():
+        emb = encoder.embed(torch.from_numpy(np.ascontiguousarray(waves, np.float32)).to(device))
+    return emb.float().cpu().numpy()
+
+
+def add_audio_embeddings(
+    cache_path: str | os.PathLike[str],
+    records: Sequence[ClipRecord],
+    encoder: AudioEncoder,
+    *,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> Path:
+    """Add (or replace) the ``audio_embedding`` column of an existing cache from its clips'
+    target audio (the mix, or a source's stem), without re-extracting the video features."""
+    cache_path = Path(cache_path)
+    try:
+        meta = json.loads(cache_path.with_suffix(".json").read_text())
+        tensors = load_file(str(cache_path))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read feature cache: {exc}", cache_path) from exc
+    by_name = {r.name: r for r in records}
+    window_seconds = float(meta["window_seconds"])
+    rate = encoder.config.sample_rate
+    n = round(window_seconds * rate)
+    out: list[np.ndarray] = []
+    examples = meta["examples"]
+    for i, example in enumerate(examples):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        record = by_name.get(example["clip"])
+        if record is None:
+            raise DataError(
+                f"cache example {i} is clip '{example['clip']}', which is not in the data folder", cache_path
+            )
+        if example["kind"] == "object":
+            wave, _ = load_audio(
+                record.video.with_suffix(".stems") / f"{example['source']}.wav", rate, mono=True
+            )
+        elif record.audio is not None:
+            wave, _ = load_audio(record.audio, rate, mono=True)
+        else:
+            wave = read_audio(record.video, rate, mono=True, end=window_seconds)
+        out.extend(embed_target_audio(encoder, _fit_length(wave, n)[None], rate))
+        progress((i + 1) / len(examples), f"audio embeddings {i + 1}/{len(examples)}")
+    tensors["audio_embedding"] = torch.from_numpy(np.stack(out))
+    meta["audio_encoder"] = encoder.config.to_dict()
+    return write_cache(cache_path, tensors, meta)
 
 
 def write_cache(

@@ -17,6 +17,10 @@ energy), which for impulsive sources means crops with onsets and never a silent 
 car that has not arrived yet. Augmentation: a random gain, and (sometimes) the clip's own
 ambience stem under the source, as in the mix.
 
+Under ``torchrun`` (several ranks) every rank draws the same distinct-text batch, trains on
+its share (the batch is cut to a multiple of the number of ranks) with crops of its own
+random stream, and the loss gathers every rank's embeddings; rank 0 alone writes files.
+
 Phase 2 (after the last step, deterministic, cheap, simply redone on resume): a linear
 softmax classifier over :data:`foleystudio.data.foleyworld.CATEGORIES` trained on frozen
 audio embeddings of training crops — the classifier SSMS needs (``ml/metrics.ssms``).
@@ -38,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import open_clip
 import soundfile as sf
 import torch
 import torch.nn.functional as F
@@ -64,6 +67,17 @@ from foleystudio.ml.encoders.audio import (
 from foleystudio.ml.encoders.clip import ClipEncoder
 from foleystudio.train.clip import load_trained_clip
 from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.train.distributed import (
+    DistributedContext,
+    all_reduce_mean,
+    any_rank,
+    barrier,
+    contrastive_loss,
+    local_batch_size,
+    shard_rows,
+    single_process_context,
+    wrap_model,
+)
 from foleystudio.train.state import resume_or_start, save_training_state
 
 AUDIO_WEIGHTS = "audio.safetensors"
@@ -358,14 +372,25 @@ def train_audio_encoder(
     max_seconds: float | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    ctx: DistributedContext | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) the audio encoder against the CLIP run's text space, then its classifier.
 
     Stops early (resumably: the state is saved, no final files are written, the summary says
-    ``finished: False``) when ``cancel`` is set or after ``max_seconds`` of training.
+    ``finished: False``) when ``cancel`` is set or after ``max_seconds`` of training (on any
+    rank: all stop after the same step). ``ctx`` (from
+    :func:`~foleystudio.train.distributed.init_distributed`) trains this rank of a torchrun
+    run on ``ctx.device`` (``device`` is then ignored); None is one process on ``device``.
+    Only rank 0 writes files, reports progress and fits the classifier; every rank returns
+    once rank 0 is done (the validation and classifier figures only on rank 0).
     """
     run_dir = Path(run_dir)
-    dev = pick_device(device)
+    ctx = single_process_context(device) if ctx is None else ctx
+    if ctx.distributed:
+        local_batch_size(settings.batch_size, ctx)  # a batch that does not split fails here
+    if not ctx.is_main:
+        progress = no_progress
+    dev = ctx.device
     if settings.config not in AUDIO_CONFIGS:
         raise DataError(f"unknown audio encoder config {settings.config!r} (have {sorted(AUDIO_CONFIGS)})")
     if not 0 < settings.crop_min <= settings.crop_max:
@@ -387,10 +412,11 @@ def train_audio_encoder(
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     log = RunLog(run_dir)
     step, elapsed, _ = resume_or_start(run_dir, model, optimizer, resume)
-    if step == 0:
+    if step == 0 and ctx.is_main:
         log.write(
             event="start",
             settings=asdict(settings),
+            processes=ctx.world_size,
             clip_run=str(clip_run_dir),
             stems=len(stems.paths),
             train_stems=len(train_rows),
@@ -403,7 +429,9 @@ def train_audio_encoder(
     rate = encoder.config.sample_rate
     val_seconds = 0.5 * (settings.crop_min + settings.crop_max)
     text_dev = text_emb.to(dev)
-    loss_fn = open_clip.ClipLoss()
+    loss_fn = contrastive_loss(ctx)
+    # The logit scale goes through the wrapper's forward too, so DDP averages its gradient.
+    net = wrap_model(model, ctx, forward=lambda m, wave: (m(wave), m.logit_scale.exp()))
 
     def checkpoint() -> None:
         save_training_state(
@@ -419,19 +447,23 @@ def train_audio_encoder(
     session_start = time.monotonic()
     loss_value = float("nan")
     while step < settings.steps:
-        if cancel is not None and cancel.cancelled:
-            break
-        if max_seconds is not None and time.monotonic() - session_start >= max_seconds:
+        cancelled = cancel is not None and cancel.cancelled
+        timed_out = max_seconds is not None and time.monotonic() - session_start >= max_seconds
+        if any_rank(cancelled or timed_out, ctx):
             break
         rng = np.random.default_rng((settings.seed, step))
         rows = _distinct_text_batch(stems, train_rows, settings.batch_size, rng)
         seconds = rng.uniform(settings.crop_min, settings.crop_max)
-        waves = _crops(stems, rows, seconds, rate, settings, rng).to(dev)
+        # The batch holds as many texts as there are, so it may not split: cut it to a multiple.
+        local_rows = shard_rows(rows, ctx, drop_remainder=True)
+        # One process keeps its historical stream; ranks crop their different rows differently.
+        crop_rng = np.random.default_rng((settings.seed, step, ctx.rank)) if ctx.distributed else rng
+        waves = _crops(stems, local_rows, seconds, rate, settings, crop_rng).to(dev)
         for group in optimizer.param_groups:
             group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        audio_points = model(waves)
-        targets = text_dev[torch.from_numpy(stems.text_ids[rows]).to(dev)]
-        loss = loss_fn(audio_points, targets, model.logit_scale.exp())
+        targets = text_dev[torch.from_numpy(stems.text_ids[local_rows]).to(dev)]
+        audio_points, logit_scale = net(waves)
+        loss = loss_fn(audio_points, targets, logit_scale)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
@@ -439,8 +471,8 @@ def train_audio_encoder(
         with torch.no_grad():  # as CLIP: the temperature may not go below 1/100
             model.logit_scale.clamp_(0, math.log(100))
         step += 1
-        loss_value = loss.item()
-        if step % settings.log_every == 0:
+        loss_value = all_reduce_mean(loss.item(), ctx)  # each rank's loss is its rows' share
+        if step % settings.log_every == 0 and ctx.is_main:
             log.write(
                 event="train",
                 step=step,
@@ -451,7 +483,7 @@ def train_audio_encoder(
                 logit_scale=model.logit_scale.exp().item(),
                 wall=round(time.monotonic() - started, 1),
             )
-        if step % settings.save_every == 0:
+        if step % settings.save_every == 0 and ctx.is_main:
             elapsed = time.monotonic() - started
             checkpoint()
             if len(val_rows):
@@ -460,15 +492,18 @@ def train_audio_encoder(
             0.1 + 0.8 * step / settings.steps, f"audio step {step}/{settings.steps} loss {loss_value:.3f}"
         )
     elapsed = time.monotonic() - started
-    checkpoint()
     summary: dict[str, Any] = {
         "steps": step,
         "elapsed_seconds": round(elapsed, 1),
         "stems": len(stems.paths),
         "finished": step >= settings.steps,
     }
-    if not summary["finished"]:
-        log.write(event="stop", **summary)
+    if ctx.is_main:
+        checkpoint()
+        if not summary["finished"]:
+            log.write(event="stop", **summary)
+    if not (summary["finished"] and ctx.is_main):
+        barrier(ctx)  # the other ranks return once rank 0 has written the run (see below)
         return summary
 
     # Phase 2: the category classifier on frozen embeddings of augmented training crops.
@@ -520,6 +555,7 @@ def train_audio_encoder(
     atomic_write_bytes(run_dir / AUDIO_CONFIG, json.dumps(config, indent=2).encode())
     progress(1.0, "audio encoder done")
     log.write(event="stop", **summary)
+    barrier(ctx)
     return summary
 
 

@@ -4,6 +4,10 @@ open_clip builds the model (a custom small config, ``ml/encoders/clip.py``) and 
 contrastive loss (``open_clip.ClipLoss``). Image–text pairs are collected once from the
 corpus (a few frames per clip: the whole frame with the clip's text, each visible source's
 box crop with that source's text), then trained for ``steps`` steps, resumable.
+
+Under ``torchrun`` (a :class:`~foleystudio.train.distributed.DistributedContext` with several
+ranks) ``batch_size`` is the global batch: every rank draws the same rows and trains on its
+share, the loss gathers every rank's features, and rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import open_clip
 import torch
 
 from foleystudio.core.atomicfile import atomic_write_bytes
@@ -27,9 +30,19 @@ from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord
 from foleystudio.errors import DataError
-from foleystudio.ml.device import pick_device
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.train.distributed import (
+    DistributedContext,
+    all_reduce_mean,
+    any_rank,
+    barrier,
+    contrastive_loss,
+    local_batch_size,
+    shard_rows,
+    single_process_context,
+    wrap_model,
+)
 from foleystudio.train.state import resume_or_start, save_training_state
 
 
@@ -136,10 +149,22 @@ def train_clip(
     device: str = "auto",
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    ctx: DistributedContext | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) the CLIP encoder; writes ``clip.safetensors`` + ``clip_config.json``."""
+    """Train (or resume) the CLIP encoder; writes ``clip.safetensors`` + ``clip_config.json``.
+
+    ``ctx`` (from :func:`~foleystudio.train.distributed.init_distributed`) trains this rank of
+    a torchrun run on ``ctx.device`` (``device`` is then ignored); None is one process on
+    ``device``. Only rank 0 writes files and reports progress; every rank returns the summary
+    (the validation figure only on rank 0) once rank 0 has written the finished run.
+    """
     run_dir = Path(run_dir)
-    dev = pick_device(device)
+    ctx = single_process_context(device) if ctx is None else ctx
+    if ctx.distributed:
+        local_batch_size(settings.batch_size, ctx)  # a batch that does not split fails here
+    if not ctx.is_main:
+        progress = no_progress
+    dev = ctx.device
     encoder = ClipEncoder.from_config(ClipEncoderConfig(settings.config), dev, seed=settings.seed)
     optimizer = torch.optim.AdamW(
         encoder.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
@@ -156,63 +181,80 @@ def train_clip(
     )
     train_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "train"])
     val_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "val"])
-    if step == 0:
+    if step == 0 and ctx.is_main:
         log.write(
             event="start",
             settings=asdict(settings),
+            processes=ctx.world_size,
             pairs=len(pairs.texts),
             train_pairs=len(train_rows),
             val_pairs=len(val_rows),
             distinct_texts=len(set(pairs.texts)),
             machine=machine_description(),
         )
-    loss_fn = open_clip.ClipLoss()
+    loss_fn = contrastive_loss(ctx)
+    # The towers run through the wrapper's forward so that DDP averages their gradients.
+    net = wrap_model(
+        encoder.model,
+        ctx,
+        forward=lambda m, pixels, tokens: (
+            encoder.image_features(pixels),
+            encoder.text_features(tokens)[2],
+            m.logit_scale.exp(),
+        ),
+    )
     started = time.monotonic() - elapsed
     encoder.model.train()
     while step < settings.steps:
-        if cancel is not None and cancel.cancelled:
+        if any_rank(cancel is not None and cancel.cancelled, ctx):
             break
         gen = np.random.default_rng((settings.seed, step))
         rows = gen.choice(train_rows, size=min(settings.batch_size, len(train_rows)), replace=False)
+        rows = shard_rows(rows, ctx, drop_remainder=True)  # this rank's share of the global batch
         images = pairs.images[rows]
         if gen.random() < 0.5:  # sound does not depend on left/right
             images = images[:, :, ::-1]
         for group in optimizer.param_groups:
             group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        image_emb = encoder.image_features(encoder.preprocess(np.ascontiguousarray(images)))
-        _, _, text_emb = encoder.text_features(encoder.tokenize([pairs.texts[i] for i in rows]))
-        loss = loss_fn(image_emb, text_emb, encoder.model.logit_scale.exp())
+        pixels = encoder.preprocess(np.ascontiguousarray(images))
+        tokens = encoder.tokenize([pairs.texts[i] for i in rows])
+        loss = loss_fn(*net(pixels, tokens))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         with torch.no_grad():
             encoder.model.logit_scale.clamp_(0, np.log(100))
         step += 1
-        if step % settings.log_every == 0:
+        loss_value = all_reduce_mean(loss.item(), ctx)  # each rank's loss is its rows' share
+        if step % settings.log_every == 0 and ctx.is_main:
             log.write(
                 event="train",
                 step=step,
-                loss=float(loss),
+                loss=loss_value,
                 lr=optimizer.param_groups[0]["lr"],
                 logit_scale=float(encoder.model.logit_scale.exp()),
                 wall=round(time.monotonic() - started, 1),
             )
-        if step % settings.save_every == 0 or step == settings.steps:
+        if (step % settings.save_every == 0 or step == settings.steps) and ctx.is_main:
             elapsed = time.monotonic() - started
             save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
             if len(val_rows):
                 log.write(event="val", step=step, retrieval_top1=retrieval_accuracy(encoder, pairs, val_rows))
         progress(
-            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {loss.item():.3f}"
+            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {loss_value:.3f}"
         )
     elapsed = time.monotonic() - started
-    save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
-    encoder.save_weights(run_dir / "clip.safetensors")
-    atomic_write_bytes(run_dir / "clip_config.json", json.dumps(encoder.config.to_dict(), indent=2).encode())
     summary = {"steps": step, "elapsed_seconds": round(elapsed, 1), "pairs": len(pairs.texts)}
-    if len(val_rows):
-        summary["val_retrieval_top1"] = retrieval_accuracy(encoder, pairs, val_rows)
-    log.write(event="stop", **summary)
+    if ctx.is_main:
+        save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
+        encoder.save_weights(run_dir / "clip.safetensors")
+        atomic_write_bytes(
+            run_dir / "clip_config.json", json.dumps(encoder.config.to_dict(), indent=2).encode()
+        )
+        if len(val_rows):
+            summary["val_retrieval_top1"] = retrieval_accuracy(encoder, pairs, val_rows)
+        log.write(event="stop", **summary)
+    barrier(ctx)  # every rank returns once the finished run is on disk
     return summary
 
 

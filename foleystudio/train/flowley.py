@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
@@ -23,13 +24,23 @@ from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.machine import machine_description
 from foleystudio.data.datasets import FeatureCache
 from foleystudio.errors import DataError
-from foleystudio.ml.device import pick_device
 from foleystudio.ml.features import VISUAL_FPS
 from foleystudio.ml.flowley import Flowley, FlowleyConfig
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
 from foleystudio.train.common import Ema, RunLog, warmup_cosine
+from foleystudio.train.distributed import (
+    DistributedContext,
+    all_reduce_means,
+    any_rank,
+    barrier,
+    local_batch_size,
+    rank_generator,
+    shard_rows,
+    single_process_context,
+    wrap_model,
+)
 from foleystudio.train.state import resume_or_start, save_training_state
 
 
@@ -50,13 +61,39 @@ class FlowleyTrainSettings:
     eval_every: int = 250
     save_every: int = 250
     kinds: tuple[str, ...] = ("mix", "object")
-    flow: dict[str, Any] = field(default_factory=lambda: {"onset_pos_weight": 4.0, "uniform_time_prob": 0.5})
+    flow: dict[str, Any] = field(
+        default_factory=lambda: {
+            "onset_pos_weight": 4.0,
+            "uniform_time_prob": 0.5,
+            # Mix dropped often: without a Remixer (the common case) there is no mix at all.
+            "drop_probs": {"mix": 0.5},
+        }
+    )
+    #: Train with the SSV2A mix condition when the cache has ``audio_embedding``.
+    use_mix: bool = True
+    #: Std of the Gaussian noise added per channel to the training mix embedding.
+    mix_noise: float = 0.1
 
 
-def batch_conditions(batch: dict[str, torch.Tensor], device: torch.device) -> Conditions:
-    """Conditions of a cache batch (windows start at 0 s)."""
+def batch_conditions(
+    batch: dict[str, torch.Tensor],
+    device: torch.device,
+    *,
+    with_mix: bool = False,
+    mix_noise: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Conditions:
+    """Conditions of a cache batch (windows start at 0 s). ``with_mix`` adds the SSV2A mix
+    condition: the target audio's own embedding (``audio_embedding``), as SSV2A fine-tunes its
+    generator on the target's CLAP embedding, with Gaussian noise of std ``mix_noise`` per
+    channel then re-normalised, so the model tolerates the Remixer's estimate at inference."""
     b, tv = batch["visual"].shape[:2]
     times = (torch.arange(tv, dtype=torch.float32) / VISUAL_FPS).expand(b, tv)
+    mix = None
+    if with_mix and "audio_embedding" in batch:
+        mix = batch["audio_embedding"].float()
+        if mix_noise > 0:
+            mix = F.normalize(mix + mix_noise * torch.randn(mix.shape, generator=generator), dim=-1)
     return Conditions(
         visual=batch["visual"].float(),
         visual_times=times,
@@ -64,6 +101,7 @@ def batch_conditions(batch: dict[str, torch.Tensor], device: torch.device) -> Co
         text_mask=batch["text_mask"].bool(),
         text_pooled=batch["text_pooled"].float(),
         sync=batch["sync"].float(),
+        mix=mix,
         audio_start=torch.zeros(b),
     ).to(device)
 
@@ -81,6 +119,7 @@ def model_config_for(cache: FeatureCache, settings: FlowleyTrainSettings) -> Flo
         "text_pooled_dim": t["text_pooled"].shape[-1],
         "sync_dim": t["sync"].shape[-1],
         "latent_dim": t["tokens"].shape[-1],
+        **({"mix_dim": t["audio_embedding"].shape[-1]} if "audio_embedding" in t else {}),
         "token_rate": float(cache.meta["token_rate"]),
         "window_seconds": float(cache.meta["window_seconds"]),
     }
@@ -118,10 +157,19 @@ def train_flowley(
     max_seconds: float | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    ctx: DistributedContext | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) a Flowley run; returns a summary with the final losses and time."""
+    """Train (or resume) a Flowley run; returns a summary with the final losses and time.
+
+    ``ctx`` (from :func:`~foleystudio.train.distributed.init_distributed`, under torchrun)
+    makes this one of several DDP processes: each trains on its share of the global batch
+    ``settings.batch_size``; only rank 0 logs, validates and checkpoints."""
     run_dir = Path(run_dir)
-    dev = pick_device(device)
+    ctx = ctx or single_process_context(device)
+    dev = ctx.device
+    local_batch_size(settings.batch_size, ctx)
+    if not ctx.is_main:
+        progress = no_progress
     train = FeatureCache(cache_path, "train", settings.kinds)
     try:
         val = FeatureCache(cache_path, "val", ("mix",))
@@ -132,11 +180,13 @@ def train_flowley(
     model = Flowley(config).to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     ema = Ema(model, settings.ema_decay)
-    log = RunLog(run_dir)
+    log = RunLog(run_dir) if ctx.is_main else None
     step, elapsed, meta = resume_or_start(run_dir, model, optimizer, resume)
+    # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
+    net = wrap_model(model, ctx, find_unused_parameters=True)
     if meta is not None:
         ema.load_state_dict(load_file(str(run_dir / "ema.safetensors")))
-    else:
+    elif log is not None:
         log.write(
             event="start",
             settings=asdict(settings),
@@ -166,19 +216,23 @@ def train_flowley(
     started = time.monotonic() - elapsed
     last_val = None
     while step < settings.steps:
-        if cancel is not None and cancel.cancelled:
-            break
-        if max_seconds is not None and time.monotonic() - started - elapsed >= max_seconds:
+        stop = (cancel is not None and cancel.cancelled) or (
+            max_seconds is not None and time.monotonic() - started - elapsed >= max_seconds
+        )
+        if any_rank(stop, ctx):  # every rank stops at the same step, or the others would hang
             break
         gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-        rows = torch.randint(len(train), (settings.batch_size,), generator=gen)
+        rows = shard_rows(torch.randint(len(train), (settings.batch_size,), generator=gen), ctx)
         batch = _take(train, rows)
+        gen = rank_generator(gen, ctx)
         for group in optimizer.param_groups:
             group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
         loss, parts = training_loss(
-            model,
+            net,
             batch["tokens"].float().to(dev),
-            batch_conditions(batch, dev),
+            batch_conditions(
+                batch, dev, with_mix=settings.use_mix, mix_noise=settings.mix_noise, generator=gen
+            ),
             gen,
             flow_cfg,
             onset_targets=batch["onsets"].float().to(dev),
@@ -190,6 +244,8 @@ def train_flowley(
         ema.update(model, step)
         step += 1
         if step % settings.log_every == 0:
+            parts = all_reduce_means(parts, ctx)
+        if step % settings.log_every == 0 and log is not None:
             log.write(
                 event="train",
                 step=step,
@@ -198,15 +254,19 @@ def train_flowley(
                 wall=round(time.monotonic() - started, 1),
                 **parts,
             )
-        if val is not None and step % settings.eval_every == 0:
+        if val is not None and step % settings.eval_every == 0 and log is not None:
             last_val = validation_loss(model, val, dev)
             log.write(event="val", step=step, val_flow=last_val, wall=round(time.monotonic() - started, 1))
         if step % settings.save_every == 0:
             elapsed = time.monotonic() - started
-            checkpoint()
+            if ctx.is_main:
+                checkpoint()
+            barrier(ctx)
         progress(step / settings.steps, f"step {step}/{settings.steps} loss {parts['loss']:.4f}")
     elapsed = time.monotonic() - started
-    checkpoint()
+    if ctx.is_main:
+        checkpoint()
+    barrier(ctx)
     summary = {
         "steps": step,
         "elapsed_seconds": round(elapsed, 1),
@@ -214,7 +274,8 @@ def train_flowley(
         "parameters": model.num_parameters(),
         "config": config.to_dict(),
     }
-    log.write(event="stop", **summary)
+    if log is not None:
+        log.write(event="stop", **summary)
     return summary
 
 

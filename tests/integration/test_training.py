@@ -82,3 +82,37 @@ def test_pipeline_trains_resumes_and_bundles(corpus, tmp_path):
     assert (bundle / "training_log.jsonl").is_file()
     # Without --resume an existing run is refused rather than overwritten.
     assert main([*args, "--steps", "8"]) == 2
+
+
+def test_cache_audio_embeddings_and_mix_training(corpus, tmp_path):
+    """Targets' audio embeddings (the SSV2A mix condition) are the same built inline or added
+    to an existing cache; Flowley trained on them takes a mix of the encoder's width."""
+    import torch
+
+    from foleystudio.data.datasets import add_audio_embeddings, build_feature_cache
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.encoders.audio import AudioEncoder
+    from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+    from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
+
+    records = scan_folder(corpus)
+    clip = ClipEncoder.from_config(ClipEncoderConfig("fw-clip-debug"), seed=0)
+    audio = AudioEncoder.create("fw-audio-debug", seed=0).eval()
+    inline = build_feature_cache(records, clip, MelCodec(), tmp_path / "a.safetensors", audio_encoder=audio)
+    plain = build_feature_cache(records, clip, MelCodec(), tmp_path / "b.safetensors")
+    assert "audio_embedding" not in FeatureCache(plain).tensors
+    add_audio_embeddings(plain, records, audio)
+    a, b = FeatureCache(inline), FeatureCache(plain)
+    emb = a.tensors["audio_embedding"]
+    assert emb.shape == (len(a), audio.config.embed_dim)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(len(a)), atol=1e-4)
+    assert torch.allclose(emb, b.tensors["audio_embedding"], atol=1e-5)
+    # Object examples embed their own stem, not the mix: rows of one clip differ.
+    assert (emb[0] - emb[1]).abs().max() > 1e-3
+    summary = train_flowley(
+        inline, tmp_path / "run", FlowleyTrainSettings(config="debug", steps=2, batch_size=2, eval_every=1000)
+    )
+    assert summary["config"]["mix_dim"] == audio.config.embed_dim
+    # An example whose clip is not in the folder is a clear error.
+    with pytest.raises(DataError, match="not in the data folder"):
+        add_audio_embeddings(plain, records[:1], audio)

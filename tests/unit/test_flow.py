@@ -20,6 +20,7 @@ from foleystudio.ml.flowley import (
     training_loss,
 )
 from foleystudio.ml.flowley.flow import contiguous_span_mask
+from foleystudio.ml.flowley.network import FlowleyOutput
 from tests.unit.flowley_helpers import debug_model, make_conditions, noise_like
 
 # -- training loss --------------------------------------------------------------------------
@@ -100,7 +101,7 @@ def test_inpainting_loss_covers_only_the_masked_tokens() -> None:
         # Recover the exact target from x_t = (1 − t) x0 + t x1, then spoil the known tokens.
         x0 = (x_t - t[:, None, None] * x1) / (1 - t[:, None, None])
         velocity = (x1 - x0) + 100.0 * known[..., None].float()
-        return type("Out", (), {"velocity": velocity, "onset_logits": None})()
+        return FlowleyOutput(velocity, None)
 
     loss, parts = training_loss(exact_except_known, x1, given, make_generator(1))  # type: ignore[arg-type]
     assert float(loss) < 1e-6 and parts["inpaint_fraction"] == 1.0
@@ -350,3 +351,43 @@ def test_uniform_time_fraction_reaches_the_ends_of_the_path(monkeypatch) -> None
     logit_normal, uniform = seen
     assert (logit_normal < 0.1).float().mean() < 0.05
     assert 0.05 < (uniform < 0.1).float().mean() < 0.2
+
+
+def test_data_prediction_gives_the_velocity_its_clean_latent_implies() -> None:
+    # A data-predicting network returns x̂₁ and the velocity (x̂₁ − x_t)/(1 − t); one Euler
+    # step from t to 1 therefore lands exactly on x̂₁.
+    model = debug_model(prediction="data")
+    config = model.config
+    cond = make_conditions(config)
+    x = noise_like(config)
+    t = torch.tensor([0.25, 0.75])
+    with torch.no_grad():
+        out = model(x, t, cond)
+    assert out.data is not None and out.data.shape == x.shape
+    expected = (out.data - x) / (1 - t)[:, None, None]
+    assert torch.allclose(out.velocity, expected, atol=1e-5)
+    landed = x + (1 - t)[:, None, None] * out.velocity
+    assert torch.allclose(landed, out.data, atol=1e-5)
+    # A velocity-predicting network has no data output.
+    assert debug_model(prediction="velocity")(x, t, cond).data is None
+
+
+def test_data_prediction_loss_is_the_velocity_loss_with_a_capped_weight() -> None:
+    config = flowley_config("debug", prediction="data")
+    x1 = noise_like(config, seed=3)
+    cond = make_conditions(config, groups=())
+    err = 0.5
+
+    def off_by_constant(x_t: torch.Tensor, t: torch.Tensor, c: Conditions, **_: object) -> FlowleyOutput:
+        # Predicts x1 + err everywhere: the loss must be err² / max(1 − t, 0.05)² per row.
+        data = x1 + err
+        return FlowleyOutput((data - x_t) / (1 - t)[:, None, None], None, data)
+
+    no_inpaint = FlowTrainingConfig(drop_prob=0.0, inpaint_prob=0.0)
+    loss, _ = training_loss(off_by_constant, x1, cond, make_generator(5), no_inpaint)  # type: ignore[arg-type]
+    # Redraw the same times: x0 first, then t, from the same generator.
+    g = make_generator(5)
+    torch.randn(x1.shape, generator=g)
+    t = torch.sigmoid(torch.randn(x1.shape[0], generator=g))
+    expected = (err**2 / (1 - t).clamp(min=0.05) ** 2).mean()
+    assert abs(float(loss) - float(expected)) < 1e-4 * float(expected)

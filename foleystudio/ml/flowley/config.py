@@ -22,6 +22,7 @@ from typing import Any
 from foleystudio.errors import CheckpointError, UsageError
 
 VISUAL_ATTENTION_MODES = ("psca", "plain", "none")
+PREDICTION_MODES = ("velocity", "data")
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,19 @@ class FlowleyConfig:
     rope_max_period: float = 64.0
     # Sync path: Conv1d kernel over audio tokens (two layers, the second dilated by 2).
     sync_kernel: int = 5
+    #: What the output layer predicts: ``"data"`` (the clean latent x̂₁, turned into the
+    #: velocity (x̂₁ − x_t)/(1 − t)) or ``"velocity"`` directly. A network narrower than its
+    #: latent (hidden 160 < 320 channels in ``tiny``) cannot pass the 320-d noise through to a
+    #: velocity target (Li & He 2025, "Back to Basics: Let Denoising Generative Models
+    #: Denoise"); predicting the data needs no such identity path. Bundles written before the
+    #: field existed predict velocity, hence the default.
+    prediction: str = "velocity"
 
     def __post_init__(self) -> None:
+        if self.prediction not in PREDICTION_MODES:
+            raise UsageError(
+                f"prediction must be one of {', '.join(PREDICTION_MODES)}, got '{self.prediction}'"
+            )
         if self.visual_attention not in VISUAL_ATTENTION_MODES:
             raise UsageError(
                 f"visual_attention must be one of {', '.join(VISUAL_ATTENTION_MODES)}, "
@@ -125,8 +137,9 @@ NAMED_CONFIGS: dict[str, FlowleyConfig] = {
         rope_min_period=0.25,
         rope_max_period=16.0,
         sync_kernel=3,
+        prediction="data",
     ),
-    "tiny": FlowleyConfig(),
+    "tiny": FlowleyConfig(prediction="data"),
     "small": FlowleyConfig(
         latent_dim=160,
         token_rate=31.25,
@@ -136,6 +149,7 @@ NAMED_CONFIGS: dict[str, FlowleyConfig] = {
         single_depth=8,
         mlp_ratio=4.0,
         rope_min_period=0.064,
+        prediction="data",
     ),
     "base": FlowleyConfig(
         latent_dim=160,
@@ -146,6 +160,7 @@ NAMED_CONFIGS: dict[str, FlowleyConfig] = {
         single_depth=12,
         mlp_ratio=4.0,
         rope_min_period=0.064,
+        prediction="data",
     ),
 }
 

@@ -1,7 +1,7 @@
 """Rectified-flow training loss for Flowley (DESIGN.md §5).
 
-x_t = (1 − t)·x₀ + t·x₁ with x₀ ~ N(0, I) (noise) and x₁ the data latent; the network
-predicts the velocity x₁ − x₀; t is logit-normal. Each condition group is dropped per
+x_t = (1 − t)·x₀ + t·x₁ with x₀ ~ N(0, I) (noise) and x₁ the data latent; the loss is on
+the velocity x₁ − x₀ (for a data-predicting network, on the velocity its x̂₁ implies); t is logit-normal. Each condition group is dropped per
 example with probability ``drop_prob`` (for CFG); a fraction ``inpaint_prob`` of the
 examples is in inpainting mode (Foley-Flow §3.2: ``mask_ratio`` of the audio tokens masked
 in one contiguous span at a random offset — so both continuation (known prefix) and range
@@ -22,6 +22,9 @@ from foleystudio.errors import UsageError
 from foleystudio.ml.device import rand, randn
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
 from foleystudio.ml.flowley.network import Flowley
+
+#: Smallest ``1 − t`` in the loss weight of a data-predicting network (weight ≤ 400).
+DATA_LOSS_MIN_REMAINING = 0.05
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,13 @@ def training_loss(
     x_t = (1 - t)[:, None, None] * x0 + t[:, None, None] * x1
     target = x1 - x0
     out = model(x_t, t, cond, omega=omega, delta=delta)
-    per_token = (out.velocity.float() - target.float()).pow(2).mean(dim=-1)
+    if out.data is None:
+        per_token = (out.velocity.float() - target.float()).pow(2).mean(dim=-1)
+    else:
+        # The velocity loss of a data prediction is ‖x̂₁ − x₁‖² / (1 − t)²; its weight is capped
+        # near t = 1, where it would otherwise explode (as in Li & He 2025).
+        scale = (1 - t).clamp(min=DATA_LOSS_MIN_REMAINING).float()[:, None]
+        per_token = (out.data.float() - x1.float()).pow(2).mean(dim=-1) / scale.pow(2)
     flow = (per_token * weights).sum() / weights.sum().clamp(min=1.0)
     loss = flow
     onset = torch.zeros((), device=device)

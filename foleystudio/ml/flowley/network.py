@@ -15,7 +15,9 @@ Structure (hidden size h):
    (relative to the window start; text tokens are not rotated).
 4. Single-stream audio blocks: self-attention → CA_t (text) → PSCA_v (or plain CA_v, or
    none, by ``visual_attention``) → reference-audio cross-attention → MLP.
-5. adaLN-modulated output projection to the velocity ``[B, Na, latent_dim]``.
+5. adaLN-modulated output projection to the velocity ``[B, Na, latent_dim]`` — directly, or
+   (``config.prediction == "data"``) to the clean latent x̂₁, returned as the velocity
+   ``(x̂₁ − x_t) / max(1 − t, T_EPS)`` together with x̂₁ itself.
 
 Every condition group has learned nulls: a null *token* for the token sequences (visual,
 text, reference audio) that is the only visible key when the group is dropped or absent,
@@ -38,12 +40,19 @@ from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import FlowleyConfig
 from foleystudio.ml.flowley.psca import PscaBiasCache, clamp_omega, psca_attention, psca_bias
 
+#: Smallest ``1 − t`` a data prediction is divided by (only t > 0.999 is affected; samplers
+#: never ask for the velocity at t = 1).
+T_EPS = 1e-3
+
 
 class FlowleyOutput(NamedTuple):
-    """Network output: ``velocity`` ``[B, Na, latent_dim]``; ``onset_logits`` ``[B, Na]`` or None (no sync)."""
+    """Network output: ``velocity`` ``[B, Na, latent_dim]``; ``onset_logits`` ``[B, Na]`` or None
+    (no sync); ``data`` the predicted clean latent ``[B, Na, latent_dim]`` of a data-predicting
+    network (None for a velocity-predicting one)."""
 
     velocity: torch.Tensor
     onset_logits: torch.Tensor | None
+    data: torch.Tensor | None = None
 
 
 # -- small building blocks ------------------------------------------------------------------
@@ -475,8 +484,11 @@ class Flowley(nn.Module):
             audio = block(audio, modulation, rotary_audio, text_arg, (visual_ctx, visual_mask), ref_arg)
 
         shift, scale = self.final_modulation(globals_).chunk(2, dim=-1)
-        velocity = self.output(modulate(self.final_norm(audio), shift, scale))
-        return FlowleyOutput(velocity, onset_logits)
+        out = self.output(modulate(self.final_norm(audio), shift, scale))
+        if config.prediction == "velocity":
+            return FlowleyOutput(out, onset_logits)
+        velocity = (out - x) / (1.0 - t).clamp(min=T_EPS)[:, None, None].to(out.dtype)
+        return FlowleyOutput(velocity, onset_logits, out)
 
 
 def _token_group(
