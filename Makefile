@@ -47,4 +47,7 @@ train-default: $(STAMP)
 	test -f runs/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out runs/clip-tiny --steps 250 --batch 128 --resume
 	test -f runs/audio-tiny/audio.safetensors || $(BIN)/foleystudio train audio --data $(FW_DATA) --clip runs/clip-tiny --out runs/audio-tiny --steps 1000 --batch 32 --resume
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
-		--train-clips 800 --steps 14000 --resume --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny
+		--train-clips 800 --steps 16000 --resume
+	$(BIN)/foleystudio train ssv2a --cache runs/flowley-tiny/cache.safetensors --out runs/ssv2a-tiny --resume
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
+		--train-clips 800 --steps 16000 --resume --ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny

@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,generate,export,foleyworld,sync} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "generate": "generate_speed",
     "export": "export_speed",
     "sync": "sync",
+    "sources": "sources",
 }
 
 
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 
@@ -103,8 +104,11 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.errors import FoleyStudioError
 
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    if args.model is not None and args.name not in ("all", "sync"):
-        print(f"note: --model is used by the sync benchmark only, not by '{args.name}'", file=sys.stderr)
+    if args.model is not None and args.name not in ("all", "sync", "sources"):
+        print(
+            f"note: --model is used by the sync and sources benchmarks only, not by '{args.name}'",
+            file=sys.stderr,
+        )
     failed: list[str] = []
     for name in names:
         module = load_benchmark(name)

@@ -67,6 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stems", action="store_true", help="one output per object source, named after its label")
     p.add_argument(
+        "--cycle-iters",
+        type=int,
+        default=0,
+        help="SSV2A Cycle Mix iterations T for the sources' mix embedding (0 = one Remixer pass)",
+    )
+    p.add_argument(
+        "--cycle-samples", type=int, default=4, help="SSV2A Cycle Mix sample size N per iteration (default 4)"
+    )
+    p.add_argument(
         "--project", default=None, help="add the best result to this project bundle (created if needed)"
     )
     p.add_argument("--track", default=None, help="track name in --project (default: the source's or 'Foley')")
@@ -109,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         per_source=args.stems,
+        cycle_iters=args.cycle_iters,
+        cycle_samples=args.cycle_samples,
     )
     out = Path(args.out) if args.out else video.with_name(f"{video.stem}_foley")
     started = time.perf_counter()

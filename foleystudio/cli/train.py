@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foleystudio.cli._train_ssv2a import register_ssv2a
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train CLIP or Flowley on a data folder")
@@ -54,7 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "from its embeddings, and the bundle includes it",
     )
     f.add_argument("--no-mix", action="store_true", help="do not train the mix condition")
+    f.add_argument(
+        "--ssv2a", default=None, help="SSV2A run folder (from `train ssv2a`) to include in the bundle"
+    )
     f.set_defaults(func=run_flowley)
+
+    register_ssv2a(parts)
 
     a = parts.add_parser(
         "audio", help="train the audio encoder (CLAP's role) on FoleyWorld stems, and its category classifier"
@@ -151,6 +158,7 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
     if not ctx.is_main:
         return 0
     if args.bundle:
+        from foleystudio.ml.ssv2a.io import load_ssv2a
         from foleystudio.train.bundle import write_model_bundle
         from foleystudio.train.flowley import load_ema_model
 
@@ -165,12 +173,15 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
             training={**summary, "data": str(args.data), "clip_run": str(args.clip)},
             description="Flowley trained on FoleyWorld",
             audio=None if audio is None else audio[:2],
+            ssv2a=None if args.ssv2a is None else load_ssv2a(args.ssv2a),
         )
         # The training log travels with the weights (with the CLIP run's log).
         shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
         shutil.copyfile(Path(args.clip) / "log.jsonl", path / "clip_training_log.jsonl")
         if args.audio:
             shutil.copyfile(Path(args.audio) / "log.jsonl", path / "audio_training_log.jsonl")
+        if args.ssv2a:
+            shutil.copyfile(Path(args.ssv2a) / "log.jsonl", path / "ssv2a_training_log.jsonl")
         summary["bundle"] = str(path)
     print(json.dumps(summary, indent=2))
     return 0

@@ -9,7 +9,9 @@ Sources: object sources make the generation follow that object (its crops are th
 tokens, its in-box motion the sync features). With ``per_source`` each object gives its own
 candidates (stems); otherwise the objects' sounds are summed into one composed sound. Text
 sources are joined into the text prompt; an audio source is a reference recording for the
-reference-audio attention.
+reference-audio attention. With a bundle that has SSV2A modules, the sources also give each
+target its mix embedding (``ml/source_mix.py``: Remixer, Cycle Mix, Temporal Aggregation),
+Flowley's global mix condition.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, su
 from foleystudio.core.media import probe
 from foleystudio.core.requests import Candidate, GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
-from foleystudio.errors import FoleyStudioError, GenerationError, UsageError
+from foleystudio.errors import CheckpointError, FoleyStudioError, GenerationError, UsageError
 from foleystudio.ml.checkpoints import ModelBundle, load_bundle
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
@@ -39,6 +41,10 @@ from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
 from foleystudio.ml.scores import sync_score, text_score, total_score
+from foleystudio.ml.source_mix import MIN_AUDIO_SOURCE, perceive_static_sources, target_mix_embeddings
+from foleystudio.ml.ssv2a.io import load_from_bundle
+from foleystudio.ml.ssv2a.manifold import CMSSManifold
+from foleystudio.ml.ssv2a.remixer import Remixer
 from foleystudio.ml.windows import plan_windows, sample_windows
 
 #: Seconds shared by consecutive windows of a long range.
@@ -46,7 +52,7 @@ WINDOW_OVERLAP = 2.0
 #: Crossfade (seconds) where a regenerated range meets the kept audio.
 SPLICE_FADE = 0.02
 #: Shortest usable reference recording (seconds).
-MIN_REFERENCE = 0.25
+MIN_REFERENCE = MIN_AUDIO_SOURCE
 
 
 @dataclass(eq=False)
@@ -61,6 +67,8 @@ class LoadedModel:
     device: torch.device
     audio: AudioEncoder | None = None
     audio_classifier: CategoryClassifier | None = None
+    #: SSV2A manifold and Remixer (sources → mix embedding), when the bundle has them.
+    ssv2a: tuple[CMSSManifold, Remixer] | None = None
 
 
 def load_model(name: str, device: torch.device) -> LoadedModel:
@@ -80,8 +88,16 @@ def load_model(name: str, device: torch.device) -> LoadedModel:
                 "audio_classifier", CategoryClassifier(audio.config.embed_dim, categories)
             )
             classifier.eval()
+    flowley = bundle.build_flowley()
+    ssv2a = load_from_bundle(bundle)
+    if ssv2a is not None and ssv2a[1].config.audio_dim != flowley.config.mix_dim:
+        raise CheckpointError(
+            f"the bundle's Remixer gives {ssv2a[1].config.audio_dim}-d mix embeddings, "
+            f"its Flowley takes {flowley.config.mix_dim}",
+            bundle.path,
+        )
     return LoadedModel(
-        bundle.name, bundle, bundle.build_flowley(), bundle.build_codec(), clip, device, audio, classifier
+        bundle.name, bundle, flowley, bundle.build_codec(), clip, device, audio, classifier, ssv2a
     )
 
 
@@ -204,6 +220,10 @@ class GenerationEngine:
         )
         reference = _reference_tokens(codec, request)
         targets: list[str | None] = list(objects) if objects else [None]
+        mixes: dict[str | None, torch.Tensor | None] = dict.fromkeys(targets)
+        if model.ssv2a is not None and request.sources:
+            static = perceive_static_sources(request, model.clip, model.audio)
+            mixes = target_mix_embeddings(model.ssv2a, request, feats, targets, static)
         # Each target's text: the prompt, or for an object without a prompt its label.
         target_texts = {
             t: text_cond if text or t is None else _text_conditions(model.clip, labels[t]) for t in targets
@@ -231,7 +251,9 @@ class GenerationEngine:
                     window_t, cfg.num_visual_tokens, cfg.num_audio_tokens, codec.token_rate, object_id=target
                 )
                 cond = (
-                    _window_conditions(w, window_t, target_texts[target], reference).repeat(n).to(self.device)
+                    _window_conditions(w, window_t, target_texts[target], reference, mixes[target])
+                    .repeat(n)
+                    .to(self.device)
                 )
                 if request.drop_conditions:
                     # Dropped groups stay dropped in the unconditional branch too (it copies keep).
@@ -328,6 +350,10 @@ def _validate(request: GenerationRequest) -> None:
         raise UsageError(f"end ({request.end} s) must be after start ({request.start} s)")
     if request.start < 0:
         raise UsageError(f"start must be ≥ 0 s, got {request.start}")
+    if not 0 <= request.cycle_iters <= 1000 or not 1 <= request.cycle_samples <= 1024:
+        raise UsageError(
+            f"Cycle Mix needs 0–1000 iterations and 1–1024 samples, got {request.cycle_iters} and {request.cycle_samples}"
+        )
     unknown = sorted(set(request.drop_conditions) - set(CONDITION_NAMES))
     if unknown:
         raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_NAMES)}")
@@ -370,6 +396,7 @@ def _window_conditions(
     start: float,
     text: dict[str, torch.Tensor] | None,
     reference: torch.Tensor | None,
+    mix: torch.Tensor | None = None,
 ) -> Conditions:
     fields: dict[str, Any] = {
         "visual": torch.from_numpy(window["visual"])[None],
@@ -381,6 +408,8 @@ def _window_conditions(
         fields.update(text)
     if reference is not None:
         fields["ref_audio"] = reference
+    if mix is not None:
+        fields["mix"] = mix
     return Conditions(**fields)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from foleystudio.data.foleyworld import CATEGORIES
+from foleystudio.errors import UsageError
 from foleystudio.ml.checkpoints import save_bundle
 from foleystudio.ml.codec import Codec, MelCodec
 from foleystudio.ml.encoders.audio import AudioEncoder, CategoryClassifier
@@ -21,6 +22,9 @@ from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.config import flowley_config
+from foleystudio.ml.ssv2a.io import bundle_parts
+from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
+from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig
 
 
 def write_model_bundle(
@@ -33,9 +37,10 @@ def write_model_bundle(
     description: str = "",
     version: str = "1.0.0",
     audio: tuple[AudioEncoder, CategoryClassifier] | None = None,
+    ssv2a: tuple[CMSSManifold, Remixer] | None = None,
 ) -> Path:
     """Write a bundle with modules ``flowley`` and ``clip`` (and optionally ``audio`` +
-    ``audio_classifier``) and their configs.
+    ``audio_classifier``, and the SSV2A ``ssv2a_manifold`` + ``ssv2a_remixer``) and their configs.
 
     The CLIP weights are stored as float16 (they load into the float32 model): 70 % of them
     are the 49k-token text embedding, and half precision halves the bundle at no measurable
@@ -54,6 +59,14 @@ def write_model_bundle(
         configs.update(
             audio=encoder.config.to_dict(), audio_classifier={"categories": list(classifier.categories)}
         )
+    if ssv2a is not None:  # sources → the mix embedding Flowley's mix condition takes
+        if flowley.config.mix_dim != ssv2a[1].config.audio_dim:
+            raise UsageError(
+                f"the Remixer gives {ssv2a[1].config.audio_dim}-d mix embeddings, Flowley takes {flowley.config.mix_dim}"
+            )
+        parts, parts_configs = bundle_parts(*ssv2a)
+        modules.update(parts)
+        configs.update(parts_configs)
     return save_bundle(
         directory,
         name,
@@ -76,9 +89,12 @@ def random_bundle(
     size: str = "debug",
     seed: int = 0,
     with_audio: bool = False,
+    with_ssv2a: bool = False,
 ) -> Path:
     """An untrained bundle: ``size`` ``debug`` (tiny everything, for tests) or ``tiny``
-    (the default model's shapes, for speed benchmarks). Says so in its manifest."""
+    (the default model's shapes, for speed benchmarks). Says so in its manifest.
+    ``with_ssv2a`` (implies ``with_audio``) adds SSV2A modules and a mix condition of the
+    audio encoder's width."""
     torch.manual_seed(seed)
     if size == "debug":
         codec = debug_codec()
@@ -101,11 +117,27 @@ def random_bundle(
         visual_fps=8.0,
         **overrides,
     )
-    model = Flowley(config)
-    audio = None
-    if with_audio:
+    audio = ssv2a = None
+    if with_audio or with_ssv2a:
         encoder = AudioEncoder.create(f"fw-audio-{'debug' if size == 'debug' else 'tiny'}", seed=seed)
         audio = (encoder, CategoryClassifier(encoder.config.embed_dim, CATEGORIES))
+    if with_ssv2a:
+        dims = {"clip_dim": clip.embed_dim, "audio_dim": encoder.config.embed_dim, "joint_dim": 16}
+        ssv2a = (
+            CMSSManifold(
+                ManifoldConfig(**dims, projector_widths=(32,), reconstructor_widths=(32,)), seed=seed
+            ),
+            Remixer(RemixerConfig(**dims, width=32, heads=2, head_hidden=(32,)), seed=seed),
+        )
+        config = config.replace(mix_dim=encoder.config.embed_dim)
+    model = Flowley(config)
+    # Zero-initialised layers (adaLN gates, the output) would make an untrained data-predicting
+    # model ignore its input entirely; small random values keep every path alive.
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.02)
     return write_model_bundle(
         directory,
         name,
@@ -115,4 +147,5 @@ def random_bundle(
         training={"trained": False, "note": "random weights"},
         description=f"untrained {size} bundle (tests and speed benchmarks only)",
         audio=audio,
+        ssv2a=ssv2a,
     )

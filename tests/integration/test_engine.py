@@ -33,10 +33,14 @@ def test_candidates_are_deterministic_per_seed(engine, debug_bundle, long_video)
     assert all(len(c.audio) == round(3.0 * c.sample_rate) for c in a)
     for x, y in zip(sorted(a, key=lambda c: c.seed), sorted(b, key=lambda c: c.seed), strict=True):
         assert np.array_equal(x.audio, y.audio)
-    # Candidate 6 is the same whether sampled alone or in a batch of two.
     alone = engine.generate(request(long_video, debug_bundle, num_candidates=1, seed=6))[0]
-    assert np.allclose(alone.audio, next(c for c in a if c.seed == 6).audio, atol=1e-5)
-    assert not np.allclose(a[0].audio, a[1].audio)
+    # Candidate 6 is the same whether sampled alone or in a batch of two, up to float noise of
+    # the batched matmuls (~1e-6 in the network) that Griffin-Lim's phase search grows; another
+    # seed differs by far more.
+    batched = next(c for c in a if c.seed == 6).audio
+    batch_noise = np.abs(alone.audio - batched).max()
+    assert batch_noise <= 0.05 * np.abs(batched).max()
+    assert np.abs(a[0].audio - a[1].audio).max() > 10 * batch_noise
     assert all(0.0 <= c.scores["total"] <= 1.0 for c in a)
 
 
@@ -140,3 +144,41 @@ def test_a_bundle_with_an_audio_encoder_scores_text(tmp_path, long_video):
     assert cand.scores["total"] == pytest.approx((cand.scores["text"] + cand.scores["sync"]) / 2)
     (no_text,) = engine.generate(request(long_video, bundle, text=""))
     assert "text" not in no_text.scores
+
+
+def test_ssv2a_sources_give_the_mix_condition(tmp_path, long_video):
+    import torch
+
+    from foleystudio.core.sources import TextSource
+    from foleystudio.train.bundle import random_bundle
+
+    bundle = random_bundle(tmp_path / "with-ssv2a", with_ssv2a=True)
+    engine = GenerationEngine("cpu")
+    loaded = engine.model(str(bundle))
+    assert loaded.ssv2a is not None and loaded.flowley.config.mix_dim == loaded.audio.config.embed_dim
+    # Untrained output layers start at zero: perturb every weight so each condition matters.
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in loaded.flowley.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.2)
+    rate = 16000
+    ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sin(np.arange(rate) / 5)).astype(np.float32), rate)
+    thing = ObjectSource("a", "left thing", (BoxKeyframe(0, Box(0, 0, 0.5, 1)),))
+    sources = (thing, TextSource("t", "a bell"), AudioSource("r", str(ref)))
+    base = request(long_video, bundle, sources=sources, cfg=1.0)
+    (with_mix,) = engine.generate(base)
+    (no_mix,) = engine.generate(base.replace(drop_conditions=("mix",)))
+    assert not np.allclose(with_mix.audio, no_mix.audio, atol=1e-4)
+    # Deterministic, Cycle Mix included; Cycle Mix settings reach the Remixer.
+    cycled = base.replace(cycle_iters=2, cycle_samples=3)
+    a, b = engine.generate(cycled)[0], engine.generate(cycled)[0]
+    assert np.array_equal(a.audio, b.audio)
+    # Without sources there is no mix: the same as dropping it.
+    plain = request(long_video, bundle, cfg=1.0)
+    assert np.allclose(
+        engine.generate(plain)[0].audio,
+        engine.generate(plain.replace(drop_conditions=("mix",)))[0].audio,
+        atol=1e-6,
+    )
+    with pytest.raises(UsageError, match="Cycle Mix"):
+        engine.generate(base.replace(cycle_samples=0))

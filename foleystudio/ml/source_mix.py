@@ -1,0 +1,88 @@
+"""A request's sound sources → the SSV2A mix embedding of each generation target (DESIGN.md §6).
+
+The engine generates one target per object source (or one whole-frame target when there are
+none). Each target's mix embedding comes from the sources that make up *its* sound: the
+target object's crops over the whole requested range (8 fps CLIP embeddings, Temporal
+Aggregation in :func:`~foleystudio.ml.ssv2a.sources.mix_embedding`), plus every text source
+(CLIP pooled text) and every audio source (audio-encoder embedding). The plain text prompt
+is not a source: it conditions Flowley through CLIP text alone, so a request without sources
+gets no mix condition, as in training half of the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from foleystudio.core.audio import load_audio
+from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.sources import AudioSource, TextSource
+from foleystudio.errors import FoleyStudioError
+from foleystudio.ml.encoders.audio import AudioEncoder
+from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.features import VideoFeatures
+from foleystudio.ml.ssv2a.manifold import CMSSManifold
+from foleystudio.ml.ssv2a.remixer import Remixer
+from foleystudio.ml.ssv2a.sources import PerceivedSource, mix_embedding
+
+#: Shortest audio source the audio encoder embeds (seconds); the engine enforces the same.
+MIN_AUDIO_SOURCE = 0.25
+
+
+def perceive_static_sources(
+    request: GenerationRequest, clip: ClipEncoder, audio: AudioEncoder | None
+) -> list[PerceivedSource]:
+    """The request's text and audio sources as SSV2A perceives them (CLIP text; audio encoder).
+
+    An audio source needs the bundle's audio encoder; without one it is skipped (it still
+    reaches Flowley as reference audio)."""
+    out: list[PerceivedSource] = []
+    for source in request.sources:
+        if isinstance(source, TextSource) and source.text.strip():
+            _, _, pooled = clip.encode_text([source.text.strip()])
+            out.append(PerceivedSource.text(pooled[0].float().cpu(), source.text))
+        elif isinstance(source, AudioSource) and audio is not None:
+            rate = audio.config.sample_rate
+            wave, _ = load_audio(source.path, rate, mono=True)
+            if len(wave) < MIN_AUDIO_SOURCE * rate or float(np.max(np.abs(wave), initial=0.0)) < 1e-4:
+                raise FoleyStudioError("audio prompt is too short or silent", source.path)
+            device = next(audio.parameters()).device
+            with torch.no_grad():
+                emb = audio.embed(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None].to(device))
+            out.append(PerceivedSource.audio(emb[0].float().cpu(), source.label or source.path))
+    return out
+
+
+def target_mix_embeddings(
+    ssv2a: tuple[CMSSManifold, Remixer],
+    request: GenerationRequest,
+    feats: VideoFeatures,
+    targets: Sequence[str | None],
+    static: Sequence[PerceivedSource],
+) -> dict[str | None, torch.Tensor | None]:
+    """``{target: [1, audio_dim] mix embedding or None}``: None for a whole-frame target without
+    text or audio sources. Cycle Mix uses ``request.cycle_iters``/``cycle_samples`` and draws
+    from a generator seeded with ``request.seed``, so results repeat."""
+    manifold, remixer = ssv2a
+    out: dict[str | None, torch.Tensor | None] = {}
+    for index, target in enumerate(targets):
+        sources = list(static)
+        if target is not None:
+            crops = torch.from_numpy(np.asarray(feats.object_visual[target], np.float32))
+            if bool((crops.norm(dim=1) > 1e-6).any()):  # an object never on screen adds nothing
+                sources.insert(0, PerceivedSource.object(crops, None, target))
+        if not sources:
+            out[target] = None
+            continue
+        generator = torch.Generator().manual_seed(request.seed * 1009 + index)
+        out[target] = mix_embedding(
+            manifold,
+            remixer,
+            sources,
+            cycle_iters=request.cycle_iters,
+            cycle_samples=request.cycle_samples,
+            generator=generator,
+        ).cpu()
+    return out
