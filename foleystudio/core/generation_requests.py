@@ -76,4 +76,6 @@ def build_request(
         device=s.device,
         per_source=per_source,
         inpaint=inpaint,
+        cycle_iters=s.cycle_iters,
+        cycle_samples=s.cycle_samples,
     )

@@ -83,6 +83,9 @@ class GenerationSettings:
     sampler: str = "euler"
     negative_text: str = ""
     device: str = "auto"
+    #: SSV2A Cycle Mix of the sources' mix embedding: iterations T (0 = one Remixer pass), samples N.
+    cycle_iters: int = 0
+    cycle_samples: int = 4
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Sources: the project's object / text / audio sources, add and remove, rename, an object's
 keyframes; an audio file dropped on the list becomes an audio prompt (dropped on an audio
-source it replaces that source's file). Settings: model, sampler, steps, CFG, seed, number of
+source it replaces that source's file). Settings: model, sampler, steps, CFG, seed, Cycle Mix, number of
 candidates, and the PSCA window ω and decay δ with a live plot of the mask they make. Every
 change is a document edit (undoable); the Generate buttons ask the main window to run.
 """
@@ -182,6 +182,16 @@ class Inspector(QWidget):
         self.num_candidates.setRange(1, 32)
         self.num_candidates.setToolTip("How many candidates (seeds seed, seed+1, …)")
         self.num_candidates.valueChanged.connect(lambda v: self._set(num_candidates=int(v)))
+        self.cycle_iters = QSpinBox()
+        self.cycle_iters.setRange(0, 1000)
+        self.cycle_iters.setToolTip(
+            "SSV2A Cycle Mix iterations for the sources' mix (0 = one Remixer pass); used by models with SSV2A"
+        )
+        self.cycle_iters.valueChanged.connect(lambda v: self._set(cycle_iters=int(v)))
+        self.cycle_samples = QSpinBox()
+        self.cycle_samples.setRange(1, 1024)
+        self.cycle_samples.setToolTip("Cycle Mix samples per iteration")
+        self.cycle_samples.valueChanged.connect(lambda v: self._set(cycle_samples=int(v)))
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("negative prompt (optional)")
         self.negative.editingFinished.connect(lambda: self._set(negative_text=self.negative.text()))
@@ -205,6 +215,8 @@ class Inspector(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Candidates", self.num_candidates)
         form.addRow("Avoid", self.negative)
+        form.addRow("Cycle Mix T", self.cycle_iters)
+        form.addRow("Cycle Mix N", self.cycle_samples)
         form.addRow("Window ω", self._with_label(self.omega, self.omega_label))
         form.addRow("Decay δ", self._with_label(self.delta, self.delta_label))
         form.addRow(self.plot)
@@ -333,6 +345,8 @@ class Inspector(QWidget):
             self.cfg,
             self.seed,
             self.num_candidates,
+            self.cycle_iters,
+            self.cycle_samples,
             self.omega,
             self.delta,
         )
@@ -348,6 +362,8 @@ class Inspector(QWidget):
         self.cfg.setValue(s.cfg)
         self.seed.setValue(s.seed)
         self.num_candidates.setValue(s.num_candidates)
+        self.cycle_iters.setValue(s.cycle_iters)
+        self.cycle_samples.setValue(s.cycle_samples)
         if not self.negative.hasFocus():
             self.negative.setText(s.negative_text)
         if not self.omega.isSliderDown():

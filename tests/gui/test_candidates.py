@@ -129,6 +129,13 @@ def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
     assert (doc.project.settings.steps, doc.project.settings.seed) == (8, 1234)
     doc.undo()
     assert doc.project.settings.seed == 0 and inspector.seed.value() == 0
+    # Cycle Mix settings reach the request the Generate button builds.
+    from foleystudio.core.generation_requests import build_request
+
+    inspector.cycle_iters.setValue(3)
+    inspector.cycle_samples.setValue(8)
+    request = build_request(doc.project, "all")
+    assert (request.cycle_iters, request.cycle_samples) == (3, 8)
 
 
 def test_a_candidate_without_source_lands_on_the_selected_free_track(window, video) -> None:
