@@ -38,7 +38,7 @@ so the systems differ only in what they are asked.
 
 3. **Manifold check** (SSV2A App. A.3 at our scale, ``ml.ssv2a.analysis.manifold_check``): the
    bundle's CMSS manifold (or ``--ssv2a DIR``, a trained SSV2A run folder) on single-source
-   pairs of a feature cache (``--cache``, default ``runs/flowley-x/cache.safetensors``; objects
+   pairs of a feature cache (``--cache``, default ``runs/flowley-tiny/cache.safetensors``; objects
    of ``--cache-split``, default ``val``, which SSV2A training holds out): each object's crop at
    its middle visible frame vs its stem's audio embedding; raw vs CMSS vs reconstructed.
 
@@ -62,7 +62,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "sources.json"
-DEFAULT_CACHE = REPO / "runs" / "flowley-x" / "cache.safetensors"
+DEFAULT_CACHE = REPO / "runs" / "flowley-tiny" / "cache.safetensors"  # where `make train-default` puts it
 #: Corpus seed of the generated two-source set (sync.py uses 9001 and 9002).
 CORPUS_SEED = 9003
 FULL_CLIPS, QUICK_CLIPS = 64, 4

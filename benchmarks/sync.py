@@ -166,6 +166,7 @@ def measure_clip(
     duration: float,
     steps: int,
     seed: int,
+    cfg: float | None = None,
 ) -> dict[str, Any]:
     """Generate with and without visual conditions and measure every system on one clip."""
     from foleystudio.core.audio import load_audio
@@ -179,6 +180,8 @@ def measure_clip(
     request = GenerationRequest(
         video=str(video), start=0.0, end=end, text=prompt, steps=steps, seed=seed, model=model
     )
+    if cfg is not None:
+        request = request.replace(cfg=cfg)
     started = time.perf_counter()
     (generated,) = engine.generate(request)
     generate_s = time.perf_counter() - started  # features included; the next call reuses them
@@ -390,6 +393,7 @@ def run(
     novel: bool = True,
     duration: float = 8.0,
     prompt: str = "text",
+    cfg: float | None = None,
     device: str = "auto",
     out: str | Path | None = RESULTS,
     log: Callable[[str], None] | None = None,
@@ -403,6 +407,7 @@ def run(
     """
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
+    from foleystudio.core.requests import GenerationRequest
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
 
@@ -447,6 +452,7 @@ def run(
                     duration=duration,
                     steps=steps,
                     seed=seed + i,
+                    cfg=cfg,
                 )
                 result["name"] = record.name
                 result["categories"] = sorted({s["category"] for s in record.truth["sources"]})
@@ -474,7 +480,7 @@ def run(
             "seed": seed,
             "prompt": prompt,
             "sampler": "euler",
-            "cfg": 3.0,
+            "cfg": cfg if cfg is not None else GenerationRequest.cfg,
             "onset_tolerance_s": ONSET_TOLERANCE_S,
             "aa_tolerance_s": AA_TOLERANCE_S,
             "shift_s": SHIFT_S,
@@ -558,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prompt", choices=PROMPTS, default="text", help="what text the model is given")
     parser.add_argument("--no-novel", action="store_true", help="skip the novel-look set")
+    parser.add_argument(
+        "--cfg", type=float, default=None, help="guidance strength (default: the request default)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(RESULTS), help="results JSON")
     args = parser.parse_args(argv)
@@ -574,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             split=args.split,
             novel=not args.no_novel,
             prompt=args.prompt,
+            cfg=args.cfg,
             device=args.device,
             out=args.out,
         )

@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delta", type=float, default=0.5, help="PSCA decay width δ in seconds (default 0.5)")
     p.add_argument("--steps", type=int, default=16, help="sampling steps (default 16)")
     p.add_argument("--sampler", choices=("euler", "heun"), default="euler")
-    p.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance strength (1 = off)")
+    p.add_argument(
+        "--cfg", type=float, default=1.0, help="classifier-free guidance strength (default 1 = off)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the first candidate")
     p.add_argument("--candidates", type=int, default=1, help="candidates, seeds seed..seed+N-1, one batch")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")

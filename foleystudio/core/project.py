@@ -75,7 +75,7 @@ class GenerationSettings:
 
     model: str = "foleyworld-tiny"
     steps: int = 16
-    cfg: float = 3.0
+    cfg: float = 1.0
     omega: float = 0.25
     delta: float = 0.5
     seed: int = 0

