@@ -666,15 +666,10 @@ def run(
 # -- report -------------------------------------------------------------------------------------
 
 
-def _cell(stat: dict[str, Any]) -> str:
-    if stat["mean"] is None:
-        return "-"
-    lo, hi = stat["ci95"]
-    return f"{stat['mean']:.3f} [{lo:.2f},{hi:.2f}]"
-
-
 def format_report(result: dict[str, Any]) -> str:
     """A readable table of the results."""
+    from benchmarks.sync import format_stat
+
     model, settings = result["model"], result["settings"]
     lines = [
         f"model {model['name']} ({model['description'] or 'no description'}) on {result['device']}, "
@@ -690,9 +685,9 @@ def format_report(result: dict[str, Any]) -> str:
             f"{'system':<14}" + "".join(f"{m:<22}" for m in CATEGORY_METRICS),
         ]
         for name, row in category["systems"].items():
-            lines.append(f"{name:<14}" + "".join(f"{_cell(row[m]):<22}" for m in CATEGORY_METRICS))
+            lines.append(f"{name:<14}" + "".join(f"{format_stat(row[m]):<22}" for m in CATEGORY_METRICS))
         for key, diffs in category["differences"].items():
-            lines.append(f"  {key:<26} " + ", ".join(f"{m} {_cell(d)}" for m, d in diffs.items()))
+            lines.append(f"  {key:<26} " + ", ".join(f"{m} {format_stat(d)}" for m, d in diffs.items()))
     else:
         lines += ["", f"category: not computed: {category['reason']}"]
     onsets = result["onsets"]
@@ -702,19 +697,19 @@ def format_report(result: dict[str, Any]) -> str:
         f"{'system':<14}" + "".join(f"{m:<22}" for m in ONSET_METRICS),
     ]
     for name, row in onsets["systems"].items():
-        lines.append(f"{name:<14}" + "".join(f"{_cell(row[m]):<22}" for m in ONSET_METRICS))
+        lines.append(f"{name:<14}" + "".join(f"{format_stat(row[m]):<22}" for m in ONSET_METRICS))
     for key, diff in onsets["differences"].items():
-        lines.append(f"  {key:<26} {_cell(diff)}")
-    lines.append(f"box effect |stem - whole| / |whole|: {_cell(result['box_effect'])}")
+        lines.append(f"  {key:<26} {format_stat(diff)}")
+    lines.append(f"box effect |stem - whole| / |whole|: {format_stat(result['box_effect'])}")
     comp = result["composition"]
     if comp["computed"]:
         lines += ["", "composition (object A + text of an absent category), classifier top-3 contains:"]
         lines.append(f"{'system':<14}" + "".join(f"{m:<22}" for m in COMPOSITION_METRICS))
         for name, row in comp["systems"].items():
-            lines.append(f"{name:<14}" + "".join(f"{_cell(row[m]):<22}" for m in COMPOSITION_METRICS))
+            lines.append(f"{name:<14}" + "".join(f"{format_stat(row[m]):<22}" for m in COMPOSITION_METRICS))
         for key, diff in comp["differences"].items():
-            lines.append(f"  {key:<26} {_cell(diff)}")
-        lines.append(f"text effect |composed - control| / |control|: {_cell(comp['text_effect'])}")
+            lines.append(f"  {key:<26} {format_stat(diff)}")
+        lines.append(f"text effect |composed - control| / |control|: {format_stat(comp['text_effect'])}")
         for cat, row in comp["per_text_category"].items():
             lines.append(
                 f"  text {cat:<14} has_text composed/control {row['composed_has_text']:.2f}/"

@@ -499,7 +499,8 @@ def run(
 # -- report -------------------------------------------------------------------------------------
 
 
-def _cell(stat: dict[str, Any]) -> str:
+def format_stat(stat: dict[str, Any]) -> str:
+    """``mean [lo,hi]`` of a :func:`bootstrap_mean` result, ``-`` when empty."""
     if stat["mean"] is None:
         return "-"
     lo, hi = stat["ci95"]
@@ -523,11 +524,11 @@ def format_report(result: dict[str, Any]) -> str:
         ]
         for name, row in summary["systems"].items():
             lines.append(
-                f"{name:<22}" + "".join(f"{_cell(row[c]):<22}" for c in columns) + f"{row['n_onsets']}"
+                f"{name:<22}" + "".join(f"{format_stat(row[c]):<22}" for c in columns) + f"{row['n_onsets']}"
             )
         lines.append("generated minus control (onset F1 / AA-Align):")
         for key, diff in summary["differences"].items():
-            lines.append(f"  {key:<30} {_cell(diff['onset_f1']):<24} {_cell(diff['aa_align'])}")
+            lines.append(f"  {key:<30} {format_stat(diff['onset_f1']):<24} {format_stat(diff['aa_align'])}")
         lines.append("per category: onset recall generated / no_visual / ground_truth (clips)")
         for cat, row in summary["per_category"].items():
             recalls = [row[s]["onset_recall"] for s in ("generated", "no_visual", "ground_truth")]
