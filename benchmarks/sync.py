@@ -236,8 +236,8 @@ def category_scores(loaded: Any, audio: np.ndarray) -> list[float]:
     """The bundle's FoleyWorld category classifier on ``audio`` (probabilities per category)."""
     import torch
 
+    emb = torch.from_numpy(loaded.audio.embed_numpy(audio))
     with torch.no_grad():
-        emb = loaded.audio.embed(torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None])
         return loaded.audio_classifier(emb)[0].tolist()
 
 

@@ -259,10 +259,7 @@ def embed_target_audio(encoder: AudioEncoder, waves: np.ndarray, sample_rate: in
     at ``sample_rate`` Hz: the SSV2A mix embedding a training example's target audio gives."""
     if sample_rate != encoder.config.sample_rate:
         waves = np.stack([resample(w, sample_rate, encoder.config.sample_rate) for w in waves])
-    device = next(encoder.parameters()).device
-    with torch.no_grad():
-        emb = encoder.embed(torch.from_numpy(np.ascontiguousarray(waves, np.float32)).to(device))
-    return emb.float().cpu().numpy()
+    return encoder.embed_numpy(waves)
 
 
 def add_audio_embeddings(

@@ -41,7 +41,7 @@ from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
 from foleystudio.ml.scores import sync_score, text_score, total_score
-from foleystudio.ml.source_mix import MIN_AUDIO_SOURCE, perceive_static_sources, target_mix_embeddings
+from foleystudio.ml.source_mix import load_audio_prompt, perceive_static_sources, target_mix_embeddings
 from foleystudio.ml.ssv2a.io import load_from_bundle
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
 from foleystudio.ml.ssv2a.remixer import Remixer
@@ -51,8 +51,6 @@ from foleystudio.ml.windows import plan_windows, sample_windows
 WINDOW_OVERLAP = 2.0
 #: Crossfade (seconds) where a regenerated range meets the kept audio.
 SPLICE_FADE = 0.02
-#: Shortest usable reference recording (seconds).
-MIN_REFERENCE = MIN_AUDIO_SOURCE
 
 
 @dataclass(eq=False)
@@ -379,15 +377,9 @@ def _reference_tokens(codec: Codec, request: GenerationRequest) -> torch.Tensor 
     for source in request.sources:
         if not isinstance(source, AudioSource):
             continue
-        wave, _ = load_audio(source.path, codec.sample_rate, mono=True)
-        if len(wave) < MIN_REFERENCE * codec.sample_rate:
-            raise FoleyStudioError(
-                f"audio prompt is too short (needs at least {MIN_REFERENCE} s)", source.path
-            )
-        if float(np.max(np.abs(wave))) < 1e-4:
-            raise FoleyStudioError("audio prompt is silent", source.path)
+        wave = load_audio_prompt(source, codec.sample_rate)
         with torch.no_grad():
-            parts.append(codec.encode(torch.from_numpy(wave[None].astype(np.float32))).cpu())
+            parts.append(codec.encode(torch.from_numpy(wave[None])).cpu())
     return torch.cat(parts, dim=1) if parts else None
 
 

@@ -39,11 +39,7 @@ def sync_score(
 def text_score(encoder: AudioEncoder, audio: np.ndarray, text_embedding: torch.Tensor) -> float:
     """Cosine (mapped to [0, 1]) between the audio's embedding and a CLIP text embedding;
     ``encoder`` is the bundle's audio encoder, trained into CLIP's text space."""
-    with torch.no_grad():
-        emb = encoder.embed(
-            torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None].to(text_embedding.device)
-        )
-    return cosine01(emb[0].cpu().numpy(), text_embedding.cpu().numpy())
+    return cosine01(encoder.embed_numpy(audio)[0], text_embedding.cpu().numpy())
 
 
 def cosine01(a: np.ndarray, b: np.ndarray) -> float:

@@ -27,8 +27,21 @@ from foleystudio.ml.ssv2a.manifold import CMSSManifold
 from foleystudio.ml.ssv2a.remixer import Remixer
 from foleystudio.ml.ssv2a.sources import PerceivedSource, mix_embedding
 
-#: Shortest audio source the audio encoder embeds (seconds); the engine enforces the same.
-MIN_AUDIO_SOURCE = 0.25
+#: Shortest usable audio prompt (seconds).
+MIN_AUDIO_PROMPT = 0.25
+
+
+def load_audio_prompt(source: AudioSource, sample_rate: int) -> np.ndarray:
+    """An audio source's recording as mono float32 at ``sample_rate`` Hz; a recording shorter
+    than :data:`MIN_AUDIO_PROMPT` or silent is a :class:`FoleyStudioError` naming the file."""
+    wave, _ = load_audio(source.path, sample_rate, mono=True)
+    if len(wave) < MIN_AUDIO_PROMPT * sample_rate:
+        raise FoleyStudioError(
+            f"audio prompt is too short (needs at least {MIN_AUDIO_PROMPT} s)", source.path
+        )
+    if float(np.max(np.abs(wave))) < 1e-4:
+        raise FoleyStudioError("audio prompt is silent", source.path)
+    return wave.astype(np.float32, copy=False)
 
 
 def perceive_static_sources(
@@ -44,14 +57,9 @@ def perceive_static_sources(
             _, _, pooled = clip.encode_text([source.text.strip()])
             out.append(PerceivedSource.text(pooled[0].float().cpu(), source.text))
         elif isinstance(source, AudioSource) and audio is not None:
-            rate = audio.config.sample_rate
-            wave, _ = load_audio(source.path, rate, mono=True)
-            if len(wave) < MIN_AUDIO_SOURCE * rate or float(np.max(np.abs(wave), initial=0.0)) < 1e-4:
-                raise FoleyStudioError("audio prompt is too short or silent", source.path)
-            device = next(audio.parameters()).device
-            with torch.no_grad():
-                emb = audio.embed(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None].to(device))
-            out.append(PerceivedSource.audio(emb[0].float().cpu(), source.label or source.path))
+            wave = load_audio_prompt(source, audio.config.sample_rate)
+            emb = torch.from_numpy(audio.embed_numpy(wave)[0])
+            out.append(PerceivedSource.audio(emb, source.label or source.path))
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
@@ -193,6 +194,14 @@ class AudioEncoder(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.embed(wave)
+
+    def embed_numpy(self, waves: np.ndarray) -> np.ndarray:
+        """Mono ``waves`` [N, samples] (or one [samples]) at ``config.sample_rate`` -> float32
+        embeddings [N, embed_dim], computed without gradients on the encoder's device."""
+        batch = np.ascontiguousarray(np.atleast_2d(waves), np.float32)
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            return self.embed(torch.from_numpy(batch).to(device)).float().cpu().numpy()
 
 
 class TextSpaceProjection(nn.Module):
