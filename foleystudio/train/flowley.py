@@ -244,16 +244,16 @@ def train_flowley(
         ema.update(model, step)
         step += 1
         if step % settings.log_every == 0:
-            parts = all_reduce_means(parts, ctx)
-        if step % settings.log_every == 0 and log is not None:
-            log.write(
-                event="train",
-                step=step,
-                lr=optimizer.param_groups[0]["lr"],
-                grad_norm=grad_norm,
-                wall=round(time.monotonic() - started, 1),
-                **parts,
-            )
+            parts = all_reduce_means(parts, ctx)  # every rank joins; rank 0 writes
+            if log is not None:
+                log.write(
+                    event="train",
+                    step=step,
+                    lr=optimizer.param_groups[0]["lr"],
+                    grad_norm=grad_norm,
+                    wall=round(time.monotonic() - started, 1),
+                    **parts,
+                )
         if val is not None and step % settings.eval_every == 0 and log is not None:
             last_val = validation_loss(model, val, dev)
             log.write(event="val", step=step, val_flow=last_val, wall=round(time.monotonic() - started, 1))
