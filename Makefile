@@ -39,8 +39,9 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output
 
-# The bundled default model, reproducibly (about 1.5 h on a 2-core CPU; every stage resumes):
-# FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley -> models/foleyworld-tiny.
+# The bundled default model, reproducibly (about 2.5 h on a 2-core CPU; every stage resumes):
+# FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley (16,000 steps)
+# -> SSV2A -> visual onset network -> Flowley fine-tuned with the onset track -> models/foleyworld-tiny.
 FW_DATA ?= runs/fw-train
 train-default: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2
@@ -49,5 +50,9 @@ train-default: $(STAMP)
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
 		--train-clips 800 --steps 16000 --resume
 	$(BIN)/foleystudio train ssv2a --cache runs/flowley-tiny/cache.safetensors --out runs/ssv2a-tiny --resume
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
-		--train-clips 800 --steps 16000 --resume --ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny
+	test -d runs/onsets-tiny/bundle || $(BIN)/foleystudio train onsets --data $(FW_DATA) --out runs/onsets-tiny --steps 3000 --resume
+	mkdir -p runs/flowley-onsets
+	test -f runs/flowley-onsets/cache.json || cp runs/flowley-tiny/cache.safetensors runs/flowley-tiny/cache.json runs/flowley-onsets/
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-onsets \
+		--init runs/flowley-tiny --onsets runs/onsets-tiny --steps 6000 --lr 3e-4 --resume \
+		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny

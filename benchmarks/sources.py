@@ -79,12 +79,12 @@ COMPOSITION_METRICS = ("has_own", "has_text", "has_both")
 
 def visible_sources(truth: dict[str, Any], duration: float) -> list[tuple[dict[str, Any], list[Any]]]:
     """The truth's sources with a box on some frame before ``duration`` s, each with its box
-    keyframes (one per visible frame, ``data.datasets._source_keyframes``), in truth order."""
-    from foleystudio.data.datasets import _source_keyframes
+    keyframes (one per visible frame, ``data.datasets.source_keyframes``), in truth order."""
+    from foleystudio.data.datasets import source_keyframes
 
     out = []
     for source in truth["sources"]:
-        keys = _source_keyframes(source.get("boxes") or [], float(truth["fps"]))
+        keys = source_keyframes(source.get("boxes") or [], float(truth["fps"]))
         if keys and keys[0].time < duration:
             out.append((source, keys))
     return out

@@ -27,6 +27,9 @@ Systems compared per clip:
   ceiling of what the onset detector can reach. ``ground_truth_shifted``: the same, 0.5 s
   late: what the metrics give perfect sound that is out of sync.
 - ``random``: as many onsets as the generated audio has, uniformly random in the clip.
+- ``visual_onsets`` (bundles with a visual onset network only): the peaks (probability
+  > 0.5) of the network's whole-picture onset track, the timing Flowley is given; not audio,
+  so it shows how much of the sync error is the picture reading and how much the generator.
 
 Metrics per clip (``ml/metrics.py``; onsets of any audio by ``ml.onsets.detect_onsets``):
 - ``onset_f1`` (with ``precision``, ``recall``): one-to-one matching within ±50 ms against the
@@ -209,6 +212,13 @@ def measure_clip(
         "random": np.sort(rng.uniform(0.0, end, size=len(gen_onsets))),
     }
     loaded = engine.model(model)
+    if loaded.onsets is not None:
+        from foleystudio.core.jobs import CancelToken, no_progress
+        from foleystudio.ml.encoders.visual_onsets import peak_onsets
+
+        feats = engine.features(loaded, str(video), 0.0, end, {}, CancelToken(), no_progress)
+        track = peak_onsets(feats.onsets, loaded.onsets.config.fps, 0.5) + float(feats.motion.times[0])
+        onsets["visual_onsets"] = track[track < end]
     class_scores = None
     if loaded.audio is not None and loaded.audio_classifier is not None:
         class_scores = {
@@ -302,7 +312,8 @@ def prompt_of(record: Any, prompt: str) -> str:
 def summarise(clips: list[dict[str, Any]], rng: np.random.Generator) -> dict[str, Any]:
     """Means with bootstrap intervals, paired differences and the per-category breakdown."""
     systems: dict[str, Any] = {}
-    for name in SYSTEMS:
+    present = [name for name in (*SYSTEMS, "visual_onsets") if name in clips[0]["systems"]]
+    for name in present:
         systems[name] = {m: bootstrap_mean([c["systems"][name][m] for c in clips], rng) for m in METRICS}
         systems[name]["n_onsets"] = round(float(np.mean([c["systems"][name]["n_onsets"] for c in clips])), 2)
     differences = {
@@ -316,7 +327,7 @@ def summarise(clips: list[dict[str, Any]], rng: np.random.Generator) -> dict[str
     for cat in sorted({cat for c in clips for cat in c["categories"]}):
         having = [c for c in clips if cat in c["categories"]]
         row: dict[str, Any] = {"clips": len(having)}
-        for name in SYSTEMS:
+        for name in present:
             hits = [c["systems"][name]["category_hits"].get(cat, [0, 0]) for c in having]
             found, total = sum(h[0] for h in hits), sum(h[1] for h in hits)
             row[name] = {

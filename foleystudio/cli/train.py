@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foleystudio.cli._train_onsets import register_onsets
 from foleystudio.cli._train_ssv2a import register_ssv2a
 
 
@@ -59,9 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument(
         "--ssv2a", default=None, help="SSV2A run folder (from `train ssv2a`) to include in the bundle"
     )
+    f.add_argument(
+        "--onsets",
+        default=None,
+        help="visual onset run folder (from `train onsets`): its per-frame onset track becomes the last "
+        "sync feature (added to an existing cache), and the bundle includes the network",
+    )
+    f.add_argument(
+        "--init",
+        default=None,
+        help="Flowley run folder whose EMA weights start this run (fine-tuning; a run without the "
+        "onset feature is widened with zero weights for it)",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
+    register_onsets(parts)
 
     a = parts.add_parser(
         "audio", help="train the audio encoder (CLAP's role) on FoleyWorld stems, and its category classifier"
@@ -127,6 +141,7 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
     from foleystudio.train.clip import load_trained_clip
     from foleystudio.train.distributed import main_first
     from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
+    from foleystudio.train.visual_onsets import load_trained_onsets
 
     out = Path(args.out)
     cache = out / "cache.safetensors"
@@ -134,8 +149,9 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
     # With an audio encoder the cache also holds each target's audio embedding: the SSV2A mix
     # condition Flowley learns to use (DESIGN.md §5–6).
     audio = None if args.audio is None else load_trained_audio(args.audio)
+    onsets = None if args.onsets is None else load_trained_onsets(args.onsets)
     with main_first(ctx):  # rank 0 builds the cache; the others then read it
-        _prepare_flowley_cache(args, cache, clip, audio)
+        _prepare_flowley_cache(args, cache, clip, audio, onsets)
     overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
     settings = FlowleyTrainSettings(
         config=args.config,
@@ -145,6 +161,7 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
         lr=args.lr,
         seed=args.seed,
         use_mix=not args.no_mix,
+        init_from=args.init,
     )
     summary = train_flowley(
         cache,
@@ -170,10 +187,17 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
             load_ema_model(out),
             codec,
             clip,
-            training={**summary, "data": str(args.data), "clip_run": str(args.clip)},
+            training={
+                **summary,
+                "data": str(args.data),
+                "clip_run": str(args.clip),
+                **({"init_run": str(args.init)} if args.init else {}),
+                **({"onsets_run": str(args.onsets)} if args.onsets else {}),
+            },
             description="Flowley trained on FoleyWorld",
             audio=None if audio is None else audio[:2],
             ssv2a=None if args.ssv2a is None else load_ssv2a(args.ssv2a),
+            onsets=onsets,
         )
         # The training log travels with the weights (with the CLIP run's log).
         shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
@@ -182,25 +206,43 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
             shutil.copyfile(Path(args.audio) / "log.jsonl", path / "audio_training_log.jsonl")
         if args.ssv2a:
             shutil.copyfile(Path(args.ssv2a) / "log.jsonl", path / "ssv2a_training_log.jsonl")
+        if args.onsets:
+            shutil.copyfile(Path(args.onsets) / "log.jsonl", path / "onsets_training_log.jsonl")
+        if args.init:  # the run this one was fine-tuned from
+            shutil.copyfile(Path(args.init) / "log.jsonl", path / "init_training_log.jsonl")
         summary["bundle"] = str(path)
     print(json.dumps(summary, indent=2))
     return 0
 
 
-def _prepare_flowley_cache(args: argparse.Namespace, cache: Path, clip: Any, audio: Any) -> None:
-    """Build the feature cache on first use (or add the audio embeddings it lacks); under
-    torchrun rank 0 runs this first, so the other ranks find the cache ready."""
-    from foleystudio.data.datasets import add_audio_embeddings, build_feature_cache, scan_folder
+def _prepare_flowley_cache(args: argparse.Namespace, cache: Path, clip: Any, audio: Any, onsets: Any) -> None:
+    """Build the feature cache on first use (or add the audio embeddings or the visual onset
+    feature it lacks); under torchrun rank 0 runs this first, so the other ranks find the
+    cache ready."""
+    from foleystudio.data.datasets import (
+        add_audio_embeddings,
+        add_visual_onsets,
+        build_feature_cache,
+        scan_folder,
+    )
     from foleystudio.ml.codec import MelCodec
+    from foleystudio.train.state import has_training_state
 
     if not cache.is_file():
         records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
         train = [r for r in records if r.split == "train"][: args.train_clips]
         records = train + [r for r in records if r.split == "val"]
         encoder = None if audio is None else audio[0]
-        build_feature_cache(records, clip, MelCodec(), cache, audio_encoder=encoder, progress=_progress)
-    elif audio is not None and not args.resume and not _cache_has(cache, "audio_embedding"):
+        build_feature_cache(
+            records, clip, MelCodec(), cache, audio_encoder=encoder, onset_net=onsets, progress=_progress
+        )
+        return
+    if audio is not None and not args.resume and not _cache_has(cache, "audio_embedding"):
         add_audio_embeddings(cache, scan_folder(args.data), audio[0], progress=_progress)
+    has_onsets = "visual_onsets" in json.loads(cache.with_suffix(".json").read_text())
+    # Added only before the run's first step: a run part-trained without it cannot take it.
+    if onsets is not None and not has_onsets and not has_training_state(args.out):
+        add_visual_onsets(cache, scan_folder(args.data), onsets, progress=_progress)
 
 
 def _cache_has(cache: Path, name: str) -> bool:

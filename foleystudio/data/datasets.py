@@ -32,12 +32,20 @@ from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import load_audio, resample
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
-from foleystudio.core.media import VIDEO_SUFFIXES, read_audio
+from foleystudio.core.media import VIDEO_SUFFIXES, VideoFile, read_audio
 from foleystudio.errors import DataError, FoleyStudioError
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.encoders.audio import AudioEncoder
 from foleystudio.ml.encoders.clip import ClipEncoder
-from foleystudio.ml.features import VISUAL_FPS, extract_video_features
+from foleystudio.ml.encoders.motion import (
+    MAX_SIDE,
+    MOTION_FPS,
+    SYNC_FEATURE_NAMES,
+    boxes_at_times,
+    grey_small,
+)
+from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
+from foleystudio.ml.features import VISUAL_FPS, extract_video_features, onset_feature
 from foleystudio.ml.onsets import detect_onsets
 
 SPLITS = ("train", "val", "test")
@@ -129,7 +137,7 @@ def _fit_length(wave: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _source_keyframes(boxes: list[list[float] | None], fps: float) -> list[BoxKeyframe] | None:
+def source_keyframes(boxes: list[list[float] | None], fps: float) -> list[BoxKeyframe] | None:
     """Per-frame truth boxes (None while out of view) as keyframes; None if never visible."""
     keys = [
         BoxKeyframe(i / fps, Box(*b)) for i, b in enumerate(boxes) if b is not None and b[2] > 0 and b[3] > 0
@@ -147,6 +155,7 @@ def build_feature_cache(
     per_source: bool = True,
     normalise: bool = True,
     audio_encoder: AudioEncoder | None = None,
+    onset_net: VisualOnsetNet | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> Path:
@@ -156,7 +165,8 @@ def build_feature_cache(
     Tensors (E examples): ``visual`` [E, Tv, D] f16, ``visual_valid`` [E, Tv] bool, ``sync``
     [E, Na, S], ``tokens`` [E, Na, latent], ``onsets`` [E, Na], ``text`` [E, L, D] f16,
     ``text_mask`` [E, L], ``text_pooled`` [E, D]; with ``audio_encoder`` also
-    ``audio_embedding`` [E, A] (:func:`embed_target_audio`). The JSON lists each example's clip, kind
+    ``audio_embedding`` [E, A] (:func:`embed_target_audio`); with ``onset_net`` the sync features
+    end with the visual onset track (``VideoFeatures.window``). The JSON lists each example's clip, kind
     (``mix`` | ``object``), source id, category, caption and split, and the codec config —
     with ``normalise``, the codec's constants refitted to the corpus (:func:`normalise_tokens`).
     """
@@ -178,11 +188,13 @@ def build_feature_cache(
         sources = (record.truth or {}).get("sources", []) if per_source else []
         fps = float((record.truth or {}).get("fps", 24))
         for source in sources:
-            keys = _source_keyframes(source.get("boxes") or [], fps)
+            keys = source_keyframes(source.get("boxes") or [], fps)
             if keys:
                 objects[source["id"]] = keys
         try:
-            feats = extract_video_features(record.video, 0.0, window_seconds, clip, objects=objects)
+            feats = extract_video_features(
+                record.video, 0.0, window_seconds, clip, objects=objects, onset_net=onset_net
+            )
             if record.audio is not None:
                 mix, _ = load_audio(record.audio, codec.sample_rate, mono=True)
             else:
@@ -249,6 +261,8 @@ def build_feature_cache(
     }
     if audio_encoder is not None:
         meta["audio_encoder"] = audio_encoder.config.to_dict()
+    if onset_net is not None:
+        meta["visual_onsets"] = onset_net.config.to_dict()
     if normalise:
         normalise_tokens(tensors, meta)
     return write_cache(out_path, tensors, meta)
@@ -305,6 +319,77 @@ def add_audio_embeddings(
     tensors["audio_embedding"] = torch.from_numpy(np.stack(out))
     meta["audio_encoder"] = encoder.config.to_dict()
     return write_cache(cache_path, tensors, meta)
+
+
+def add_visual_onsets(
+    cache_path: str | os.PathLike[str],
+    records: Sequence[ClipRecord],
+    net: VisualOnsetNet,
+    *,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> Path:
+    """Append (or replace) the visual onset feature as the last ``sync`` channel of an existing
+    cache, decoding only the frames (no CLIP, no audio): the same values
+    :func:`build_feature_cache` with ``onset_net`` gives."""
+    cache_path = Path(cache_path)
+    try:
+        meta = json.loads(cache_path.with_suffix(".json").read_text())
+        tensors = load_file(str(cache_path))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read feature cache: {exc}", cache_path) from exc
+    by_name = {r.name: r for r in records}
+    window_seconds = float(meta["window_seconds"])
+    rate = float(meta["token_rate"])
+    sync = tensors["sync"].numpy()
+    base = sync[..., : len(SYNC_FEATURE_NAMES)]
+    column = np.zeros(sync.shape[:2], np.float32)
+    tracks: dict[str, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = {}
+    examples = meta["examples"]
+    for i, example in enumerate(examples):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        name = example["clip"]
+        if name not in tracks:
+            record = by_name.get(name)
+            if record is None:
+                raise DataError(
+                    f"cache example {i} is clip '{name}', which is not in the data folder", cache_path
+                )
+            tracks = {name: _clip_onset_tracks(record, net, window_seconds)}  # rows of a clip are adjacent
+        times, whole, per_object = tracks[name]
+        track = whole if example["kind"] == "mix" else per_object[example["source"]]
+        column[i] = onset_feature(track, times, rate, column.shape[1], 0.0)
+        progress((i + 1) / len(examples), f"visual onsets {i + 1}/{len(examples)}")
+    tensors["sync"] = torch.from_numpy(np.concatenate([base, column[..., None]], axis=-1))
+    meta["visual_onsets"] = net.config.to_dict()
+    return write_cache(cache_path, tensors, meta)
+
+
+def _clip_onset_tracks(
+    record: ClipRecord, net: VisualOnsetNet, window_seconds: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``(frame times, whole-picture track, {source id: box track})`` of a clip's first window."""
+    truth = record.truth or {}
+    fps = float(truth.get("fps", 24))
+    try:
+        with VideoFile(record.video) as video:
+            decoded = list(video.iter_frames(MOTION_FPS, MAX_SIDE, start=0.0, end=window_seconds))
+    except FoleyStudioError as exc:
+        raise DataError(f"cannot read clip: {exc.problem}", exc.path or record.video) from exc
+    if not decoded:
+        raise DataError("clip has no frames", record.video)
+    times = np.asarray([t for t, _ in decoded])
+    ids, boxes = [], []
+    for source in truth.get("sources", []):
+        keys = source_keyframes(source.get("boxes") or [], fps)
+        if keys:
+            ids.append(source["id"])
+            boxes.append(boxes_at_times(keys, times))
+    whole, per_box = onset_tracks(
+        net, [grey_small(f) for _, f in decoded], np.stack(boxes) if boxes else None
+    )
+    return times, whole, dict(zip(ids, per_box, strict=True))
 
 
 def write_cache(

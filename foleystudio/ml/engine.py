@@ -37,6 +37,9 @@ from foleystudio.ml.codec import Codec
 from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
 from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig, CategoryClassifier
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
+from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
+from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onsets_from_bundle
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
@@ -67,6 +70,8 @@ class LoadedModel:
     audio_classifier: CategoryClassifier | None = None
     #: SSV2A manifold and Remixer (sources → mix embedding), when the bundle has them.
     ssv2a: tuple[CMSSManifold, Remixer] | None = None
+    #: The visual onset network whose track is Flowley's last sync feature, when it has one.
+    onsets: VisualOnsetNet | None = None
 
 
 def load_model(name: str, device: torch.device) -> LoadedModel:
@@ -94,8 +99,16 @@ def load_model(name: str, device: torch.device) -> LoadedModel:
             f"its Flowley takes {flowley.config.mix_dim}",
             bundle.path,
         )
+    onsets = load_onsets_from_bundle(bundle)
+    expected = len(SYNC_FEATURE_NAMES) + (onsets is not None)
+    if flowley.config.sync_dim != expected:
+        raise CheckpointError(
+            f"the bundle's Flowley takes {flowley.config.sync_dim} sync features, its video features "
+            f"give {expected} ({'with' if onsets is not None else 'without'} a visual onset network)",
+            bundle.path,
+        )
     return LoadedModel(
-        bundle.name, bundle, flowley, bundle.build_codec(), clip, device, audio, classifier, ssv2a
+        bundle.name, bundle, flowley, bundle.build_codec(), clip, device, audio, classifier, ssv2a, onsets
     )
 
 
@@ -147,7 +160,14 @@ class GenerationEngine:
             progress(1.0, "features (cached)")
             return self._features[key]
         feats = extract_video_features(
-            video, start, end, model.clip, objects=objects, cancel=cancel, progress=progress
+            video,
+            start,
+            end,
+            model.clip,
+            objects=objects,
+            onset_net=model.onsets,
+            cancel=cancel,
+            progress=progress,
         )
         self._features[key] = feats
         while len(self._features) > self._feature_cache_size:

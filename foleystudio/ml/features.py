@@ -27,9 +27,12 @@ from foleystudio.ml.encoders.motion import (
     MOTION_FPS,
     MotionFeatures,
     boxes_at_times,
+    grey_small,
     motion_energy,
+    resample_to_rate,
     sync_features,
 )
+from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
 
 #: Visual tokens per second (CLIP frames); MOTION_FPS must be a multiple of it.
 VISUAL_FPS = 8.0
@@ -43,6 +46,8 @@ class VideoFeatures:
     ``visual`` [Tv, D] l2-normalised CLIP embeddings of whole frames at :data:`VISUAL_FPS`,
     stamped ``visual_times`` [Tv]; ``motion`` at 24 fps (box series in the order of
     ``object_ids``); ``object_visual`` maps an object id to [Tv, D] crop embeddings.
+    With a visual onset network, ``onsets`` [T] is its per-frame onset probability of the whole
+    picture (at the motion frames' times) and ``object_onsets`` [K, T] that of each object box.
     """
 
     start: float
@@ -52,15 +57,18 @@ class VideoFeatures:
     motion: MotionFeatures
     object_ids: tuple[str, ...] = ()
     object_visual: Mapping[str, np.ndarray] = field(default_factory=dict)
+    onsets: np.ndarray | None = None
+    object_onsets: np.ndarray | None = None
 
     def window(
         self, start: float, n_visual: int, n_audio: int, token_rate: float, object_id: str | None = None
     ) -> dict[str, np.ndarray]:
         """Conditions of one window from ``start`` s: ``visual`` [n_visual, D] (zero-padded,
-        with ``visual_valid`` [n_visual] bool), ``visual_times`` [n_visual], ``sync`` [n_audio, S].
+        with ``visual_valid`` [n_visual] bool), ``visual_times`` [n_visual], ``sync`` [n_audio, S]:
+        the motion features, plus (with onsets) the visual onset probability, bin maximum.
 
         With ``object_id`` the visual tokens are that object's crops and the sync features its
-        in-box motion.
+        in-box motion and onsets.
         """
         source = self.visual if object_id is None else self.object_visual[object_id]
         first = int(round((start - self.start) * VISUAL_FPS))
@@ -71,7 +79,19 @@ class VideoFeatures:
         times = (start + np.arange(n_visual) / VISUAL_FPS).astype(np.float32)
         box = None if object_id is None else self.object_ids.index(object_id)
         sync = sync_features(self.motion, token_rate, n_audio, start=start, box=box)
+        if self.onsets is not None:
+            track = self.onsets if box is None else self.object_onsets[box]
+            onset = onset_feature(track, self.motion.times, token_rate, n_audio, start)
+            sync = np.concatenate([sync, onset[:, None]], axis=1)
         return {"visual": visual, "visual_valid": valid, "visual_times": times, "sync": sync}
+
+
+def onset_feature(
+    track: np.ndarray, times: np.ndarray, token_rate: float, n_audio: int, start: float
+) -> np.ndarray:
+    """The visual-onset sync feature ``[n_audio]``: a per-frame onset probability ``track``
+    stamped ``times`` (s), as its maximum over each audio token from ``start`` s."""
+    return resample_to_rate(track, times, token_rate, n_audio, start=start, reduce="max")
 
 
 def extract_video_features(
@@ -81,14 +101,23 @@ def extract_video_features(
     clip: ClipEncoder,
     *,
     objects: Mapping[str, Sequence[BoxKeyframe]] | None = None,
+    onset_net: VisualOnsetNet | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> VideoFeatures:
-    """Decode ``[start, end)`` s once and compute CLIP tokens, crops and motion energy."""
+    """Decode ``[start, end)`` s once and compute CLIP tokens, crops and motion energy (and,
+    with ``onset_net``, the visual onset tracks)."""
     if not isinstance(video, VideoFile):
         with VideoFile(video) as opened:
             return extract_video_features(
-                opened, start, end, clip, objects=objects, cancel=cancel, progress=progress
+                opened,
+                start,
+                end,
+                clip,
+                objects=objects,
+                onset_net=onset_net,
+                cancel=cancel,
+                progress=progress,
             )
     objects = dict(objects or {})
     end = min(end, video.info.duration)
@@ -121,6 +150,11 @@ def extract_video_features(
     for k, object_id in enumerate(ids):
         crops = [Box(*boxes[k, i]) for i in picked]
         object_visual[object_id] = clip.encode_crops(list(visual_frames), crops).cpu().numpy()
+    onsets = object_onsets = None
+    if onset_net is not None:
+        if abs(onset_net.config.fps - MOTION_FPS) > 1e-6:
+            raise MediaError(f"the visual onset network runs at {onset_net.config.fps} fps, not {MOTION_FPS}")
+        onsets, object_onsets = onset_tracks(onset_net, [grey_small(f) for f in frames], boxes)
     progress(1.0, "features")
     return VideoFeatures(
         start=start,
@@ -130,4 +164,6 @@ def extract_video_features(
         motion=motion,
         object_ids=ids,
         object_visual=object_visual,
+        onsets=onsets,
+        object_onsets=object_onsets,
     )

@@ -20,6 +20,8 @@ from foleystudio.ml.codec import Codec, MelCodec
 from foleystudio.ml.encoders.audio import AudioEncoder, CategoryClassifier
 from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
+from foleystudio.ml.encoders.visual_onsets import MODULE as ONSETS_MODULE
+from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig, VisualOnsetNet
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.ssv2a.io import bundle_parts
@@ -38,9 +40,11 @@ def write_model_bundle(
     version: str = "1.0.0",
     audio: tuple[AudioEncoder, CategoryClassifier] | None = None,
     ssv2a: tuple[CMSSManifold, Remixer] | None = None,
+    onsets: VisualOnsetNet | None = None,
 ) -> Path:
     """Write a bundle with modules ``flowley`` and ``clip`` (and optionally ``audio`` +
-    ``audio_classifier``, and the SSV2A ``ssv2a_manifold`` + ``ssv2a_remixer``) and their configs.
+    ``audio_classifier``, the SSV2A ``ssv2a_manifold`` + ``ssv2a_remixer``, and the visual
+    onset network ``visual_onsets``, whose track is Flowley's last sync feature) and their configs.
 
     The CLIP weights are stored as float16 (they load into the float32 model): 70 % of them
     are the 49k-token text embedding, and half precision halves the bundle at no measurable
@@ -67,6 +71,12 @@ def write_model_bundle(
         parts, parts_configs = bundle_parts(*ssv2a)
         modules.update(parts)
         configs.update(parts_configs)
+    if onsets is not None:
+        expected = len(SYNC_FEATURE_NAMES) + 1
+        if flowley.config.sync_dim != expected:
+            raise UsageError(f"with a visual onset network Flowley must take {expected} sync features")
+        modules[ONSETS_MODULE] = onsets
+        configs[ONSETS_MODULE] = onsets.config.to_dict()
     return save_bundle(
         directory,
         name,
@@ -90,11 +100,12 @@ def random_bundle(
     seed: int = 0,
     with_audio: bool = False,
     with_ssv2a: bool = False,
+    with_onsets: bool = False,
 ) -> Path:
     """An untrained bundle: ``size`` ``debug`` (tiny everything, for tests) or ``tiny``
     (the default model's shapes, for speed benchmarks). Says so in its manifest.
     ``with_ssv2a`` (implies ``with_audio``) adds SSV2A modules and a mix condition of the
-    audio encoder's width."""
+    audio encoder's width; ``with_onsets`` a visual onset network and its sync feature."""
     torch.manual_seed(seed)
     if size == "debug":
         codec = debug_codec()
@@ -113,7 +124,7 @@ def random_bundle(
         clip_dim=clip.embed_dim,
         text_dim=clip.embed_dim,
         text_pooled_dim=clip.embed_dim,
-        sync_dim=len(SYNC_FEATURE_NAMES),
+        sync_dim=len(SYNC_FEATURE_NAMES) + with_onsets,
         visual_fps=8.0,
         **overrides,
     )
@@ -148,4 +159,7 @@ def random_bundle(
         description=f"untrained {size} bundle (tests and speed benchmarks only)",
         audio=audio,
         ssv2a=ssv2a,
+        onsets=VisualOnsetNet(VisualOnsetConfig(size=16, channels=(4, 8, 8), hidden=16))
+        if with_onsets
+        else None,
     )

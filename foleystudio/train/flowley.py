@@ -23,7 +23,7 @@ from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.machine import machine_description
 from foleystudio.data.datasets import FeatureCache
-from foleystudio.errors import DataError
+from foleystudio.errors import CheckpointError, DataError
 from foleystudio.ml.features import VISUAL_FPS
 from foleystudio.ml.flowley import Flowley, FlowleyConfig
 from foleystudio.ml.flowley.conditions import Conditions
@@ -73,6 +73,9 @@ class FlowleyTrainSettings:
     use_mix: bool = True
     #: Std of the Gaussian noise added per channel to the training mix embedding.
     mix_noise: float = 0.1
+    #: A Flowley run folder whose EMA weights start this run (fine-tuning); see
+    #: :func:`init_from_run` for how a wider sync input is handled.
+    init_from: str | None = None
 
 
 def batch_conditions(
@@ -179,9 +182,11 @@ def train_flowley(
     torch.manual_seed(settings.seed)
     model = Flowley(config).to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    ema = Ema(model, settings.ema_decay)
     log = RunLog(run_dir) if ctx.is_main else None
     step, elapsed, meta = resume_or_start(run_dir, model, optimizer, resume)
+    if meta is None and settings.init_from is not None:
+        init_from_run(model, settings.init_from)
+    ema = Ema(model, settings.ema_decay)
     # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
     net = wrap_model(model, ctx, find_unused_parameters=True)
     if meta is not None:
@@ -279,6 +284,31 @@ def train_flowley(
     if log is not None:
         log.write(event="stop", **summary)
     return summary
+
+
+def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
+    """Load the EMA weights of the Flowley run ``run_dir`` into ``model`` (same config but for
+    ``sync_dim``). A model with more sync features than the run gets the run's weights for the
+    first ones and zero weights for the added ones, so it starts out computing exactly what the
+    run computed and learns to use the new features; any other mismatch → CheckpointError."""
+    source = load_ema_model(run_dir)
+    theirs, ours = source.config.to_dict(), model.config.to_dict()
+    theirs.pop("sync_dim"), ours.pop("sync_dim")
+    if theirs != ours:
+        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+        raise CheckpointError(f"cannot start from this run: its network differs in {changed}", run_dir)
+    added = model.config.sync_dim - source.config.sync_dim
+    if added < 0:
+        raise CheckpointError(
+            f"the run has {source.config.sync_dim} sync features, this model only {model.config.sync_dim}",
+            run_dir,
+        )
+    state = source.state_dict()
+    first = state["sync_net.0.weight"]  # [hidden, sync_dim, kernel]
+    state["sync_net.0.weight"] = torch.cat(
+        [first, first.new_zeros(first.shape[0], added, first.shape[2])], dim=1
+    )
+    model.load_state_dict(state, strict=True)
 
 
 def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:

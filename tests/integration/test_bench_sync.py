@@ -229,3 +229,23 @@ def test_ssms_uses_the_bundled_classifier(corpus, tmp_path):
     for n in ("top1", "top3"):
         assert set(ssms[n]) == {"generated", "no_visual", "chance"}
         assert all(0.0 <= v <= 1.0 for v in ssms[n].values())
+
+
+def test_a_bundle_with_a_visual_onset_network_reports_its_track(corpus, tmp_path):
+    from foleystudio.train.bundle import random_bundle
+
+    bundle = random_bundle(tmp_path / "with-onsets", with_onsets=True)
+    result = sync.run(
+        model=str(bundle),
+        data=str(corpus),
+        clips=2,
+        steps=2,
+        split="all",
+        duration=DURATION,
+        novel=False,
+        out=None,
+        log=lambda line: None,
+    )
+    systems = result["sets"]["heldout"]["systems"]
+    assert "visual_onsets" in systems and 0.0 <= systems["visual_onsets"]["onset_f1"]["mean"] <= 1.0
+    assert "visual_onsets" in sync.format_report(result)

@@ -9,7 +9,7 @@ import pytest
 
 from foleystudio.core.audio import save_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.jobs import CancelToken
+from foleystudio.core.jobs import CancelToken, no_progress
 from foleystudio.core.requests import GenerationRequest, InpaintContext
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import FoleyStudioError, JobCancelled, UsageError
@@ -182,3 +182,39 @@ def test_ssv2a_sources_give_the_mix_condition(tmp_path, long_video):
     )
     with pytest.raises(UsageError, match="Cycle Mix"):
         engine.generate(base.replace(cycle_samples=0))
+
+
+def test_a_bundle_with_a_visual_onset_network_feeds_its_track(tmp_path, long_video):
+    """The onset track is the fifth sync feature: changing the network changes the audio; a
+    bundle whose Flowley does not match its video features is refused at load."""
+    import torch
+
+    from foleystudio.errors import CheckpointError
+    from foleystudio.ml.checkpoints import load_bundle, save_bundle
+    from foleystudio.train.bundle import random_bundle
+
+    bundle = random_bundle(tmp_path / "with-onsets", with_onsets=True)
+    engine = GenerationEngine("cpu")
+    loaded = engine.model(str(bundle))
+    assert loaded.onsets is not None and loaded.flowley.config.sync_dim == 5
+    thing = ObjectSource("a", "left thing", (BoxKeyframe(0, Box(0, 0, 0.5, 1)),))
+    feats = engine.features(
+        loaded, str(long_video), 0.0, 3.0, {"a": thing.keyframes}, CancelToken(), no_progress
+    )
+    assert feats.onsets.shape == feats.motion.times.shape and feats.object_onsets.shape[0] == 1
+    window = feats.window(0.0, 8, 12, 4.0, object_id="a")
+    assert window["sync"].shape == (12, 5)
+    (first,) = engine.generate(request(long_video, bundle, cfg=1.0))
+    with torch.no_grad():
+        loaded.onsets.head.bias.add_(5.0)  # every frame now an onset
+    engine._features.clear()
+    (second,) = engine.generate(request(long_video, bundle, cfg=1.0))
+    assert not np.allclose(first.audio, second.audio, atol=1e-5)
+    # A Flowley taking 5 sync features without the network that makes the fifth: refused.
+    parts = load_bundle(bundle)
+    broken = tmp_path / "broken"
+    modules = {k: v for k, v in parts.state_dicts.items() if k != "visual_onsets"}
+    configs = {k: v for k, v in parts.configs.items() if k != "visual_onsets"}
+    save_bundle(broken, "broken", modules, configs)
+    with pytest.raises(CheckpointError, match="sync features"):
+        GenerationEngine("cpu").model(str(broken))

@@ -116,3 +116,128 @@ def test_cache_audio_embeddings_and_mix_training(corpus, tmp_path):
     # An example whose clip is not in the folder is a clear error.
     with pytest.raises(DataError, match="not in the data folder"):
         add_audio_embeddings(plain, records[:1], audio)
+
+
+def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_path):
+    """`train onsets` → its track added to a cache equals the track built inline → `train
+    flowley --onsets --init` starts from a 4-feature run, widened, and bundles the network."""
+    import torch
+
+    from foleystudio.data.datasets import add_visual_onsets, build_feature_cache
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+    from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
+    from foleystudio.ml.engine import load_model
+    from foleystudio.train.flowley import (
+        FlowleyTrainSettings,
+        batch_conditions,
+        init_from_run,
+        load_ema_model,
+        model_config_for,
+        train_flowley,
+    )
+    from foleystudio.train.visual_onsets import load_trained_onsets
+
+    onsets_run = tmp_path / "onsets"
+    args = [
+        "train",
+        "onsets",
+        "--data",
+        str(corpus),
+        "--out",
+        str(onsets_run),
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+    ]
+    assert main(args) == 0
+    net = load_trained_onsets(onsets_run)
+    records = scan_folder(corpus)
+    clip = ClipEncoder.from_config(ClipEncoderConfig("fw-clip-debug"), seed=0)
+    inline = build_feature_cache(records, clip, MelCodec(), tmp_path / "a.safetensors", onset_net=net)
+    plain = build_feature_cache(records, clip, MelCodec(), tmp_path / "b.safetensors")
+    add_visual_onsets(plain, records, net)
+    a, b = FeatureCache(inline), FeatureCache(plain)
+    assert (
+        a.tensors["sync"].shape[-1] == 5
+        and VisualOnsetConfig.from_dict(a.meta["visual_onsets"]) == net.config
+    )
+    assert torch.allclose(a.tensors["sync"], b.tensors["sync"], atol=1e-6)
+    # Adding again replaces the column rather than appending a sixth.
+    add_visual_onsets(plain, records, net)
+    assert FeatureCache(plain).tensors["sync"].shape[-1] == 5
+
+    # A 4-feature run, then a model with the fifth feature started from it computes the same.
+    four = build_feature_cache(records, clip, MelCodec(), tmp_path / "c.safetensors")
+    settings = FlowleyTrainSettings(config="debug", steps=2, batch_size=2, eval_every=1000)
+    train_flowley(four, tmp_path / "run4", settings)
+    source = load_ema_model(tmp_path / "run4")
+    wide_config = model_config_for(a, settings)
+    from foleystudio.ml.flowley import Flowley
+
+    wide = Flowley(wide_config)
+    init_from_run(wide, tmp_path / "run4")
+    batch = {k: v[:2] for k, v in a.tensors.items()}
+    cond5 = batch_conditions(batch, torch.device("cpu"))
+    cond4 = batch_conditions({**batch, "sync": batch["sync"][..., :4]}, torch.device("cpu"))
+    x = torch.randn(batch["tokens"].shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(wide.eval()(x, 0.3, cond5).velocity, source(x, 0.3, cond4).velocity, atol=1e-5)
+
+    # The CLI: a fresh run folder with the 4-feature cache gets the column added, starts from
+    # run4, and the bundle carries the onset network.
+    flow_run, bundle = tmp_path / "flow", tmp_path / "bundle"
+    flow_run.mkdir()
+    for suffix in (".safetensors", ".json"):
+        (flow_run / f"cache{suffix}").write_bytes((tmp_path / f"c{suffix}").read_bytes())
+    clip_run = tmp_path / "clip"
+    assert (
+        main(
+            [
+                "train",
+                "clip",
+                "--data",
+                str(corpus),
+                "--out",
+                str(clip_run),
+                "--config",
+                "fw-clip-debug",
+                "--steps",
+                "1",
+                "--batch",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "flowley",
+                "--data",
+                str(corpus),
+                "--clip",
+                str(clip_run),
+                "--out",
+                str(flow_run),
+                "--config",
+                "debug",
+                "--batch",
+                "2",
+                "--steps",
+                "2",
+                "--onsets",
+                str(onsets_run),
+                "--init",
+                str(tmp_path / "run4"),
+                "--bundle",
+                str(bundle),
+            ]
+        )
+        == 0
+    )
+    loaded = load_model(str(bundle), torch.device("cpu"))
+    assert loaded.onsets is not None and loaded.flowley.config.sync_dim == 5
+    assert (bundle / "onsets_training_log.jsonl").is_file() and (bundle / "init_training_log.jsonl").is_file()

@@ -1,0 +1,62 @@
+"""``foleystudio train onsets``: train the visual onset network on a FoleyWorld corpus.
+
+A sub-command of ``train`` (``cli/train.py`` calls :func:`register_onsets`); the leading
+underscore keeps CLI discovery from treating it as a top-level command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register_onsets(parts: argparse._SubParsersAction) -> None:
+    """Add ``onsets`` to the sub-parsers of ``train``."""
+    p = parts.add_parser(
+        "onsets",
+        help="train the visual onset network (per-frame onset probability from the picture)",
+        description="Train on a FoleyWorld corpus (whole frames and each source's box). The run folder "
+        "is resumable; when finished it holds the bundle 'bundle/' that `train flowley --onsets` uses.",
+    )
+    p.add_argument("--data", required=True, help="FoleyWorld corpus folder")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    p.set_defaults(func=run_onsets)
+
+
+def _progress(fraction: float, message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
+
+
+def run_onsets(args: argparse.Namespace) -> int:
+    from foleystudio.data.datasets import scan_folder
+    from foleystudio.errors import UsageError
+    from foleystudio.ml.device import pick_device
+    from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
+    from foleystudio.train.visual_onsets import VisualOnsetTrainSettings, onset_examples, train_visual_onsets
+
+    if args.steps < 1 or args.batch < 1:
+        raise UsageError(f"--steps and --batch must be at least 1, got {args.steps} and {args.batch}")
+    settings = VisualOnsetTrainSettings(steps=args.steps, batch_size=args.batch, seed=args.seed)
+    config = VisualOnsetConfig()
+    records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
+    examples = onset_examples(records, config, objects=settings.objects, progress=_progress)
+    summary = train_visual_onsets(
+        examples,
+        args.out,
+        settings,
+        config,
+        resume=args.resume,
+        device=pick_device(args.device),
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+        progress=_progress,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0

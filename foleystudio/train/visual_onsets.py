@@ -1,0 +1,293 @@
+"""Train the visual onset network (``ml/encoders/visual_onsets.py``) on a FoleyWorld corpus.
+
+Examples: every clip's whole picture against all its visible sources' onsets, and (with
+``objects``) every boxed source's crop against that source's onsets. Frames are decoded once
+into memory (32 × 32 grey at 24 fps: 8 s is 200 KB). A step draws random windows of
+``window_frames`` frames, seeded by ``(seed, step)``; the loss is per-frame binary cross-entropy
+with the onset frame positive. Augmentation (grey gain/offset, inversion, left-right flip)
+keeps the network off the training looks' exact brightness, for new colours and backdrops.
+
+Resumable (``train/state.py``), logged to ``log.jsonl``; a finished run writes a model bundle
+(``ml/checkpoints.py``) into ``bundle/`` of its run folder, with the one module
+``visual_onsets`` and its validation figures in the manifest's ``training``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.machine import machine_description
+from foleystudio.core.media import VideoFile
+from foleystudio.data.datasets import ClipRecord, source_keyframes
+from foleystudio.errors import DataError, FoleyStudioError
+from foleystudio.ml.checkpoints import load_bundle, save_bundle
+from foleystudio.ml.encoders.motion import MAX_SIDE, boxes_at_times, grey_small
+from foleystudio.ml.encoders.visual_onsets import (
+    MODULE,
+    VisualOnsetConfig,
+    VisualOnsetNet,
+    load_from_bundle,
+    network_frames,
+    onset_probabilities,
+    peak_onsets,
+)
+from foleystudio.ml.metrics import average_precision, onset_f1
+from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.train.state import resume_or_start, save_training_state
+
+#: The bundle a finished run writes inside its run folder.
+BUNDLE_DIR = "bundle"
+
+
+@dataclass(frozen=True)
+class VisualOnsetTrainSettings:
+    """Hyper-parameters of a visual onset run."""
+
+    steps: int = 3000
+    batch_size: int = 16
+    window_frames: int = 96
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    pos_weight: float = 3.0
+    seed: int = 0
+    log_every: int = 25
+    eval_every: int = 250
+    save_every: int = 250
+    objects: bool = True
+    #: Peak threshold of the validation onset F1 (probability).
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class OnsetExample:
+    """One training/validation example: ``frames`` [T, size, size] float16 in [0, 1] at the
+    network's fps, ``onsets`` seconds from the first frame, ``kind`` ``mix`` | ``object``."""
+
+    clip: str
+    split: str
+    kind: str
+    frames: np.ndarray
+    onsets: np.ndarray
+
+    def labels(self, fps: float) -> np.ndarray:
+        """[T] float32, 1 at the frame nearest each onset."""
+        out = np.zeros(len(self.frames), np.float32)
+        index = np.rint(self.onsets * fps).astype(np.int64)
+        out[index[(index >= 0) & (index < len(out))]] = 1.0
+        return out
+
+
+def onset_examples(
+    records: Sequence[ClipRecord],
+    config: VisualOnsetConfig,
+    *,
+    objects: bool = True,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> list[OnsetExample]:
+    """Decode each FoleyWorld record once into whole-frame (and per-object crop) examples;
+    records without ground truth are refused (their onsets are unknown)."""
+    out: list[OnsetExample] = []
+    for i, record in enumerate(records):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if not record.truth:
+            raise DataError(
+                "the visual onset network trains on FoleyWorld clips (with ground truth)", record.video
+            )
+        sources = record.truth.get("sources", [])
+        truth_fps = float(record.truth.get("fps", config.fps))
+        greys: list[np.ndarray] = []
+        times: list[float] = []
+        try:
+            with VideoFile(record.video) as video:
+                for t, frame in video.iter_frames(config.fps, MAX_SIDE):
+                    greys.append(grey_small(frame))
+                    times.append(t)
+        except FoleyStudioError as exc:
+            raise DataError(f"cannot read clip: {exc.problem}", exc.path or record.video) from exc
+        if not greys:
+            raise DataError("clip has no frames", record.video)
+        whole = network_frames(greys, config.size).astype(np.float16)
+        all_onsets = np.asarray(sorted(t for s in sources for t in s.get("onsets", [])), np.float64)
+        out.append(OnsetExample(record.name, record.split, "mix", whole, all_onsets))
+        for source in sources if objects else []:
+            keys = source_keyframes(source.get("boxes") or [], truth_fps)
+            if not keys:
+                continue
+            boxes = boxes_at_times(keys, np.asarray(times))
+            crops = network_frames(greys, config.size, boxes).astype(np.float16)
+            out.append(
+                OnsetExample(
+                    record.name,
+                    record.split,
+                    "object",
+                    crops,
+                    np.asarray(source.get("onsets", []), np.float64),
+                )
+            )
+        progress((i + 1) / len(records), f"decoding {i + 1}/{len(records)}")
+    return out
+
+
+def _augment(frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random per-example grey gain/offset, inversion and left-right flip of ``[B, T, S, S]``."""
+    batch = frames.shape[0]
+    gain = 0.6 + 0.8 * torch.rand(batch, 1, 1, 1, generator=generator)
+    offset = 0.3 * (torch.rand(batch, 1, 1, 1, generator=generator) - 0.5)
+    out = ((frames - 0.5) * gain + 0.5 + offset).clamp(0.0, 1.0)
+    invert = torch.rand(batch, generator=generator) < 0.3
+    out[invert] = 1.0 - out[invert]
+    flip = torch.rand(batch, generator=generator) < 0.5
+    out[flip] = out[flip].flip(-1)
+    return out
+
+
+def _batch(
+    examples: Sequence[OnsetExample],
+    settings: VisualOnsetTrainSettings,
+    fps: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    picks = torch.randint(len(examples), (settings.batch_size,), generator=generator).tolist()
+    frames, labels = [], []
+    for k in picks:
+        example = examples[k]
+        length = min(settings.window_frames, len(example.frames))
+        start = int(torch.randint(len(example.frames) - length + 1, (1,), generator=generator))
+        x = np.zeros((settings.window_frames, *example.frames.shape[1:]), np.float32)
+        y = np.zeros(settings.window_frames, np.float32)
+        x[:length] = example.frames[start : start + length]
+        y[:length] = example.labels(fps)[start : start + length]
+        frames.append(x)
+        labels.append(y)
+    return _augment(torch.from_numpy(np.stack(frames)), generator), torch.from_numpy(np.stack(labels))
+
+
+def evaluate(net: VisualOnsetNet, examples: Sequence[OnsetExample], threshold: float) -> dict[str, Any]:
+    """Per kind: frame AP, and mean onset F1 (±50 ms) of :func:`peak_onsets` at ``threshold``."""
+    fps = net.config.fps
+    figures: dict[str, Any] = {}
+    was_training = net.training
+    net.eval()
+    for kind in ("mix", "object"):
+        chosen = [e for e in examples if e.kind == kind]
+        if not chosen:
+            continue
+        probs = [onset_probabilities(net, e.frames.astype(np.float32)) for e in chosen]
+        labels = np.concatenate([e.labels(fps) for e in chosen])
+        f1 = [
+            onset_f1(peak_onsets(p, fps, threshold), e.onsets)[2] for p, e in zip(probs, chosen, strict=True)
+        ]
+        figures[kind] = {
+            "examples": len(chosen),
+            "frame_ap": round(average_precision(labels, np.concatenate(probs)), 4),
+            "positive_rate": round(float(labels.mean()), 4),
+            "onset_f1": round(float(np.mean(f1)), 4),
+        }
+    net.train(was_training)
+    return figures
+
+
+def train_visual_onsets(
+    examples: Sequence[OnsetExample],
+    out_dir: str | os.PathLike[str],
+    settings: VisualOnsetTrainSettings = VisualOnsetTrainSettings(),
+    config: VisualOnsetConfig = VisualOnsetConfig(),
+    *,
+    resume: bool = False,
+    device: torch.device | None = None,
+    max_seconds: float | None = None,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> dict[str, Any]:
+    """Train on the ``train`` examples, validate on ``val``; returns the run summary. When the
+    run reaches ``settings.steps`` it writes the bundle ``out_dir/bundle``."""
+    out_dir = Path(out_dir)
+    device = device or torch.device("cpu")
+    train = [e for e in examples if e.split == "train"]
+    val = [e for e in examples if e.split == "val"]
+    if not train:
+        raise DataError("no training examples (split 'train')", out_dir)
+    torch.manual_seed(settings.seed)
+    net = VisualOnsetNet(config).to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    step, elapsed, _ = resume_or_start(out_dir, net, optimizer, resume)
+    log = RunLog(out_dir)
+    if step == 0:
+        log.write(
+            event="start", settings=asdict(settings), config=config.to_dict(), machine=machine_description()
+        )
+    started = time.monotonic() - elapsed
+    pos_weight = torch.tensor(settings.pos_weight, device=device)
+    net.train()
+    while step < settings.steps:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+        frames, labels = _batch(train, settings, config.fps, generator)
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
+        logits = net(frames.to(device))
+        loss = F.binary_cross_entropy_with_logits(logits, labels.to(device), pos_weight=pos_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        if step % settings.log_every == 0:
+            log.write(
+                step=step,
+                loss=round(float(loss.detach()), 5),
+                lr=optimizer.param_groups[0]["lr"],
+                elapsed=round(time.monotonic() - started, 1),
+            )
+        if val and (step % settings.eval_every == 0 or step == settings.steps):
+            log.write(step=step, val=evaluate(net, val, settings.threshold))
+        if step % settings.save_every == 0 or step == settings.steps:
+            save_training_state(out_dir, net, optimizer, step, {"elapsed": time.monotonic() - started})
+        progress(step / settings.steps, f"visual onsets step {step}/{settings.steps}")
+        if max_seconds is not None and time.monotonic() - started > max_seconds and step < settings.steps:
+            save_training_state(out_dir, net, optimizer, step, {"elapsed": time.monotonic() - started})
+            return {"finished": False, "step": step}
+    net.eval()
+    figures = evaluate(net, val, settings.threshold) if val else {}
+    training = {
+        "steps": step,
+        "elapsed_seconds": round(time.monotonic() - started, 1),
+        "settings": asdict(settings),
+        "train_examples": len(train),
+        "val": figures,
+        "machine": machine_description(),
+    }
+    save_bundle(
+        out_dir / BUNDLE_DIR,
+        "visual-onsets",
+        {MODULE: net},
+        {MODULE: config.to_dict()},
+        training=training,
+        description="visual onset network (per-frame onset probability)",
+    )
+    return {"finished": True, **training}
+
+
+def load_trained_onsets(run_dir: str | os.PathLike[str]) -> VisualOnsetNet:
+    """The network of a finished ``train onsets`` run (its ``bundle/``), in eval mode on the CPU."""
+    folder = Path(run_dir) / BUNDLE_DIR
+    if not folder.is_dir():
+        raise DataError("not a finished visual onset run (no bundle/ in it)", run_dir)
+    net = load_from_bundle(load_bundle(folder))
+    if net is None:
+        raise DataError("the run's bundle has no visual onset network", folder)
+    return net
