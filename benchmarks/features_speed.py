@@ -8,7 +8,9 @@ What one extraction does, timed end to end (decoding included):
    — FFmpeg scales each frame to 160 px while converting it, 192 frames;
 2. motion energy (``ml.encoders.motion.motion_energy``) on those 24 fps frames;
 3. CLIP image embeddings of every third frame (8 fps, 64 frames) with the ``fw-clip-tiny``
-   encoder (random weights: speed does not depend on their values).
+   encoder (random weights: speed does not depend on their values);
+4. the visual onset track of the whole picture (``ml.encoders.visual_onsets.onset_tracks``,
+   the default network's shape, random weights) on the 192 frames.
 Also reported: steps 2–3 alone on the decoded frames (what a feature cache saves), and the
 first CLIP call of a process (kernel set-up), which the steady-state figures exclude.
 """
@@ -35,11 +37,13 @@ def run(quick: bool = False) -> dict[str, object]:
     from foleystudio.core.machine import machine_description
     from foleystudio.core.media import VideoFile
     from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
-    from foleystudio.ml.encoders.motion import motion_energy
+    from foleystudio.ml.encoders.motion import grey_small, motion_energy
+    from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
 
     machine = machine_description(load_average=True)  # the load at the start
     clip_path = bench_clip()
     encoder = ClipEncoder.from_config(ClipEncoderConfig("fw-clip-tiny"), "cpu", seed=0)
+    onset_net = VisualOnsetNet().eval()
     step = MOTION_FPS // CLIP_FPS
     # The first call at a batch shape is slow (oneDNN builds its kernels): time it apart, as
     # the cost the first video of a session pays once; the repeats measure the steady state.
@@ -48,7 +52,7 @@ def run(quick: bool = False) -> dict[str, object]:
     encoder.encode_images(np.zeros((n_clip, 90, 160, 3), np.uint8))
     cold_clip_s = time.perf_counter() - t0
     repeats = 1 if quick else 3
-    decode_s, motion_s, clip_s, total_s = [], [], [], []
+    decode_s, motion_s, clip_s, onset_s, total_s = [], [], [], [], []
     frames: list[np.ndarray] = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -59,10 +63,13 @@ def run(quick: bool = False) -> dict[str, object]:
         t2 = time.perf_counter()
         embeddings = encoder.encode_images(np.stack(frames[::step]))
         t3 = time.perf_counter()
+        onset_tracks(onset_net, [grey_small(f) for f in frames])
+        t4 = time.perf_counter()
         decode_s.append(t1 - t0)
         motion_s.append(t2 - t1)
         clip_s.append(t3 - t2)
-        total_s.append(t3 - t0)
+        onset_s.append(t4 - t3)
+        total_s.append(t4 - t0)
 
     def median(values: list[float]) -> float:
         return round(float(np.median(values)), 4)
@@ -86,8 +93,9 @@ def run(quick: bool = False) -> dict[str, object]:
             "decode_scale": median(decode_s),
             "motion_energy": median(motion_s),
             "clip_images": median(clip_s),
+            "visual_onsets": median(onset_s),
             "total": total,
-            "features_only": median([m + c for m, c in zip(motion_s, clip_s, strict=True)]),
+            "features_only": median([m + c + o for m, c, o in zip(motion_s, clip_s, onset_s, strict=True)]),
             "clip_images_first_call": round(cold_clip_s, 4),
         },
         "x_real_time": round(SECONDS / total, 2),
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input: {result['input']}")
     print(
         f"8 s of 1080p: decode+scale {s['decode_scale']:.3f} s, motion {s['motion_energy']:.3f} s, "  # type: ignore[index]
-        f"CLIP {s['clip_images']:.3f} s, total {s['total']:.3f} s ({result['x_real_time']}x real time)"  # type: ignore[index]
+        f"CLIP {s['clip_images']:.3f} s, visual onsets {s['visual_onsets']:.3f} s, total {s['total']:.3f} s ({result['x_real_time']}x real time)"  # type: ignore[index]
     )
     print(f"within the {BUDGET_S} s budget: {result['within_budget']}; written to {RESULTS}")
     return 0

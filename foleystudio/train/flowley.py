@@ -191,6 +191,8 @@ def train_flowley(
     net = wrap_model(model, ctx, find_unused_parameters=True)
     if meta is not None:
         ema.load_state_dict(load_file(str(run_dir / "ema.safetensors")))
+        if log is not None:  # a resumed run may have new settings (e.g. more steps): keep them
+            log.write(event="resume", step=step, settings=asdict(settings))
     elif log is not None:
         log.write(
             event="start",

@@ -77,6 +77,7 @@ def test_pipeline_trains_resumes_and_bundles(corpus, tmp_path):
     assert main([*args, "--steps", "6", "--resume", "--bundle", str(bundle), "--bundle-name", "fw-test"]) == 0
     events = [json.loads(line) for line in (flow_run / "log.jsonl").read_text().splitlines()]
     assert [e["steps"] for e in events if e["event"] == "stop"] == [4, 6]
+    assert [(e["step"], e["settings"]["steps"]) for e in events if e["event"] == "resume"] == [(4, 6)]
     loaded = load_bundle(bundle)
     assert loaded.name == "fw-test" and loaded.training["steps"] == 6
     assert (bundle / "training_log.jsonl").is_file()
