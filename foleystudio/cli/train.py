@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     f = parts.add_parser("flowley", help="train the Flowley generator")
     _common(f, "tiny")
-    f.add_argument("--clip", required=True, help="CLIP run folder (from `train clip`) whose features to use")
+    f.add_argument(
+        "--clip",
+        required=True,
+        help="CLIP run folder (from `train clip`) or model bundle whose features to use",
+    )
     f.add_argument("--steps", type=int, default=6000)
     f.add_argument("--batch", type=int, default=8)
     f.add_argument("--lr", type=float, default=5e-4)
@@ -53,23 +56,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument(
         "--audio",
         default=None,
-        help="audio-encoder run folder (from `train audio`): the model learns the SSV2A mix condition "
+        help="audio-encoder run folder (from `train audio`) or model bundle: the model learns the SSV2A mix condition "
         "from its embeddings, and the bundle includes it",
     )
     f.add_argument("--no-mix", action="store_true", help="do not train the mix condition")
     f.add_argument(
-        "--ssv2a", default=None, help="SSV2A run folder (from `train ssv2a`) to include in the bundle"
+        "--ssv2a",
+        default=None,
+        help="SSV2A run folder (from `train ssv2a`) or model bundle to include in the bundle",
     )
     f.add_argument(
         "--onsets",
         default=None,
-        help="visual onset run folder (from `train onsets`): its per-frame onset track becomes the last "
+        help="visual onset run folder (from `train onsets`) or model bundle: its per-frame onset track becomes the last "
         "sync feature (added to an existing cache), and the bundle includes the network",
     )
     f.add_argument(
         "--init",
         default=None,
-        help="Flowley run folder whose EMA weights start this run (fine-tuning; a run without the "
+        help="Flowley run folder (its EMA weights) or model bundle that starts this run (fine-tuning; one without the "
         "onset feature is widened with zero weights for it)",
     )
     f.set_defaults(func=run_flowley)
@@ -175,10 +180,17 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
     if not ctx.is_main:
         return 0
     if args.bundle:
-        from foleystudio.ml.ssv2a.io import load_ssv2a
+        from foleystudio.core.atomicfile import atomic_write_bytes
         from foleystudio.train.bundle import write_model_bundle
         from foleystudio.train.flowley import load_ema_model
+        from foleystudio.train.parts import load_ssv2a_part, part_logs
 
+        # Read before writing: a part may come from the very bundle being replaced.
+        logs = part_logs({"clip": args.clip, "audio": args.audio, "ssv2a": args.ssv2a, "onsets": args.onsets})
+        logs["training_log.jsonl"] = (out / "log.jsonl").read_bytes()
+        if args.init:  # the run (or bundle) this one was fine-tuned from
+            logs.update({"init_" + k: v for k, v in part_logs({"flowley": args.init}).items()})
+        ssv2a = None if args.ssv2a is None else load_ssv2a_part(args.ssv2a)
         # The codec as the cache fitted it (its normalisation), so tokens decode as trained.
         codec = codec_from_config(json.loads(cache.with_suffix(".json").read_text())["codec"])
         path = write_model_bundle(
@@ -196,20 +208,12 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
             },
             description="Flowley trained on FoleyWorld",
             audio=None if audio is None else audio[:2],
-            ssv2a=None if args.ssv2a is None else load_ssv2a(args.ssv2a),
+            ssv2a=ssv2a,
             onsets=onsets,
         )
-        # The training log travels with the weights (with the CLIP run's log).
-        shutil.copyfile(out / "log.jsonl", path / "training_log.jsonl")
-        shutil.copyfile(Path(args.clip) / "log.jsonl", path / "clip_training_log.jsonl")
-        if args.audio:
-            shutil.copyfile(Path(args.audio) / "log.jsonl", path / "audio_training_log.jsonl")
-        if args.ssv2a:
-            shutil.copyfile(Path(args.ssv2a) / "log.jsonl", path / "ssv2a_training_log.jsonl")
-        if args.onsets:
-            shutil.copyfile(Path(args.onsets) / "log.jsonl", path / "onsets_training_log.jsonl")
-        if args.init:  # the run this one was fine-tuned from
-            shutil.copyfile(Path(args.init) / "log.jsonl", path / "init_training_log.jsonl")
+        # The training logs travel with the weights.
+        for name, data in logs.items():
+            atomic_write_bytes(path / name, data)
         summary["bundle"] = str(path)
     print(json.dumps(summary, indent=2))
     return 0

@@ -74,23 +74,34 @@ class LoadedModel:
     onsets: VisualOnsetNet | None = None
 
 
-def load_model(name: str, device: torch.device) -> LoadedModel:
-    """Load a bundle (name or folder) with its Flowley network, codec and CLIP encoder."""
-    bundle = load_bundle(name, device)
+def clip_from_bundle(bundle: ModelBundle, device: torch.device | str) -> ClipEncoder:
+    """The bundle's CLIP encoder (eval mode on ``device``)."""
     clip = ClipEncoder.from_config(ClipEncoderConfig.from_dict(bundle.config("clip")), device, seed=0)
     clip.load_state_dict(bundle.state_dicts["clip"] if bundle.has_module("clip") else {}, bundle.path)
     clip.model.eval()
-    audio = classifier = None
-    if bundle.has_module("audio"):
-        audio = bundle.load_into(
-            "audio", AudioEncoder(AudioEncoderConfig.from_dict(bundle.config("audio")))
-        ).eval()
-        if bundle.has_module("audio_classifier"):
-            categories = bundle.config("audio_classifier")["categories"]
-            classifier = bundle.load_into(
-                "audio_classifier", CategoryClassifier(audio.config.embed_dim, categories)
-            )
-            classifier.eval()
+    return clip
+
+
+def audio_from_bundle(bundle: ModelBundle) -> tuple[AudioEncoder | None, CategoryClassifier | None]:
+    """The bundle's audio encoder and category classifier (eval mode), each None when absent."""
+    if not bundle.has_module("audio"):
+        return None, None
+    audio = bundle.load_into("audio", AudioEncoder(AudioEncoderConfig.from_dict(bundle.config("audio"))))
+    classifier = None
+    if bundle.has_module("audio_classifier"):
+        categories = bundle.config("audio_classifier")["categories"]
+        classifier = bundle.load_into(
+            "audio_classifier", CategoryClassifier(audio.config.embed_dim, categories)
+        )
+        classifier.eval()
+    return audio.eval(), classifier
+
+
+def load_model(name: str, device: torch.device) -> LoadedModel:
+    """Load a bundle (name or folder) with its Flowley network, codec and CLIP encoder."""
+    bundle = load_bundle(name, device)
+    clip = clip_from_bundle(bundle, device)
+    audio, classifier = audio_from_bundle(bundle)
     flowley = bundle.build_flowley()
     ssv2a = load_from_bundle(bundle)
     if ssv2a is not None and ssv2a[1].config.audio_dim != flowley.config.mix_dim:

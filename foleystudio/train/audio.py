@@ -572,7 +572,17 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
 def load_trained_audio(
     run_dir: str | os.PathLike[str], device: str = "cpu"
 ) -> tuple[AudioEncoder, CategoryClassifier, tuple[str, ...]]:
-    """The encoder, the category classifier and its categories of a finished run (eval mode)."""
+    """The encoder, the category classifier and its categories of a finished run or of a model
+    bundle (eval mode)."""
+    from foleystudio.ml.engine import audio_from_bundle
+    from foleystudio.train.parts import bundle_at
+
+    if (bundle := bundle_at(run_dir)) is not None:
+        encoder, classifier = audio_from_bundle(bundle)
+        if encoder is None or classifier is None:
+            raise CheckpointError("the bundle has no audio encoder with a category classifier", bundle.path)
+        dev = pick_device(device)
+        return encoder.to(dev), classifier.to(dev), tuple(classifier.categories)
     run_dir = Path(run_dir)
     data = _read_config(run_dir)
     try:

@@ -259,7 +259,12 @@ def train_clip(
 
 
 def load_trained_clip(run_dir: str | os.PathLike[str], device: str = "cpu") -> ClipEncoder:
-    """The encoder of a finished CLIP run (its config and weights)."""
+    """The encoder of a finished CLIP run (its config and weights), or of a model bundle."""
+    from foleystudio.ml.engine import clip_from_bundle
+    from foleystudio.train.parts import bundle_at
+
+    if (bundle := bundle_at(run_dir)) is not None:
+        return clip_from_bundle(bundle, device)
     run_dir = Path(run_dir)
     try:
         config = ClipEncoderConfig.from_dict(json.loads((run_dir / "clip_config.json").read_text()))

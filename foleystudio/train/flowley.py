@@ -289,11 +289,15 @@ def train_flowley(
 
 
 def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
-    """Load the EMA weights of the Flowley run ``run_dir`` into ``model`` (same config but for
-    ``sync_dim``). A model with more sync features than the run gets the run's weights for the
-    first ones and zero weights for the added ones, so it starts out computing exactly what the
-    run computed and learns to use the new features; any other mismatch → CheckpointError."""
-    source = load_ema_model(run_dir)
+    """Load the EMA weights of the Flowley run ``run_dir`` (or the Flowley of a model bundle)
+    into ``model`` (same config but for ``sync_dim``). A model with more sync features than the
+    run gets the run's weights for the first ones and zero weights for the added ones, so it
+    starts out computing exactly what the run computed and learns to use the new features; any
+    other mismatch → CheckpointError."""
+    from foleystudio.train.parts import bundle_at
+
+    bundle = bundle_at(run_dir)
+    source = load_ema_model(run_dir) if bundle is None else bundle.build_flowley()
     theirs, ours = source.config.to_dict(), model.config.to_dict()
     theirs.pop("sync_dim"), ours.pop("sync_dim")
     if theirs != ours:

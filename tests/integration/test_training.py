@@ -242,3 +242,18 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
     loaded = load_model(str(bundle), torch.device("cpu"))
     assert loaded.onsets is not None and loaded.flowley.config.sync_dim == 5
     assert (bundle / "onsets_training_log.jsonl").is_file() and (bundle / "init_training_log.jsonl").is_file()
+
+    # A model bundle stands in for every run folder: fine-tune the bundle just written and
+    # write the result over it; its parts' logs carry over (read before the bundle is replaced).
+    before = {name: (bundle / name).read_bytes() for name in ("training_log.jsonl", "clip_training_log.jsonl")}
+    again = Flowley(loaded.flowley.config)
+    init_from_run(again, bundle)
+    assert all(torch.equal(v, loaded.flowley.state_dict()[k]) for k, v in again.state_dict().items())
+    base = ["train", "flowley", "--data", str(corpus), "--config", "debug", "--batch", "2", "--steps", "1"]
+    from_bundle = [*base, "--clip", str(bundle), "--onsets", str(bundle), "--init", str(bundle)]
+    assert main([*from_bundle, "--out", str(tmp_path / "flow2"), "--bundle", str(bundle)]) == 0
+    tuned = load_model(str(bundle), torch.device("cpu"))
+    assert tuned.onsets is not None and tuned.bundle.training["init_run"] == str(bundle)
+    assert (bundle / "init_training_log.jsonl").read_bytes() == before["training_log.jsonl"]
+    assert (bundle / "clip_training_log.jsonl").read_bytes() == before["clip_training_log.jsonl"]
+    assert (bundle / "onsets_training_log.jsonl").is_file()
