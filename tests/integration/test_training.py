@@ -245,7 +245,9 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
 
     # A model bundle stands in for every run folder: fine-tune the bundle just written and
     # write the result over it; its parts' logs carry over (read before the bundle is replaced).
-    before = {name: (bundle / name).read_bytes() for name in ("training_log.jsonl", "clip_training_log.jsonl")}
+    before = {
+        name: (bundle / name).read_bytes() for name in ("training_log.jsonl", "clip_training_log.jsonl")
+    }
     again = Flowley(loaded.flowley.config)
     init_from_run(again, bundle)
     assert all(torch.equal(v, loaded.flowley.state_dict()[k]) for k, v in again.state_dict().items())
