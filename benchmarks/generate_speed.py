@@ -77,6 +77,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     import torch
 
     from foleystudio.core.machine import machine_description
+    from foleystudio.core.requests import GenerationRequest
     from foleystudio.ml.codec import MelCodec
     from foleystudio.ml.device import make_generator
     from foleystudio.ml.flowley import Flowley, FlowTrainingConfig, flowley_config, sample, training_loss
@@ -101,6 +102,10 @@ def run(quick: bool = False) -> dict[str, Any]:
             sampling[key] = _timed(
                 lambda s=steps, w=cfg: sample(model, noise, cond, steps=s, cfg_scale=w), repeats
             )
+    # The request default: sync guidance only (a second branch, as with CFG).
+    sampling["euler_16_steps_sync_guidance"] = _timed(
+        lambda: sample(model, noise, cond, steps=16, sync_scale=GenerationRequest.sync_cfg), repeats
+    )
     sampling["heun_16_steps_cfg"] = _timed(
         lambda: sample(model, noise, cond, steps=16, method="heun", cfg_scale=3.0), repeats
     )

@@ -644,6 +644,7 @@ def run(
             "seed": seed,
             "sampler": defaults.sampler,
             "cfg": defaults.cfg,
+            "sync_cfg": defaults.sync_cfg,
             "cycle_iters": cycle_iters,
             "cycle_samples": cycle_samples,
             "labels": labels,

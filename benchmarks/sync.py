@@ -170,6 +170,7 @@ def measure_clip(
     steps: int,
     seed: int,
     cfg: float | None = None,
+    sync_cfg: float | None = None,
 ) -> dict[str, Any]:
     """Generate with and without visual conditions and measure every system on one clip."""
     from foleystudio.core.audio import load_audio
@@ -185,6 +186,8 @@ def measure_clip(
     )
     if cfg is not None:
         request = request.replace(cfg=cfg)
+    if sync_cfg is not None:
+        request = request.replace(sync_cfg=sync_cfg)
     started = time.perf_counter()
     (generated,) = engine.generate(request)
     generate_s = time.perf_counter() - started  # features included; the next call reuses them
@@ -405,6 +408,7 @@ def run(
     duration: float = 8.0,
     prompt: str = "text",
     cfg: float | None = None,
+    sync_cfg: float | None = None,
     device: str = "auto",
     out: str | Path | None = RESULTS,
     log: Callable[[str], None] | None = None,
@@ -464,6 +468,7 @@ def run(
                     steps=steps,
                     seed=seed + i,
                     cfg=cfg,
+                    sync_cfg=sync_cfg,
                 )
                 result["name"] = record.name
                 result["categories"] = sorted({s["category"] for s in record.truth["sources"]})
@@ -492,6 +497,7 @@ def run(
             "prompt": prompt,
             "sampler": "euler",
             "cfg": cfg if cfg is not None else GenerationRequest.cfg,
+            "sync_cfg": sync_cfg if sync_cfg is not None else GenerationRequest.sync_cfg,
             "onset_tolerance_s": ONSET_TOLERANCE_S,
             "aa_tolerance_s": AA_TOLERANCE_S,
             "shift_s": SHIFT_S,
@@ -579,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cfg", type=float, default=None, help="guidance strength (default: the request default)"
     )
+    parser.add_argument(
+        "--sync-cfg", type=float, default=None, help="sync guidance strength (default: the request default)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(RESULTS), help="results JSON")
     args = parser.parse_args(argv)
@@ -596,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
             novel=not args.no_novel,
             prompt=args.prompt,
             cfg=args.cfg,
+            sync_cfg=args.sync_cfg,
             device=args.device,
             out=args.out,
         )

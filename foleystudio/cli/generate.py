@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.requests import GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import MediaError, UsageError
 
@@ -53,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cfg", type=float, default=1.0, help="classifier-free guidance strength (default 1 = off)"
     )
+    p.add_argument(
+        "--sync-cfg",
+        type=float,
+        default=GenerationRequest.sync_cfg,
+        help=f"sync guidance strength: how strongly the sound follows the picture's timing "
+        f"(default {GenerationRequest.sync_cfg:g}; 1 = off)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the first candidate")
     p.add_argument("--candidates", type=int, default=1, help="candidates, seeds seed..seed+N-1, one batch")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")
@@ -89,7 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from foleystudio.core.requests import GenerationRequest
     from foleystudio.export.candidates import write_candidates
     from foleystudio.ml.engine import GenerationEngine
 
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         sampler=args.sampler,
         cfg=args.cfg,
+        sync_cfg=args.sync_cfg,
         seed=args.seed,
         num_candidates=args.candidates,
         model=args.model,

@@ -653,7 +653,7 @@ def _check_settings(changes: dict[str, Any]) -> None:
             raise UsageError(f"{name} must be a whole number >= 1, got {changes[name]!r}")
     if "seed" in changes and (type(changes["seed"]) is not int or changes["seed"] < 0):
         raise UsageError(f"seed must be a whole number >= 0, got {changes['seed']!r}")
-    for name in ("cfg", "omega", "delta"):
+    for name in ("cfg", "sync_cfg", "omega", "delta"):
         if name in changes and _finite(changes[name], name) < 0:
             raise UsageError(f"{name} must be >= 0, got {changes[name]!r}")
     for name in ("model", "sampler", "negative_text", "device"):

@@ -70,6 +70,7 @@ def build_request(
         steps=s.steps,
         sampler=s.sampler,
         cfg=s.cfg,
+        sync_cfg=s.sync_cfg,
         seed=s.seed,
         num_candidates=s.num_candidates,
         model=s.model,

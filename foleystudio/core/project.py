@@ -76,6 +76,8 @@ class GenerationSettings:
     model: str = "foleyworld-tiny"
     steps: int = 16
     cfg: float = 1.0
+    #: Sync guidance strength (see ``GenerationRequest.sync_cfg``).
+    sync_cfg: float = 3.0
     omega: float = 0.25
     delta: float = 0.5
     seed: int = 0

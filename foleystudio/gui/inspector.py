@@ -168,6 +168,12 @@ class Inspector(QWidget):
         self.cfg.setSingleStep(0.25)
         self.cfg.setDecimals(2)
         self.cfg.valueChanged.connect(lambda v: self._set(cfg=float(v)))
+        self.sync_cfg = QDoubleSpinBox()
+        self.sync_cfg.setRange(0.0, 20.0)
+        self.sync_cfg.setSingleStep(0.25)
+        self.sync_cfg.setDecimals(2)
+        self.sync_cfg.setToolTip("How strongly the sound follows the picture's timing (1 = off)")
+        self.sync_cfg.valueChanged.connect(lambda v: self._set(sync_cfg=float(v)))
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.valueChanged.connect(lambda v: self._set(seed=int(v)))
@@ -212,6 +218,7 @@ class Inspector(QWidget):
         form.addRow("Sampler", self.sampler)
         form.addRow("Steps", self.steps)
         form.addRow("CFG", self.cfg)
+        form.addRow("Sync guidance", self.sync_cfg)
         form.addRow("Seed", seed_row)
         form.addRow("Candidates", self.num_candidates)
         form.addRow("Avoid", self.negative)
@@ -343,6 +350,7 @@ class Inspector(QWidget):
             self.sampler,
             self.steps,
             self.cfg,
+            self.sync_cfg,
             self.seed,
             self.num_candidates,
             self.cycle_iters,
@@ -360,6 +368,7 @@ class Inspector(QWidget):
         self.sampler.setCurrentText(s.sampler)
         self.steps.setValue(s.steps)
         self.cfg.setValue(s.cfg)
+        self.sync_cfg.setValue(s.sync_cfg)
         self.seed.setValue(s.seed)
         self.num_candidates.setValue(s.num_candidates)
         self.cycle_iters.setValue(s.cycle_iters)

@@ -16,6 +16,7 @@ Flowley's global mix condition.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -307,6 +308,7 @@ class GenerationEngine:
                     method=request.sampler,
                     cfg_scale=request.cfg,
                     uncond=unconds if request.cfg != 1.0 else None,
+                    sync_scale=request.sync_cfg,
                     omega=request.omega,
                     delta=request.delta,
                     known=known_t,
@@ -375,6 +377,11 @@ def _validate(request: GenerationRequest) -> None:
         raise UsageError(
             f"PSCA window must be ≥ 0 and decay > 0 seconds, got ω={request.omega}, δ={request.delta}"
         )
+    for name in ("cfg", "sync_cfg"):
+        if not 0 <= getattr(request, name) < math.inf:
+            raise UsageError(
+                f"{name} (guidance strength) must be a finite number ≥ 0, got {getattr(request, name)}"
+            )
     if request.end is not None and request.end <= request.start:
         raise UsageError(f"end ({request.end} s) must be after start ({request.start} s)")
     if request.start < 0:

@@ -52,6 +52,7 @@ def sample_windows(
     omega: float,
     delta: float,
     known: tuple[torch.Tensor, torch.Tensor] | None = None,
+    sync_scale: float = 1.0,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
@@ -86,6 +87,7 @@ def sample_windows(
             method=method,
             cfg_scale=cfg_scale,
             uncond=un,
+            sync_scale=sync_scale,
             omega=omega,
             delta=delta,
             progress=sub_progress(progress, k / n, (k + 1) / n),

@@ -134,8 +134,12 @@ def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
 
     inspector.cycle_iters.setValue(3)
     inspector.cycle_samples.setValue(8)
+    assert inspector.sync_cfg.value() == doc.project.settings.sync_cfg == 3.0
+    inspector.sync_cfg.setValue(1.5)
     request = build_request(doc.project, "all")
-    assert (request.cycle_iters, request.cycle_samples) == (3, 8)
+    assert (request.cycle_iters, request.cycle_samples, request.sync_cfg) == (3, 8, 1.5)
+    doc.undo()
+    assert inspector.sync_cfg.value() == 3.0
 
 
 def test_a_candidate_without_source_lands_on_the_selected_free_track(window, video) -> None:

@@ -101,6 +101,9 @@ def test_cancel_mid_way(engine, debug_bundle, long_video):
 def test_bad_requests_are_clear_errors(engine, debug_bundle, long_video, tmp_path):
     with pytest.raises(UsageError, match="steps"):
         engine.generate(request(long_video, debug_bundle, steps=0))
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(UsageError, match="sync_cfg"):
+            engine.generate(request(long_video, debug_bundle, sync_cfg=bad))
     with pytest.raises(FoleyStudioError, match="does not exist"):
         engine.generate(request(tmp_path / "missing.mp4", debug_bundle))
     silent = save_audio(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)

@@ -39,7 +39,7 @@ def make_project(root: Path) -> tuple[Project, Path]:
         in_point=1.0,
         out_point=9.5,
         settings=GenerationSettings(
-            model="other", steps=32, cfg=4.5, omega=0.3, delta=0.7, seed=9, num_candidates=6
+            model="other", steps=32, cfg=4.5, sync_cfg=2.5, omega=0.3, delta=0.7, seed=9, num_candidates=6
         ),
         sources=[
             ObjectSource(

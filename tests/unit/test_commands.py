@@ -142,8 +142,8 @@ CASES: dict[str, tuple[Callable[[], C.Command], Callable[[Project], None]]] = {
     ),
     "in/out": (lambda: C.SetInOut(1.0, 4.0), lambda p: (p.in_point, p.out_point) == (1.0, 4.0)),
     "settings": (
-        lambda: C.SetSettings(steps=32, cfg=4.0),
-        lambda p: (p.settings.steps, p.settings.cfg) == (32, 4.0),
+        lambda: C.SetSettings(steps=32, cfg=4.0, sync_cfg=2.0),
+        lambda p: (p.settings.steps, p.settings.cfg, p.settings.sync_cfg) == (32, 4.0, 2.0),
     ),
     "group": (
         lambda: C.CommandGroup(
@@ -309,6 +309,7 @@ def test_last_keyframe_cannot_be_removed() -> None:
         lambda: C.SetInOut(5.0, 2.0),
         lambda: C.SetInOut(-1.0, None),
         lambda: C.SetSettings(steps=0),
+        lambda: C.SetSettings(sync_cfg=-1.0),
         lambda: C.SetSettings(bogus=1),
         lambda: C.SetSettings(),
         lambda: C.MoveClip("c1"),

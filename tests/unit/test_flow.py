@@ -208,6 +208,27 @@ def test_cfg_matches_the_guidance_formula_on_one_step() -> None:
     assert torch.allclose(sample(model, noise, cond, steps=1, cfg_scale=w), expected, atol=1e-5)
 
 
+def test_sync_guidance_matches_its_formula_alone_and_with_cfg() -> None:
+    model = debug_model()
+    cond = make_conditions(model.config)
+    noise = noise_like(model.config)
+    with torch.no_grad():
+        t0 = torch.zeros(2)
+        v_c = model(noise, t0, cond).velocity
+        v_u = model(noise, t0, cond.unconditional()).velocity
+        v_s = model(noise, t0, cond.dropped(("sync",))).velocity
+    assert (v_c - v_s).abs().max() > 1e-4  # the sync features matter to this model
+    one = sample(model, noise, cond, steps=1, sync_scale=3.0)
+    assert torch.allclose(one, noise + v_s + 3.0 * (v_c - v_s), atol=1e-5)
+    both = sample(model, noise, cond, steps=1, cfg_scale=2.0, sync_scale=3.0)
+    assert torch.allclose(both, noise + v_u + 2.0 * (v_c - v_u) + 2.0 * (v_c - v_s), atol=1e-5)
+    # Without sync features there is nothing to guide: the plain path.
+    no_sync = cond.replace(sync=None)
+    assert torch.equal(
+        sample(model, noise, no_sync, steps=2, sync_scale=3.0), sample(model, noise, no_sync, steps=2)
+    )
+
+
 def test_negative_prompt_changes_the_unconditional_branch() -> None:
     model = debug_model()
     config = model.config

@@ -22,7 +22,9 @@ def project_with_sources() -> tuple[Project, ObjectSource, Clip]:
         duration=2.0,
         sources=[ball, text],
         tracks=[Track(name="Bed", clips=[bed])],
-        settings=dataclasses.replace(GenerationSettings(), steps=4, num_candidates=3, omega=0.3),
+        settings=dataclasses.replace(
+            GenerationSettings(), steps=4, num_candidates=3, omega=0.3, sync_cfg=2.0
+        ),
     )
     return project, ball, bed
 
@@ -31,7 +33,7 @@ def test_all_covers_the_video_with_every_source_and_the_settings() -> None:
     project, _, _ = project_with_sources()
     request = build_request(project)
     assert (request.video, request.start, request.end) == ("/media/clip.mp4", 0.0, None)
-    assert (request.steps, request.num_candidates, request.omega) == (4, 3, 0.3)
+    assert (request.steps, request.num_candidates, request.omega, request.sync_cfg) == (4, 3, 0.3, 2.0)
     assert request.text == "" and [s.kind for s in request.sources] == ["object", "text"]
     assert not request.per_source and request.inpaint is None
     project.in_point, project.out_point = 0.5, 1.0

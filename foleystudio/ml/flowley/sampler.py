@@ -4,8 +4,14 @@ Integration runs from noise (t = 0) to data (t = 1) on a uniform time grid. With
 strength w ≠ 1 the conditional and unconditional rows go through the network in one
 batched forward and v = v_uncond + w·(v_cond − v_uncond). The unconditional branch drops
 the visual, text, mix and sync conditions (DESIGN.md §5) or uses a negative prompt in place of the
-text (:meth:`Conditions.unconditional`). The PSCA biases are built once per call and reused
-across steps. The progress callback and the cancel token are served at every step.
+text (:meth:`Conditions.unconditional`).
+
+Sync guidance w_s ≠ 1 adds a branch with only the sync features dropped and the term
+(w_s − 1)·(v_cond − v_nosync): it strengthens what the timing features say without also
+amplifying the picture, the text and the mix (with w = 1 it is v_nosync + w_s·(v_cond −
+v_nosync)). Every branch goes through the same batched forward. The PSCA biases are built
+once per call and reused across steps. The progress callback and the cancel token are
+served at every step.
 
 With an inpainting context the known tokens of the result are the context itself (the
 network is trained to generate only the unknown ones).
@@ -38,6 +44,7 @@ def sample(
     method: str = "euler",
     cfg_scale: float = 1.0,
     uncond: Conditions | None = None,
+    sync_scale: float = 1.0,
     omega: float | None = None,
     delta: float | None = None,
     progress: ProgressCallback = no_progress,
@@ -47,6 +54,7 @@ def sample(
 
     ``cfg_scale`` is the guidance strength w (1 = no guidance, a single forward per step);
     ``uncond`` overrides the unconditional conditions (default: ``cond.unconditional()``).
+    ``sync_scale`` is the sync guidance strength w_s (1 = off; no effect without sync features).
     ``omega``/``delta`` are the PSCA window and decay in seconds (default: training values).
     Raises :class:`~foleystudio.errors.JobCancelled` when ``cancel`` is set between steps.
     """
@@ -71,19 +79,22 @@ def sample(
             uncond = uncond.replace(audio_start=cond.audio_start)
         if not cond.tensors():
             cond = Conditions(audio_start=torch.zeros(batch, device=device))
-        net_cond = Conditions.concat([cond, uncond]).to(device)
-    else:
-        net_cond = cond.to(device)
+    branches = [cond, uncond] if guided else [cond]
+    sync_guided = sync_scale != 1.0 and cond.present("sync")
+    if sync_guided:
+        branches.append(cond.dropped(("sync",)))
+    net_cond = (Conditions.concat(branches) if len(branches) > 1 else cond).to(device)
     cache = PscaBiasCache()
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-        x_in = torch.cat([x, x]) if guided else x
+        x_in = torch.cat([x] * len(branches))
         t_in = torch.full((x_in.shape[0],), t, device=device)
         v = model(x_in, t_in, net_cond, omega=omega, delta=delta, psca_cache=cache).velocity.float()
-        if not guided:
-            return v
-        v_cond, v_uncond = v.chunk(2)
-        return v_uncond + cfg_scale * (v_cond - v_uncond)
+        rows = v.chunk(len(branches))
+        out = rows[0] if not guided else rows[1] + cfg_scale * (rows[0] - rows[1])
+        if sync_guided:
+            out = out + (sync_scale - 1.0) * (rows[0] - rows[-1])
+        return out
 
     grid = torch.linspace(0.0, 1.0, steps + 1).tolist()
     x = noise.float()
