@@ -155,7 +155,7 @@ def test_drop_conditions_reach_the_network(debug_bundle, corpus):
     engine = GenerationEngine("cpu")  # its own copy of the model: the weights are changed below
     video = corpus / "clip_00000.mp4"
     request = GenerationRequest(
-        video=str(video), end=2.0, text="a ball", steps=2, cfg=3.0, model=str(debug_bundle)
+        video=str(video), end=2.0, text="a ball", steps=2, cfg=3.0, sync_cfg=1.0, model=str(debug_bundle)
     )
     # An untrained Flowley's zero-initialised output layers make it ignore every condition;
     # random values there let the conditions reach the velocity.
@@ -172,6 +172,9 @@ def test_drop_conditions_reach_the_network(debug_bundle, corpus):
     assert all(k["visual"] == [False, False] and k["sync"] == [False, False] for k in dropped)
     assert all(k["text"] == [True, False] for k in dropped)  # what is not named stays
     assert np.abs(kept_audio - dropped_audio).mean() > 0.05 * np.abs(kept_audio).mean()
+    # Sync guidance adds a third row: everything kept but the sync features.
+    _, three = _captured_keeps(engine, request.replace(sync_cfg=2.0))
+    assert all(k["visual"] == [True, False, True] and k["sync"] == [True, False, False] for k in three)
     with pytest.raises(UsageError, match="unknown conditions"):
         engine.generate(request.replace(drop_conditions=("colour",)))
 

@@ -81,8 +81,9 @@ def test_batched_rows_do_not_influence_each_other() -> None:
         together = model(x, t, both).velocity
         alone_a = model(x[:1], t[:1], a).velocity
         alone_b = model(x[1:], t[1:], b).velocity
-    assert torch.allclose(together[:1], alone_a, atol=1e-5)
-    assert torch.allclose(together[1:], alone_b, atol=1e-5)
+    # Batched and single-row matmuls may sum in another order: equal to float32 rounding.
+    assert torch.allclose(together[:1], alone_a, rtol=1e-5, atol=1e-4)
+    assert torch.allclose(together[1:], alone_b, rtol=1e-5, atol=1e-4)
 
 
 def test_forward_is_deterministic_and_window_start_invariant() -> None:
