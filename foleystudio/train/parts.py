@@ -28,10 +28,15 @@ BUNDLE_LOGS = {
 }
 
 
+def is_bundle_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether the folder ``path`` is a model bundle (has a manifest) rather than a run folder."""
+    return (Path(path) / MANIFEST).is_file()
+
+
 def bundle_at(path: str | os.PathLike[str]) -> ModelBundle | None:
     """The model bundle (checksums verified, on the CPU) in the folder ``path``, or None when
     the folder is not a bundle (a run folder)."""
-    if not (Path(path) / MANIFEST).is_file():
+    if not is_bundle_folder(path):
         return None
     return load_bundle(Path(path), "cpu")
 
@@ -40,7 +45,7 @@ def part_training_log(path: str | os.PathLike[str], part: str) -> Path | None:
     """The training log of ``part`` (a :data:`BUNDLE_LOGS` key) in a run folder or a bundle,
     or None when there is none."""
     folder = Path(path)
-    log = folder / (BUNDLE_LOGS[part] if (folder / MANIFEST).is_file() else "log.jsonl")
+    log = folder / (BUNDLE_LOGS[part] if is_bundle_folder(folder) else "log.jsonl")
     return log if log.is_file() else None
 
 

@@ -30,7 +30,7 @@ from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord, source_keyframes
 from foleystudio.errors import DataError, FoleyStudioError
-from foleystudio.ml.checkpoints import MANIFEST, load_bundle, save_bundle
+from foleystudio.ml.checkpoints import load_bundle, save_bundle
 from foleystudio.ml.encoders.motion import MAX_SIDE, boxes_at_times, grey_small
 from foleystudio.ml.encoders.visual_onsets import (
     MODULE,
@@ -43,6 +43,7 @@ from foleystudio.ml.encoders.visual_onsets import (
 )
 from foleystudio.ml.metrics import average_precision, onset_f1
 from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.train.parts import is_bundle_folder
 from foleystudio.train.state import resume_or_start, save_training_state
 
 #: The bundle a finished run writes inside its run folder.
@@ -285,7 +286,7 @@ def train_visual_onsets(
 def load_trained_onsets(run_dir: str | os.PathLike[str]) -> VisualOnsetNet:
     """The network of a finished ``train onsets`` run (its ``bundle/``) or of a model bundle,
     in eval mode on the CPU."""
-    folder = Path(run_dir) if (Path(run_dir) / MANIFEST).is_file() else Path(run_dir) / BUNDLE_DIR
+    folder = Path(run_dir) if is_bundle_folder(run_dir) else Path(run_dir) / BUNDLE_DIR
     if not folder.is_dir():
         raise DataError("not a finished visual onset run (no bundle/ in it)", run_dir)
     net = load_from_bundle(load_bundle(folder))
