@@ -87,7 +87,7 @@ def sample(
     cache = PscaBiasCache()
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-        x_in = torch.cat([x] * len(branches))
+        x_in = x if len(branches) == 1 else torch.cat([x] * len(branches))
         t_in = torch.full((x_in.shape[0],), t, device=device)
         v = model(x_in, t_in, net_cond, omega=omega, delta=delta, psca_cache=cache).velocity.float()
         rows = v.chunk(len(branches))
