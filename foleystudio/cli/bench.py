@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -21,6 +21,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "media": "media",
     "features": "features_speed",
+    "flow": "flow_speed",
     "foleyworld": "foleyworld_speed",
     "generate": "generate_speed",
     "export": "export_speed",

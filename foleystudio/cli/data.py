@@ -2,7 +2,7 @@
 
 ``foleystudio data foleyworld --out DIR --clips N --seed S [--duration 8] [--size 128]
 [--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel]
-[--no-offscreen] [--samples]`` writes a FoleyWorld corpus (clip_00000… + index.json).
+[--no-offscreen] [--samples] [--randomise]`` writes a FoleyWorld corpus (clip_00000… + index.json).
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--samples",
         action="store_true",
         help="use recorded CC0 samples from the Debian package sonic-pi-samples where available",
+    )
+    fw.add_argument(
+        "--randomise",
+        action="store_true",
+        help="domain-randomise every clip's pictures (textured backgrounds, camera shake/pan/zoom, "
+        "blur, noise, compression, occlusion, lighting, silent distractors) and draw its fps from "
+        "12-60 (--fps is then ignored); sound and onset times are unchanged",
     )
     fw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     fw.set_defaults(func=run_foleyworld)
@@ -105,6 +112,7 @@ def run_foleyworld(args: argparse.Namespace) -> int:
             ambience=not args.no_ambience,
             offscreen=False if args.no_offscreen else None,
             use_samples=args.samples,
+            randomise=args.randomise,
             jobs=args.jobs,
             progress=progress,
             cancel=CancelToken(),

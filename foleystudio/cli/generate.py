@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.events import EventTrack, read_event_file
+from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import MediaError, UsageError
 
@@ -33,6 +34,29 @@ def parse_object(spec: str, index: int) -> ObjectSource:
     return ObjectSource(
         id=f"object{index + 1}", label=label.strip() or f"object {index + 1}", keyframes=tuple(keys)
     )
+
+
+def parse_event_options(options: list[str], sources: tuple) -> tuple[tuple[str, EventTrack], ...]:
+    """``--events`` values → ``(target, track)`` pairs: ``FILE`` is the whole picture's track,
+    ``LABEL=FILE`` an object's (by its label or id)."""
+    objects = {s.label: s.id for s in sources if isinstance(s, ObjectSource)}
+    objects.update({s.id: s.id for s in sources if isinstance(s, ObjectSource)})
+    pairs: dict[str, EventTrack] = {}
+    for option in options:
+        label, sep, file = option.partition("=")
+        if sep and not Path(option).exists():
+            if label not in objects:
+                known = ", ".join(sorted(objects)) or "none"
+                raise UsageError(f"--events {option!r}: no --object labelled {label!r} (objects: {known})")
+            target = objects[label]
+        else:
+            if objects:
+                raise UsageError(f"--events {option!r}: with --object sources, name one (LABEL=FILE)")
+            target, file = WHOLE_PICTURE, option
+        if target in pairs:
+            raise UsageError(f"--events given twice for {label if target else 'the whole picture'}")
+        pairs[target] = read_event_file(file)
+    return tuple(pairs.items())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,6 +99,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--audio-prompt", action="append", default=[], metavar="FILE", help="reference recording (repeatable)"
     )
+    p.add_argument(
+        "--events",
+        action="append",
+        default=[],
+        metavar="[LABEL=]FILE",
+        help="event track to follow (JSON or Audacity labels): FILE for the whole picture, "
+        "LABEL=FILE for an object (repeatable); default: the detector's events",
+    )
     p.add_argument("--stems", action="store_true", help="one output per object source, named after its label")
     p.add_argument(
         "--cycle-iters",
@@ -97,8 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from foleystudio.export.candidates import write_candidates
-    from foleystudio.ml.engine import GenerationEngine
+    from foleystudio.export.candidates import check_output_folder, write_candidates
 
     video = Path(args.video)
     if not video.is_file():
@@ -110,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.stems and not any(isinstance(s, ObjectSource) for s in sources):
         raise UsageError("--stems needs at least one --object source")
+    events = parse_event_options(args.events, sources)
     request = GenerationRequest(
         video=str(video.absolute()),
         start=args.start,
@@ -130,11 +162,15 @@ def run(args: argparse.Namespace) -> int:
         per_source=args.stems,
         cycle_iters=args.cycle_iters,
         cycle_samples=args.cycle_samples,
+        events=events,
     )
-    out = Path(args.out) if args.out else video.with_name(f"{video.stem}_foley")
+    # Where the files go is checked before any work (the engine import alone takes seconds).
+    out = check_output_folder(Path(args.out) if args.out else video.with_name(f"{video.stem}_foley"))
+    from foleystudio.ml.engine import GenerationEngine
+
     started = time.perf_counter()
     engine = GenerationEngine(args.device)
-    engine.model(args.model)
+    model_name = engine.model(args.model).name
     loaded = time.perf_counter()
     last = [-1]
 
@@ -164,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         remux=not args.no_video,
     )
     if args.project:
-        result["project"] = _add_to_project(args.project, candidates, request, args.track)
+        result["project"] = _add_to_project(args.project, candidates, request, args.track, model_name)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -177,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_to_project(bundle: str, candidates: list, request, track: str | None) -> str:
+def _add_to_project(bundle: str, candidates: list, request, track: str | None, model_name: str = "") -> str:
     """Add the best candidate of each source to ``bundle`` (created if missing); returns its path."""
     from foleystudio.core import commands as cmd
     from foleystudio.core.bundle import load_project, new_bundle, save_project
@@ -207,7 +243,7 @@ def _add_to_project(bundle: str, candidates: list, request, track: str | None) -
         if candidate.source_id in placed:
             continue
         placed.add(candidate.source_id)
-        group, _ = place_candidate(project, path, candidate, track_name=track)
+        group, _ = place_candidate(project, path, candidate, model_name=model_name, track_name=track)
         group.apply(project)
     save_project(project, path)
     return str(path)

@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from foleystudio.core.events import EventTrack
 from foleystudio.core.sources import Source, source_from_dict, source_to_dict
+
+#: Key of the whole picture's event track in :attr:`GenerationRequest.events`.
+WHOLE_PICTURE = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,15 @@ class GenerationRequest:
     search: SearchSettings | None = None
     inpaint: InpaintContext | None = None
     drop_conditions: tuple[str, ...] = ()
+    #: Event tracks the generation must follow, as ``(target, track)`` pairs: ``target`` is an
+    #: object source's id, or :data:`WHOLE_PICTURE`. A target without a track uses the
+    #: detector's events.
+    events: tuple[tuple[str, EventTrack], ...] = ()
+
+    def event_track(self, target: str | None) -> EventTrack | None:
+        """The given event track of an object (its id) or of the whole picture (None), if any."""
+        key = WHOLE_PICTURE if target is None else target
+        return next((track for name, track in self.events if name == key), None)
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
@@ -88,6 +101,7 @@ class GenerationRequest:
         """JSON-ready form (kept in clip provenance and ``result.json``)."""
         data = dataclasses.asdict(self)
         data["sources"] = [source_to_dict(s) for s in self.sources]
+        data["events"] = {name: track.to_dict() for name, track in self.events}
         # Tuples become lists, as they come back from JSON, so a saved project equals itself.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
@@ -99,6 +113,13 @@ class GenerationRequest:
             values["search"] = SearchSettings(**values["search"])
         if values.get("inpaint") is not None:
             values["inpaint"] = InpaintContext(**values["inpaint"])
+        if values.get("events"):
+            values["events"] = tuple(
+                (str(name), EventTrack.from_data(track, f"events of {name or 'the picture'}"))
+                for name, track in values["events"].items()
+            )
+        else:
+            values["events"] = ()
         if "drop_conditions" in values:
             values["drop_conditions"] = tuple(values["drop_conditions"])
         names = {f.name for f in dataclasses.fields(cls)}
@@ -121,6 +142,11 @@ class Candidate:
     scores: dict[str, float] = field(default_factory=dict)
     source_id: str | None = None
     label: str = ""
+    #: The event track the generation followed (given, or detected), and where it came from:
+    #: ``"given"``, ``"onsets"`` (the visual onset network), ``"flow"`` (the optical-flow
+    #: detector), or ``""`` (none: the model has no event condition).
+    events: EventTrack | None = None
+    events_from: str = ""
 
     @property
     def duration(self) -> float:

@@ -4,23 +4,41 @@ Files: one WAV per candidate (24-bit PCM at the model's rate; byte-identical for
 inputs and seed), ``result.json`` (the request, timings and a ``candidates`` list with file,
 seed, source, label and scores), and the video remuxed — not re-encoded — with the best
 candidate (or the sum of the best stem of each source) as its sound.
+
+All or nothing, as an export is: every file is written into a hidden staging folder inside
+the output folder (the export's staging, :mod:`foleystudio.export.pipeline`) and moved into
+place only when all are complete. A failure (a full disk, a cancel) removes the staging
+folder, and the output folder if this call created it, so no candidate is ever left without
+its ``result.json``. :func:`check_output_folder` checks the location cheaply, before any work.
+
+Level: the engine leaves candidates under the −1 dBTP ceiling (:mod:`foleystudio.core.levels`),
+so the 24-bit WAVs need no clipping. Audio that is not (candidates made elsewhere; the sum of
+several stems for the remuxed video) is brought under the ceiling here, gain only down.
+WAVs are encoded in memory and written as plain bytes, so a write error is one ``OSError``
+rather than libsndfile callback noise.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from foleystudio.core.atomicfile import atomic_write_bytes
-from foleystudio.core.audio import resample, save_audio
+from foleystudio.core.audio import resample
+from foleystudio.core.levels import under_ceiling
 from foleystudio.core.media import probe, remux_with_audio
 from foleystudio.core.requests import Candidate, rank_candidates
+from foleystudio.errors import ExportError, FoleyStudioError, UsageError
 from foleystudio.export.naming import sanitize_component
+from foleystudio.export.pipeline import _Staging
 
 #: Rate of the remuxed video's AAC track.
 REMUX_RATE = 48000
@@ -68,6 +86,33 @@ def best_mix(candidates: Sequence[Candidate]) -> Candidate:
     )
 
 
+def check_output_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir`` as a Path if it is, or can be created as, a folder this process can write
+    to; else a :class:`UsageError` naming it. Cheap (one probe folder, made and removed), so
+    callers run it before any work."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError("is a file, not a folder (the output must be a folder)", out)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot create the output folder: {existing} is a file, not a folder", out)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".foleystudio-probe-", dir=existing))
+    except OSError as exc:
+        where = "the output folder" if existing == out else f"the output folder inside {existing}"
+        raise UsageError(f"cannot write {where} ({exc.strerror or exc})", out) from None
+    return out
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A 24-bit PCM WAV file of ``audio``, encoded in memory."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, int(sample_rate), subtype="PCM_24", format="WAV")
+    return buffer.getvalue()
+
+
 def write_candidates(
     candidates: Sequence[Candidate],
     out_dir: str | os.PathLike[str],
@@ -78,13 +123,52 @@ def write_candidates(
     extra: dict[str, Any] | None = None,
     remux: bool = True,
 ) -> dict[str, Any]:
-    """Write the candidates, ``result.json`` and the remuxed video; returns the result dict."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the candidates, ``result.json`` and the remuxed video; returns the result dict.
+
+    All files appear together or none does; a write error raises :class:`ExportError`
+    naming ``out_dir`` (and the folder is left as it was).
+    """
+    out = check_output_folder(out_dir)
     names = candidate_file_names(candidates, per_source)
+    for name, c in zip(names, candidates, strict=True):
+        if not np.isfinite(c.audio).all():
+            raise ExportError(f"candidate {name} has NaN or infinite samples; nothing written", out)
+    try:
+        staging = _Staging([out])
+    except ExportError as exc:  # it names its hidden folder; name the user's
+        raise ExportError(exc.problem, out) from exc
+    try:
+        result = _write(candidates, names, out, staging, video, timings, extra, remux)
+        staging.commit()
+    except BaseException as exc:
+        staging.abort()
+        if isinstance(exc, OSError):
+            raise ExportError(
+                f"cannot write the candidates ({exc.strerror or exc}); nothing was written", out
+            ) from exc
+        if (
+            isinstance(exc, FoleyStudioError)
+            and exc.path
+            and Path(exc.path).parent in staging.stages.values()
+        ):
+            raise type(exc)(exc.problem, out / Path(exc.path).name) from exc  # the user's path
+        raise
+    return result
+
+
+def _write(
+    candidates: Sequence[Candidate],
+    names: list[str],
+    out: Path,
+    staging: _Staging,
+    video: str | os.PathLike[str],
+    timings: dict[str, float] | None,
+    extra: dict[str, Any] | None,
+    remux: bool,
+) -> dict[str, Any]:
     entries = []
     for name, c in zip(names, candidates, strict=True):
-        save_audio(out / name, c.audio, c.sample_rate, subtype="PCM_24")
+        atomic_write_bytes(staging.path_for(out / name), wav_bytes(under_ceiling(c.audio), c.sample_rate))
         entries.append(
             {
                 "file": name,
@@ -95,6 +179,9 @@ def write_candidates(
                 "duration": c.duration,
                 "sample_rate": c.sample_rate,
                 "scores": {k: round(float(v), 6) for k, v in c.scores.items()},
+                # The event track the generation followed, and where it came from.
+                "events_from": c.events_from,
+                "events": c.events.to_dict()["events"] if c.events is not None else None,
             }
         )
     result: dict[str, Any] = {
@@ -111,7 +198,10 @@ def write_candidates(
         piece = best.audio[: max(0, len(track) - a)]
         track[a : a + len(piece)] = piece
         path = out / f"{Path(video).stem}_foley.mp4"
-        remux_with_audio(video, resample(track, best.sample_rate, REMUX_RATE), REMUX_RATE, path)
+        track = under_ceiling(track)  # the sum of several stems may pass the ceiling
+        remux_with_audio(
+            video, resample(track, best.sample_rate, REMUX_RATE), REMUX_RATE, staging.path_for(path)
+        )
         result["video"] = path.name
-    atomic_write_bytes(out / "result.json", (json.dumps(result, indent=2) + "\n").encode())
+    atomic_write_bytes(staging.path_for(out / "result.json"), (json.dumps(result, indent=2) + "\n").encode())
     return result

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from foleystudio.core.jobs import CancelToken, ProgressCallback
 from foleystudio.core.requests import Candidate, GenerationRequest
 from foleystudio.errors import GenerationError
+
+if TYPE_CHECKING:
+    from foleystudio.ml.engine import GenerationEngine
 
 ENGINE_MODULE = "foleystudio.ml.engine"
 
@@ -29,18 +32,24 @@ def engine_import_error() -> str | None:
 
 
 class EngineHolder:
-    """One ``GenerationEngine`` per device, created on first use (on the worker thread)."""
+    """One ``GenerationEngine`` per device, created on first use (on the worker thread).
+
+    It remembers the name of the model that made the last candidates (the loaded bundle's
+    name, as :meth:`GenerationEngine.model` gives it): the engine itself keeps several models
+    and has no "current" one.
+    """
 
     def __init__(self) -> None:
-        self._engine: Any = None
+        self._engine: GenerationEngine | None = None
         self._device: str | None = None
+        self._model_name: str | None = None
         self._lock = threading.Lock()
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> GenerationEngine | None:
         return self._engine
 
-    def get(self, device: str = "auto") -> Any:
+    def get(self, device: str = "auto") -> GenerationEngine:
         """The engine for ``device``; raises :class:`GenerationError` if it cannot be loaded."""
         with self._lock:
             if self._engine is None or self._device != device:
@@ -52,14 +61,17 @@ class EngineHolder:
                     ) from exc
                 self._engine = module.GenerationEngine(device=device)
                 self._device = device
+                self._model_name = None
             return self._engine
 
     def describe(self) -> tuple[str, str]:
-        """``(device, model)`` names for the status bar ("—" until loaded)."""
+        """``(device, model)`` names for the status bar: "—" until the engine exists, and
+        "not loaded" until a generation has loaded a model; then the model that made the
+        last candidates."""
         engine = self._engine
         if engine is None:
             return "—", "not loaded"
-        return str(getattr(engine, "device_name", "?")), str(getattr(engine, "model_name", "?"))
+        return engine.device_name, self._model_name or "not loaded"
 
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelToken
@@ -68,4 +80,6 @@ class EngineHolder:
         progress(0.0, "loading the model")
         engine = self.get(request.device)
         cancel.raise_if_cancelled()
-        return list(engine.generate(request, progress, cancel))
+        candidates = list(engine.generate(request, progress, cancel))
+        self._model_name = engine.model(request.model).name  # loaded by now: no second load
+        return candidates

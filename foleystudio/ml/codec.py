@@ -36,7 +36,12 @@ class Codec(nn.Module, ABC):
 
     @abstractmethod
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[B, N, latent_dim]`` → ``[B, num_samples(N)]``."""
+        """``[B, N, latent_dim]`` → ``[B, num_samples(N)]``, float at the model's own level.
+
+        Never clipped or normalised here: the decoded windows are still cut to the range,
+        summed over objects and spliced, so the level policy (a −1 dBTP ceiling, gain only
+        down; :mod:`foleystudio.core.levels`) is applied to the finished sound by the engine.
+        """
 
     @abstractmethod
     def samples_per_token(self) -> int:

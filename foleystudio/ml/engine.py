@@ -28,7 +28,9 @@ import numpy as np
 import torch
 
 from foleystudio.core.audio import load_audio
+from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.core.levels import rows_under_ceiling
 from foleystudio.core.media import probe
 from foleystudio.core.requests import Candidate, GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
@@ -178,6 +180,7 @@ class GenerationEngine:
             model.clip,
             objects=objects,
             onset_net=model.onsets,
+            with_flow=True,
             cancel=cancel,
             progress=progress,
         )
@@ -264,6 +267,7 @@ class GenerationEngine:
         n = request.num_candidates
         seeds = [request.seed + i for i in range(n)]
         waves: dict[str | None, np.ndarray] = {}
+        used_events: dict[str | None, tuple[EventTrack | None, str]] = {}
         autocast = (
             torch.autocast(self.device.type, dtype=dtype_for(self.device))
             if self.device.type == "cuda"
@@ -273,12 +277,26 @@ class GenerationEngine:
             report = sub_progress(
                 progress, 0.2 + 0.75 * t_index / len(targets), 0.2 + 0.75 * (t_index + 1) / len(targets)
             )
+            follow = request.event_track(target)
+            if follow is None and feats.flow is not None and model.onsets is not None:
+                detected = feats.events(target)
+                # Where the onset network is decisive its raw track stays the condition, as the
+                # model was trained; elsewhere the flow detector's events replace it.
+                follow = detected.track if detected.detector == "flow" else None
+                used_events[target] = (detected.track, detected.detector)
+            else:
+                used_events[target] = (follow, "given") if follow is not None else (None, "")
             conds, unconds, noises = [], [], []
             generators = [make_generator(s + 7919 * t_index) for s in seeds]
             for w_start in plan.starts:
                 window_t = start + w_start / codec.token_rate
                 w = feats.window(
-                    window_t, cfg.num_visual_tokens, cfg.num_audio_tokens, codec.token_rate, object_id=target
+                    window_t,
+                    cfg.num_visual_tokens,
+                    cfg.num_audio_tokens,
+                    codec.token_rate,
+                    object_id=target,
+                    events=follow,
                 )
                 cond = (
                     _window_conditions(w, window_t, target_texts[target], reference, mixes[target])
@@ -319,6 +337,7 @@ class GenerationEngine:
                 wave = codec.decode(tokens.float()).float().cpu().numpy()
             length = round((end - start) * codec.sample_rate)
             waves[target] = _fit(wave, length)
+        waves = rows_under_ceiling(waves)  # level policy (never clip, −1 dBTP): core/levels.py
         cancel.raise_if_cancelled()
         progress(0.97, "scoring")
         candidates = []
@@ -358,6 +377,8 @@ class GenerationEngine:
                         scores=scores,
                         source_id=target,
                         label=labels.get(target, text) if target else text,
+                        events=used_events.get(target, (None, ""))[0],
+                        events_from=used_events.get(target, (None, ""))[1],
                     )
                 )
         candidates.sort(key=lambda c: (str(c.source_id), -c.scores["total"], c.seed))

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.events import EventTrack, render_track
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.core.media import VideoFile
-from foleystudio.errors import MediaError
+from foleystudio.errors import MediaError, UsageError
 from foleystudio.ml.encoders.clip import ClipEncoder
 from foleystudio.ml.encoders.motion import (
     MAX_SIDE,
@@ -32,7 +33,9 @@ from foleystudio.ml.encoders.motion import (
     resample_to_rate,
     sync_features,
 )
+from foleystudio.ml.encoders.optical_flow import FlowFeatures, flow_from_video
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
+from foleystudio.ml.event_detector import SourceEvents, choose_events
 
 #: Visual tokens per second (CLIP frames); MOTION_FPS must be a multiple of it.
 VISUAL_FPS = 8.0
@@ -48,6 +51,8 @@ class VideoFeatures:
     ``object_ids``); ``object_visual`` maps an object id to [Tv, D] crop embeddings.
     With a visual onset network, ``onsets`` [T] is its per-frame onset probability of the whole
     picture (at the motion frames' times) and ``object_onsets`` [K, T] that of each object box.
+    ``flow`` holds the optical-flow features at the video's own frame rate (boxes in the order
+    of ``object_ids``), which the visual event detector reads.
     """
 
     start: float
@@ -59,16 +64,25 @@ class VideoFeatures:
     object_visual: Mapping[str, np.ndarray] = field(default_factory=dict)
     onsets: np.ndarray | None = None
     object_onsets: np.ndarray | None = None
+    flow: FlowFeatures | None = None
 
     def window(
-        self, start: float, n_visual: int, n_audio: int, token_rate: float, object_id: str | None = None
+        self,
+        start: float,
+        n_visual: int,
+        n_audio: int,
+        token_rate: float,
+        object_id: str | None = None,
+        events: EventTrack | None = None,
     ) -> dict[str, np.ndarray]:
         """Conditions of one window from ``start`` s: ``visual`` [n_visual, D] (zero-padded,
         with ``visual_valid`` [n_visual] bool), ``visual_times`` [n_visual], ``sync`` [n_audio, S]:
         the motion features, plus (with onsets) the visual onset probability, bin maximum.
 
         With ``object_id`` the visual tokens are that object's crops and the sync features its
-        in-box motion and onsets.
+        in-box motion and onsets. With ``events`` (an event track that the generation must
+        follow) the onset column is that track, rendered at the token rate
+        (``core.events.render_track``), instead of the detector's probability.
         """
         source = self.visual if object_id is None else self.object_visual[object_id]
         first = int(round((start - self.start) * VISUAL_FPS))
@@ -79,11 +93,29 @@ class VideoFeatures:
         times = (start + np.arange(n_visual) / VISUAL_FPS).astype(np.float32)
         box = None if object_id is None else self.object_ids.index(object_id)
         sync = sync_features(self.motion, token_rate, n_audio, start=start, box=box)
-        if self.onsets is not None:
+        if events is not None:
+            if self.onsets is None:
+                raise UsageError("this model has no event condition: it cannot follow an event track")
+            # Every event at full value: the bundled model learned an onset probability that is
+            # ~0 or ~1 and ignores weaker values (docs/decisions.md, "The event condition").
+            onset = render_track(events, token_rate, n_audio, start=start, use_strength=False)
+            sync = np.concatenate([sync, onset[:, None]], axis=1)
+        elif self.onsets is not None:
             track = self.onsets if box is None else self.object_onsets[box]
             onset = onset_feature(track, self.motion.times, token_rate, n_audio, start)
             sync = np.concatenate([sync, onset[:, None]], axis=1)
         return {"visual": visual, "visual_valid": valid, "visual_times": times, "sync": sync}
+
+    def events(self, object_id: str | None = None) -> SourceEvents:
+        """The detected events of the whole picture or of object ``object_id``
+        (``ml.event_detector.choose_events``); needs the flow features."""
+        if self.flow is None:
+            raise UsageError("these video features were computed without optical flow")
+        box = None if object_id is None else self.object_ids.index(object_id)
+        probs = None
+        if self.onsets is not None:
+            probs = self.onsets if box is None else self.object_onsets[box]
+        return choose_events(self.flow, probs, self.motion.times, box)
 
 
 def onset_feature(
@@ -102,11 +134,13 @@ def extract_video_features(
     *,
     objects: Mapping[str, Sequence[BoxKeyframe]] | None = None,
     onset_net: VisualOnsetNet | None = None,
+    with_flow: bool = False,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> VideoFeatures:
     """Decode ``[start, end)`` s once and compute CLIP tokens, crops and motion energy (and,
-    with ``onset_net``, the visual onset tracks)."""
+    with ``onset_net``, the visual onset tracks; with ``with_flow``, optical flow at the
+    video's own rate, a second decoding pass)."""
     if not isinstance(video, VideoFile):
         with VideoFile(video) as opened:
             return extract_video_features(
@@ -116,6 +150,7 @@ def extract_video_features(
                 clip,
                 objects=objects,
                 onset_net=onset_net,
+                with_flow=with_flow,
                 cancel=cancel,
                 progress=progress,
             )
@@ -132,7 +167,7 @@ def extract_video_features(
             cancel.raise_if_cancelled()
         frames.append(frame)
         times.append(t)
-        progress(0.7 * min(1.0, (t - start + lead) / span), "decoding video")
+        progress(0.5 * min(1.0, (t - start + lead) / span), "decoding video")
     previous = frames.pop(0) if lead and len(frames) > 1 else None
     if previous is not None:
         times.pop(0)
@@ -145,7 +180,7 @@ def extract_video_features(
     picked = list(range(0, len(frames), _STRIDE))
     visual_frames = np.stack([frames[i] for i in picked])
     visual = clip.encode_images(visual_frames).cpu().numpy()
-    progress(0.85, "visual tokens")
+    progress(0.6, "visual tokens")
     object_visual = {}
     for k, object_id in enumerate(ids):
         crops = [Box(*boxes[k, i]) for i in picked]
@@ -155,6 +190,16 @@ def extract_video_features(
         if abs(onset_net.config.fps - MOTION_FPS) > 1e-6:
             raise MediaError(f"the visual onset network runs at {onset_net.config.fps} fps, not {MOTION_FPS}")
         onsets, object_onsets = onset_tracks(onset_net, [grey_small(f) for f in frames], boxes)
+    flow = None
+    if with_flow:
+        flow = flow_from_video(
+            video,
+            start,
+            end,
+            objects=[objects[i] for i in ids],
+            cancel=cancel,
+            progress=sub_progress(progress, 0.7, 1.0),
+        )
     progress(1.0, "features")
     return VideoFeatures(
         start=start,
@@ -166,4 +211,5 @@ def extract_video_features(
         object_visual=object_visual,
         onsets=onsets,
         object_onsets=object_onsets,
+        flow=flow,
     )

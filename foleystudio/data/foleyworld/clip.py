@@ -9,12 +9,16 @@ Levels: each source stem is normalised to peak 1 and given a random gain of -6�
 ambience gets an RMS of -52…-40 dB and off-screen sounds a peak of -24…-14 dB on the same
 scale; then one common gain brings the mix to a peak of 0.5–0.9. The same gain is applied
 to every stem, so the stems sum to the mix (to float32 rounding).
+
+Randomised clips (``ClipSpec.randomise``, randomise.py) draw their pictures' randomisation
+and their frame rate from one more child stream; every other stream is as in a plain clip,
+so a randomised clip has the same sound and onset times as the plain clip at its frame rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,7 @@ from foleystudio.data.foleyworld import captions
 from foleystudio.data.foleyworld.ambience import OFFSCREEN_PHRASES, make_ambience, make_offscreen
 from foleystudio.data.foleyworld.categories import REGISTRY, SourceTrack
 from foleystudio.data.foleyworld.look import LOOK_VARIANTS, render_backdrop, sample_look
+from foleystudio.data.foleyworld.randomise import DEFAULT_SETTINGS, Randomiser, RandomiseSettings, draw_fps
 from foleystudio.data.foleyworld.render import Canvas
 from foleystudio.data.foleyworld.samples import SAMPLES, SampleBank
 from foleystudio.data.foleyworld.scene import SceneContext, Slot, slots_for
@@ -51,11 +56,17 @@ class ClipSpec:
     ambience: bool = True
     offscreen: bool | None = None  #: None: off-screen noise in half of the clips
     use_samples: bool = False  #: use recorded Sonic Pi samples where available
+    #: Domain randomisation of the pictures (randomise.py); the clip's fps is then drawn
+    #: from randomise.FPS_CHOICES and ``fps`` is not used.
+    randomise: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``categories`` as a list)."""
+        """JSON-ready form (``categories`` as a list; ``randomise`` only when on, so plain
+        clips' truth is as before and earlier corpora resume)."""
         data = asdict(self)
         data["categories"] = list(self.categories) if self.categories is not None else None
+        if not self.randomise:
+            del data["randomise"]
         return data
 
     def validate(self) -> None:
@@ -106,6 +117,7 @@ def generate_clip(
     ambience: bool = True,
     offscreen: bool | None = None,
     use_samples: bool = False,
+    randomise: bool = False,
 ) -> FoleyWorldClip:
     """Generate one clip; see :class:`ClipSpec` for the arguments."""
     spec = ClipSpec(
@@ -120,6 +132,7 @@ def generate_clip(
         ambience,
         offscreen,
         use_samples,
+        bool(randomise),
     )
     return generate_from_spec(spec)
 
@@ -150,19 +163,28 @@ def plan_setting(rng: np.random.Generator, chosen: list[str]) -> str:
     return ordered[int(rng.integers(len(ordered)))]
 
 
-def generate_from_spec(spec: ClipSpec) -> FoleyWorldClip:
-    """Generate the clip described by ``spec``."""
+def generate_from_spec(
+    spec: ClipSpec, *, randomise_settings: RandomiseSettings = DEFAULT_SETTINGS
+) -> FoleyWorldClip:
+    """Generate the clip described by ``spec``.
+
+    ``randomise_settings``: probabilities and ranges of the effects when ``spec.randomise``
+    (experiments and tests; corpora use the defaults).
+    """
     spec.validate()
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(_STREAMS)]
+    root = np.random.SeedSequence(spec.seed)
+    streams = [np.random.default_rng(s) for s in root.spawn(_STREAMS)]
     plan_rng, scene_rng, amb_rng, level_rng = streams[:4]
     source_rngs = streams[4:]
+    rand_rng = np.random.default_rng(root.spawn(1)[0]) if spec.randomise else None
+    fps = draw_fps(rand_rng, randomise_settings) if rand_rng is not None else spec.fps
     chosen = plan_categories(plan_rng, spec)
     setting = plan_setting(plan_rng, chosen)
     look, surface = sample_look(scene_rng, spec.look_variant, setting)
     samples = SampleBank() if spec.use_samples else None
     ctx = SceneContext(
         spec.duration,
-        spec.fps,
+        fps,
         spec.sample_rate,
         spec.size,
         float(scene_rng.uniform(0.74, 0.84)),
@@ -179,7 +201,25 @@ def generate_from_spec(spec: ClipSpec) -> FoleyWorldClip:
         slot = Slot(0.0, 1.0) if REGISTRY[name].wide else next(slots)
         tracks.append(_make_track(name, rng, ctx, slot))
 
-    frames = _render(ctx, tracks, render_backdrop(look, spec.size, ctx.floor_y, scene_rng))
+    randomisation = None
+    if rand_rng is None:
+        frames = _render(ctx, tracks, render_backdrop(look, spec.size, ctx.floor_y, scene_rng))
+    else:
+        randomiser = Randomiser(
+            rand_rng,
+            ctx.size,
+            ctx.fps,
+            ctx.n_frames,
+            floor_y=ctx.floor_y,
+            boxes=[t.boxes for t in tracks],
+            settings=randomise_settings,
+        )
+        frames = randomiser.render(
+            [t.draw for t in _draw_order(tracks)],
+            lambda n: render_backdrop(look, n, ctx.floor_y, scene_rng),
+        )
+        tracks = [replace(t, boxes=randomiser.transform_boxes(t.boxes)) for t in tracks]
+        randomisation = randomiser.effects
 
     # Levels: sources at peak 1 × gain, backgrounds below them, then one common mix gain.
     stems: dict[str, np.ndarray] = {}
@@ -200,7 +240,7 @@ def generate_from_spec(spec: ClipSpec) -> FoleyWorldClip:
     for stem in stems.values():
         mix += stem
 
-    record = _describe(spec, ctx, tracks, stems, amb, off, mix_gain)
+    record = _describe(spec, ctx, tracks, stems, amb, off, mix_gain, randomisation)
     return FoleyWorldClip(spec, frames, mix, stems, record)
 
 
@@ -213,9 +253,14 @@ def _make_track(name: str, rng: np.random.Generator, ctx: SceneContext, slot: Sl
     return track
 
 
+def _draw_order(tracks: list[SourceTrack]) -> list[SourceTrack]:
+    """Wide sources first (they pass behind), then the others."""
+    return sorted(tracks, key=lambda t: not REGISTRY[t.category].wide)
+
+
 def _render(ctx: SceneContext, tracks: list[SourceTrack], backdrop: np.ndarray) -> np.ndarray:
     """Draw every frame: wide sources first (they pass behind), then the others."""
-    order = sorted(tracks, key=lambda t: not REGISTRY[t.category].wide)
+    order = _draw_order(tracks)
     frames = np.empty((ctx.n_frames, ctx.size, ctx.size, 3), np.uint8)
     canvas = Canvas(ctx.size)
     for k in range(ctx.n_frames):
@@ -253,6 +298,7 @@ def _describe(
     amb,
     off,
     mix_gain: float,
+    randomisation: dict[str, Any] | None = None,
 ) -> ClipTruth:
     sources = []
     for i, track in enumerate(tracks):
@@ -309,7 +355,7 @@ def _describe(
     return ClipTruth(
         seed=spec.seed,
         duration=spec.duration,
-        fps=spec.fps,
+        fps=ctx.fps,
         sample_rate=spec.sample_rate,
         size=spec.size,
         n_frames=ctx.n_frames,
@@ -326,4 +372,5 @@ def _describe(
         mix_gain=round(mix_gain, 6),
         samples=used,
         spec=spec.to_dict(),
+        randomisation=randomisation,
     )

@@ -3,8 +3,10 @@
 Conventions: times in seconds; ``onset_frames`` are frame indices (frame k at k / fps);
 ``onset_samples`` are sample indices at ``sample_rate``; boxes are normalised (x, y, w, h),
 origin top-left, clipped to the frame, one per frame, ``None`` while the source is out of
-view. Stems are named by source id (``s0``, ``s1``, ``s2``, ``ambience``, ``offscreen``) and
-sum exactly to the mix.
+view (in a randomised clip: as seen through its camera). Stems are named by source id
+(``s0``, ``s1``, ``s2``, ``ambience``, ``offscreen``) and sum exactly to the mix.
+``randomisation`` (randomised clips only) records the clip's drawn frame rate and, per
+effect of randomise.py, False or the parameters it was applied with.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class ClipTruth:
     mix_gain: float
     samples: list[str] = field(default_factory=list)  #: recorded sample files used
     spec: dict[str, Any] = field(default_factory=dict)  #: the ClipSpec it was generated from
+    #: Effects applied by domain randomisation (randomise.py); None (left out of the JSON) when off.
+    randomisation: dict[str, Any] | None = None
     files: dict[str, Any] = field(default_factory=dict)  #: written files, relative to the JSON
     format: str = FORMAT
 
@@ -86,7 +90,10 @@ class ClipTruth:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (only str, int, float, bool, None, lists and dicts)."""
-        return asdict(self)
+        data = asdict(self)
+        if data["randomisation"] is None:
+            del data["randomisation"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipTruth:

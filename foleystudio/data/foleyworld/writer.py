@@ -73,7 +73,9 @@ def write_clip(
         "stems": {},
     }
     audio_48k = resample(clip.audio, spec.sample_rate, VIDEO_AUDIO_RATE)
-    write_video(paths["video"], clip.frames, spec.fps, audio_48k, VIDEO_AUDIO_RATE, crf=crf, preset=preset)
+    write_video(
+        paths["video"], clip.frames, clip.record.fps, audio_48k, VIDEO_AUDIO_RATE, crf=crf, preset=preset
+    )
     files: dict[str, Any] = {"video": f"{name}.mp4"}
     if mix_wav:
         paths["mix"] = save_audio(out / f"{name}.wav", clip.audio, spec.sample_rate, subtype)
@@ -171,6 +173,7 @@ def generate_corpus(
     ambience: bool = True,
     offscreen: bool | None = None,
     use_samples: bool = False,
+    randomise: bool = False,
     subtype: str = "PCM_16",
     jobs: int = 1,
     split_fractions: Sequence[float] = (0.9, 0.05, 0.05),
@@ -182,6 +185,8 @@ def generate_corpus(
     Clips already present from the same settings are kept (an interrupted run resumes).
     ``jobs`` > 1 generates in that many worker processes. On cancel (or any error) the
     clips written by this call are removed again and the index is not touched.
+    ``randomise`` turns on domain randomisation (randomise.py) for every clip; each clip then
+    draws its own fps and ``fps`` is not used.
     """
     if n_clips < 1:
         raise UsageError(f"number of clips must be at least 1, got {n_clips}")
@@ -207,6 +212,7 @@ def generate_corpus(
             ambience,
             offscreen,
             use_samples,
+            randomise,
         )
         for i in range(n_clips)
     ]
@@ -286,6 +292,7 @@ def generate_corpus(
             "ambience": ambience,
             "offscreen": offscreen,
             "use_samples": use_samples,
+            "randomise": randomise,
             "subtype": subtype,
         },
         "splits": splits,

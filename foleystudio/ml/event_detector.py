@@ -1,0 +1,211 @@
+"""Visual event detector: where a source makes a sound, read from optical flow (issue 14).
+
+An impact shows in the picture as a local motion that stops dead or turns back: a stick on a
+drum, a ball on the floor, a hand on a bag, a recoil. The detector's envelope is, per frame,
+the strongest such reversal over the region's grid cells (:attr:`RegionFlow.reversal`), each
+cell scaled by its own typical level over the analysed range so a small object's impact
+counts as much as a large one's; frames at a shot cut (and the frame after) are zeroed.
+Events are the envelope's peaks above its local median plus a margin
+(``ml.onsets.pick_peaks``, the same peak picker the audio onsets use), at least
+``min_gap`` seconds apart, with strength = peak / the range's strongest peak.
+
+It needs no training and does not depend on how the picture was drawn; on the real-footage
+development set it is the strongest of the flow signals tried (benchmarks/real_events.py,
+docs/decisions.md). Times are seconds on the video clock, at the video's own frame times.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from foleystudio.core.boxes import BoxKeyframe
+from foleystudio.core.events import EventTrack
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.errors import UsageError
+from foleystudio.ml.encoders.motion import MAX_SIDE, MOTION_FPS, boxes_at_times, grey_small
+from foleystudio.ml.encoders.optical_flow import FlowFeatures, RegionFlow, flow_from_video
+from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
+from foleystudio.ml.onsets import pick_peaks
+
+#: A cell's typical level is this percentile of its reversal over the range.
+_CELL_PERCENTILE = 95.0
+#: ... and is at least this share of the median cell's level.
+_FLOOR_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Peak picking of the impact envelope (see ``ml.onsets.pick_peaks``).
+
+    ``min_gap`` s between events; ``noise_sigmas`` robust standard deviations above the local
+    median (over ``median_window`` s) a peak must reach; ``delta`` share of the range's
+    dynamic range it must also reach.
+    """
+
+    min_gap: float = 0.1
+    noise_sigmas: float = 1.5
+    median_window: float = 1.0
+    delta: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("min_gap", "noise_sigmas", "median_window", "delta"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise UsageError(f"detector {name} must be a finite number >= 0, got {value}")
+
+
+def impact_envelope(region: RegionFlow, cut: np.ndarray) -> np.ndarray:
+    """[T] float32 >= 0: per frame, the largest per-cell-normalised motion reversal."""
+    reversal = region.reversal
+    if reversal.size == 0:
+        return np.zeros(len(cut), np.float32)
+    level = np.percentile(reversal, _CELL_PERCENTILE, axis=0)
+    # A cell that hardly moves is scaled by (a share of) the region's typical level instead,
+    # so its codec noise is not blown up to full scale.
+    floor = max(1e-3, _FLOOR_SHARE * float(np.median(level)))
+    envelope = (reversal / np.maximum(level, floor)).max(axis=1)
+    blocked = cut.copy()
+    blocked[1:] |= cut[:-1]
+    envelope[blocked] = 0.0
+    return envelope.astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class DetectedEvents:
+    """A detector's output for one region: ``envelope`` [T] at the flow's frame ``times`` and
+    the picked ``track``."""
+
+    times: np.ndarray
+    envelope: np.ndarray
+    track: EventTrack
+
+    @property
+    def probability(self) -> np.ndarray:
+        """[T] in [0, 1]: the envelope scaled by its largest peak (for display and features)."""
+        top = float(self.envelope.max()) if self.envelope.size else 0.0
+        return (self.envelope / top).astype(np.float32) if top > 0 else np.zeros_like(self.envelope)
+
+
+def detect_in_region(
+    flow: FlowFeatures, box: int | None = None, settings: DetectorSettings | None = None
+) -> DetectedEvents:
+    """Events of the whole picture (``box=None``) or of object box ``box``."""
+    settings = settings or DetectorSettings()
+    envelope = impact_envelope(flow.region(box), flow.cut)
+    peaks = pick_peaks(
+        envelope.astype(np.float64),
+        flow.fps,
+        min_gap=settings.min_gap,
+        delta=settings.delta,
+        noise_sigmas=settings.noise_sigmas,
+        median_window=settings.median_window,
+    )
+    top = float(envelope[peaks].max()) if len(peaks) else 1.0
+    strengths = np.clip(envelope[peaks] / top, 0.0, 1.0) if len(peaks) else np.zeros(0)
+    track = EventTrack.from_times(flow.times[peaks], strengths)
+    return DetectedEvents(flow.times, envelope, track)
+
+
+# -- the events generation follows --------------------------------------------------------------
+
+#: The learned visual onset network's track counts as decisive where at least this share of its
+#: peaks above 0.3 also pass 0.5 and it has at least :data:`_DECISIVE_MIN_PEAKS` of them.
+_DECISIVE_SHARE = 0.75
+_DECISIVE_MIN_PEAKS = 3
+#: Onset-network peaks at least this probable are events.
+ONSET_EVENT_THRESHOLD = 0.5
+
+
+def onsets_are_decisive(probabilities: np.ndarray) -> bool:
+    """Whether a visual onset network's per-frame track is decisive: its peaks are nearly all
+    clearly above one half, as on pictures like those it was trained on. On footage unlike its
+    training data its peaks sit at 0.3–0.6 and it is not trusted (docs/decisions.md)."""
+    peaks, _ = find_peaks(np.concatenate([[0.0], np.asarray(probabilities), [0.0]]), height=0.3)
+    if len(peaks) == 0:
+        return False
+    strong = int((probabilities[peaks - 1] > ONSET_EVENT_THRESHOLD).sum())
+    return strong >= _DECISIVE_MIN_PEAKS and strong / len(peaks) >= _DECISIVE_SHARE
+
+
+@dataclass(frozen=True, eq=False)
+class SourceEvents:
+    """The detected events of one source and which detector gave them: ``"onsets"`` (the
+    model's visual onset network, decisive here) or ``"flow"`` (the optical-flow detector)."""
+
+    track: EventTrack
+    detector: str
+    probability: np.ndarray
+    times: np.ndarray
+
+
+def choose_events(
+    flow: FlowFeatures,
+    onset_probabilities: np.ndarray | None = None,
+    onset_times: np.ndarray | None = None,
+    box: int | None = None,
+    settings: DetectorSettings | None = None,
+) -> SourceEvents:
+    """The events of the whole picture or box ``box``: the visual onset network's peaks where
+    its track is decisive, else the optical-flow detector's."""
+    if onset_probabilities is not None and onsets_are_decisive(onset_probabilities):
+        probs = np.asarray(onset_probabilities, dtype=np.float64)
+        peaks, _ = find_peaks(np.concatenate([[0.0], probs, [0.0]]), height=ONSET_EVENT_THRESHOLD, distance=2)
+        times = np.asarray(onset_times, dtype=np.float64)
+        track = EventTrack.from_times(times[peaks - 1], np.clip(probs[peaks - 1], 0.0, 1.0))
+        return SourceEvents(track, "onsets", probs.astype(np.float32), times)
+    detected = detect_in_region(flow, box, settings)
+    return SourceEvents(detected.track, "flow", detected.probability, detected.times)
+
+
+def detect_events(
+    video: object,
+    start: float,
+    end: float,
+    *,
+    objects: Mapping[str, Sequence[BoxKeyframe]] | None = None,
+    onset_net: VisualOnsetNet | None = None,
+    settings: DetectorSettings | None = None,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> tuple[SourceEvents, dict[str, SourceEvents]]:
+    """The events generation would follow in ``[start, end)`` s of ``video`` (a path or
+    ``VideoFile``): the whole picture's and each object's (by label). ``onset_net``: the
+    model's visual onset network, used where it is decisive (:func:`choose_events`)."""
+    objects = dict(objects or {})
+    keys = list(objects.values())
+    flow = flow_from_video(
+        video, start, end, objects=keys, cancel=cancel, progress=sub_progress(progress, 0, 0.7)
+    )
+    whole_probs = box_probs = times = None
+    if onset_net is not None:
+        frames, times = [], []
+        for t, frame in _frames_at(video, MOTION_FPS, start, end):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            frames.append(grey_small(frame))
+            times.append(t)
+        times = np.asarray(times)
+        boxes = np.stack([boxes_at_times(k, times) for k in keys]) if keys else None
+        whole_probs, box_probs = onset_tracks(onset_net, frames, boxes)
+    progress(1.0, "events")
+    whole = choose_events(flow, whole_probs, times, None, settings)
+    per_object = {
+        label: choose_events(flow, None if box_probs is None else box_probs[k], times, k, settings)
+        for k, label in enumerate(objects)
+    }
+    return whole, per_object
+
+
+def _frames_at(video: object, fps: float, start: float, end: float):  # noqa: ANN202
+    if hasattr(video, "iter_frames"):
+        yield from video.iter_frames(fps, MAX_SIDE, start=start, end=end)  # type: ignore[attr-defined]
+        return
+    from foleystudio.core.media import VideoFile
+
+    with VideoFile(os.fspath(video)) as opened:  # type: ignore[arg-type]
+        yield from opened.iter_frames(fps, MAX_SIDE, start=start, end=end)
