@@ -136,28 +136,25 @@ def grey_for_flow(frame: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
 
 
 def _cell_means(field: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """[rows * cols, 2] mean vector of each grid cell of a flow field [h, w, 2]."""
+    """[rows * cols, 2] mean vector of each grid cell of a flow field [h, w, 2] (area
+    averaging: exact where the cells divide the field, area-weighted at shared pixels)."""
     rows, cols = grid
-    out = np.zeros((rows * cols, 2), np.float32)
-    row_parts = np.array_split(np.arange(field.shape[0]), rows)
-    col_parts = np.array_split(np.arange(field.shape[1]), cols)
-    k = 0
-    for r in row_parts:
-        for c in col_parts:
-            if len(r) and len(c):
-                out[k] = field[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, 2).mean(axis=0)
-            k += 1
-    return out
+    cells = cv2.resize(field, (cols, rows), interpolation=cv2.INTER_AREA)
+    return np.asarray(cells, np.float32).reshape(rows * cols, 2)
 
 
 def _region_stats(
     field: np.ndarray, previous: np.ndarray | None, grid: tuple[int, int]
 ) -> tuple[float, np.ndarray, float, np.ndarray]:
-    speed = np.hypot(field[..., 0], field[..., 1])
-    angle = np.arctan2(-field[..., 1], field[..., 0])  # image y grows down: flip for CCW angles
-    sector = ((angle + np.pi) * (N_DIRECTIONS / (2 * np.pi))).astype(np.int64) % N_DIRECTIONS
+    field = np.ascontiguousarray(field)
+    # cartToPolar's angle is clockwise in image coordinates (y down); negate y for CCW sectors.
+    speed, angle = cv2.cartToPolar(field[..., 0], -field[..., 1])
+    sector = (angle * (N_DIRECTIONS / (2 * np.pi)) + N_DIRECTIONS / 2).astype(np.int64) % N_DIRECTIONS
     hist = np.bincount(sector.ravel(), weights=speed.ravel(), minlength=N_DIRECTIONS) / speed.size
-    change = 0.0 if previous is None else float(np.hypot(*(field - previous).transpose(2, 0, 1)).mean())
+    change = 0.0
+    if previous is not None:
+        diff = field - previous
+        change = float(cv2.magnitude(diff[..., 0], diff[..., 1]).mean())
     return float(speed.mean()), hist.astype(np.float32), change, _cell_means(field, grid)
 
 
@@ -274,10 +271,10 @@ def flow_from_video(
     times: list[float] = []
     span = max(end - start, 1e-9)
     t0 = (first - lead) / fps
-    for t, frame in video.iter_frames(fps, FLOW_SIDE, start=t0, end=end):  # type: ignore[attr-defined]
+    for t, frame in video.iter_frames(fps, FLOW_SIDE, start=t0, end=end, grey=True):  # type: ignore[attr-defined]
         if cancel is not None:
             cancel.raise_if_cancelled()
-        greys.append(grey_for_flow(frame))
+        greys.append(np.ascontiguousarray(frame))
         times.append(float(t))
         progress(0.5 * min(1.0, max(0.0, t - start) / span), "decoding for optical flow")
     previous = greys.pop(0) if lead and len(greys) > 1 else None
