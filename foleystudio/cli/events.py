@@ -44,6 +44,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-model", action="store_true", help="optical-flow detector only")
     p.set_defaults(func=run_detect)
+    a = commands.add_parser(
+        "from-audio",
+        help="an event track from a recording's onsets (claps, 'tk tk', production sound)",
+        description="Write the onsets of a recording (an audio file, or a video's sound) as an event track.",
+    )
+    a.add_argument("recording", help="audio file, or video whose sound is used")
+    a.add_argument("-o", "--out", required=True, help="output file (.json, or .txt for Audacity labels)")
+    a.add_argument(
+        "--offset", type=float, default=0.0, help="video time (s) where the recording starts (default 0)"
+    )
+    a.add_argument("--format", choices=("json", "audacity"), default=None, help="default: from -o's suffix")
+    a.set_defaults(func=run_from_audio)
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give the events file's name")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: output folder does not exist")
+
+
+def run_from_audio(args: argparse.Namespace) -> int:
+    from foleystudio.core.events import write_event_file
+    from foleystudio.core.media import probe, read_audio
+    from foleystudio.ml.onsets import events_from_audio
+
+    path, out = Path(args.recording), Path(args.out)
+    if not path.is_file():
+        raise MediaError("recording does not exist", path)
+    if not (args.offset == args.offset and abs(args.offset) != float("inf")):
+        raise UsageError(f"--offset must be a finite number of seconds, got {args.offset}")
+    _check_out(out)
+    if not probe(path).has_audio:
+        raise MediaError("the file has no sound", path)
+    rate = 16000
+    track = events_from_audio(read_audio(path, rate), rate, offset=args.offset)
+    extra = {"recording": str(path.absolute()), "offset": args.offset}
+    write_event_file(out, track, fmt=args.format, extra=extra)
+    print(f"{out}: {len(track)} events")
+    return 0
 
 
 def run_detect(args: argparse.Namespace) -> int:
@@ -66,10 +106,7 @@ def run_detect(args: argparse.Namespace) -> int:
     if start < 0 or end <= start:
         raise UsageError(f"empty range: start {start} s, end {end} s (video is {info.duration:.3f} s)")
     out = Path(args.out)
-    if out.is_dir():
-        raise UsageError(f"{out}: is a folder; give the events file's name")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: output folder does not exist")
+    _check_out(out)
     fmt = format_of(out, args.format)
     objects = [parse_object(spec, i) for i, spec in enumerate(args.object)]
     labels = [o.label for o in objects]

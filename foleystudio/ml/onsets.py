@@ -20,6 +20,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from foleystudio.core.audio import to_mono
+from foleystudio.core.events import EventTrack
 from foleystudio.errors import UsageError
 
 #: Log compression gain: log1p(GAIN * band magnitude).
@@ -179,3 +180,20 @@ def onset_confidence(wave: np.ndarray, sr: int, onsets: np.ndarray, window: floa
         lo, hi = max(0, centre - half), min(len(x), centre + half)
         out[i] = norm[lo:hi].max() if hi > lo else 0.0
     return out
+
+
+def events_from_audio(
+    wave: np.ndarray, sr: int, *, offset: float = 0.0, noise_sigmas: float = 5.0
+) -> EventTrack:
+    """An event track from a recording (a clap track, a voice going "tk tk", production
+    sound): its onsets (:func:`detect_onsets`; ``noise_sigmas`` 5 because such recordings
+    have a room floor), moved by ``offset`` s onto the video clock, each with strength = its
+    onset envelope peak / the recording's largest."""
+    env, times = onset_envelope(wave, sr)
+    onsets = detect_onsets(wave, sr, noise_sigmas=noise_sigmas)
+    if len(onsets) == 0:
+        return EventTrack()
+    peaks = env[np.searchsorted(times, onsets)]
+    strengths = np.clip(peaks / max(float(peaks.max()), 1e-12), 0.0, 1.0)
+    keep = onsets + offset >= 0
+    return EventTrack.from_times(onsets[keep] + offset, strengths[keep])

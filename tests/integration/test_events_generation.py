@@ -108,3 +108,26 @@ def test_generation_follows_the_given_track_not_the_picture(bounce_video):
         assert onset_f1(onsets, given + 0.2, 0.05)[1] <= 0.4, onsets
     (default,) = engine.generate(GenerationRequest(video=str(bounce_video), end=4.0))
     assert default.events_from in ("flow", "onsets") and len(default.events) >= 3
+
+
+def test_events_from_a_clap_recording(tmp_path, capsys):
+    from foleystudio.core.audio import save_audio
+
+    rate = 48000
+    wave = np.zeros(3 * rate, np.float32)
+    rng = np.random.default_rng(0)
+    claps = [0.5, 1.25, 2.0]
+    gains = [0.8, 0.2, 0.4]
+    for t, g in zip(claps, gains, strict=True):
+        a = round(t * rate)
+        wave[a : a + 960] += g * rng.normal(0, 1, 960).astype(np.float32) * np.exp(-np.arange(960) / 200)
+    wave += 0.001 * rng.normal(0, 1, len(wave)).astype(np.float32)
+    recording = tmp_path / "claps.wav"
+    save_audio(recording, wave, rate)
+    out = tmp_path / "claps.txt"
+    assert main(["events", "from-audio", str(recording), "--offset", "1.5", "-o", str(out)]) == 0
+    track = read_event_file(out)
+    assert onset_f1(track.times, np.array(claps) + 1.5, 0.02)[2] == 1.0
+    assert track.strengths[0] == 1.0 and track.strengths[1] < track.strengths[2] < 1.0
+    assert main(["events", "from-audio", str(tmp_path / "none.wav"), "-o", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
