@@ -16,10 +16,18 @@ def register_onsets(parts: argparse._SubParsersAction) -> None:
     p = parts.add_parser(
         "onsets",
         help="train the visual onset network (per-frame onset probability from the picture)",
-        description="Train on a FoleyWorld corpus (whole frames and each source's box). The run folder "
-        "is resumable; when finished it holds the bundle 'bundle/' that `train flowley --onsets` uses.",
+        description="Train on a FoleyWorld corpus (whole frames and each source's box), or "
+        "self-supervised on any folder of videos with sound (each video's own soundtrack onsets are "
+        "its labels; no annotation). The run folder is resumable; when finished it holds the bundle "
+        "'bundle/' that `train flowley --onsets` and `events detect --model` use.",
     )
-    p.add_argument("--data", required=True, help="FoleyWorld corpus folder")
+    p.add_argument("--data", required=True, help="FoleyWorld corpus folder, or a folder of videos with sound")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="start from this bundle's (or finished run's) visual onset network: adapt the shipped "
+        "detector to your own footage",
+    )
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=16)
@@ -40,14 +48,25 @@ def run_onsets(args: argparse.Namespace) -> int:
     from foleystudio.errors import UsageError
     from foleystudio.ml.device import pick_device
     from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
-    from foleystudio.train.visual_onsets import VisualOnsetTrainSettings, onset_examples, train_visual_onsets
+    from foleystudio.train.visual_onsets import (
+        VisualOnsetTrainSettings,
+        is_foleyworld_corpus,
+        load_trained_onsets,
+        onset_examples,
+        soundtrack_examples,
+        train_visual_onsets,
+    )
 
     if args.steps < 1 or args.batch < 1:
         raise UsageError(f"--steps and --batch must be at least 1, got {args.steps} and {args.batch}")
     settings = VisualOnsetTrainSettings(steps=args.steps, batch_size=args.batch, seed=args.seed)
-    config = VisualOnsetConfig()
-    records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
-    examples = onset_examples(records, config, objects=settings.objects, progress=_progress)
+    init = None if args.init is None else load_trained_onsets(args.init)
+    config = VisualOnsetConfig() if init is None else init.config
+    if is_foleyworld_corpus(args.data):
+        records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
+        examples = onset_examples(records, config, objects=settings.objects, progress=_progress)
+    else:
+        examples = soundtrack_examples(args.data, config, progress=_progress)
     summary = train_visual_onsets(
         examples,
         args.out,
@@ -56,6 +75,7 @@ def run_onsets(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=pick_device(args.device),
         max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+        init=init,
         progress=_progress,
     )
     print(json.dumps(summary, indent=2))

@@ -142,6 +142,69 @@ def onset_examples(
     return out
 
 
+#: Suffixes of the videos a self-supervised run reads from a folder.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+#: Audio onsets of recorded soundtracks are picked 5 robust sigmas above the floor (a room or
+#: crowd floor; the FoleyWorld default of 10 finds nothing in some real clips).
+SOUNDTRACK_NOISE_SIGMAS = 5.0
+
+
+def is_foleyworld_corpus(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is a FoleyWorld corpus (it has ``index.json``)."""
+    return (Path(folder) / "index.json").is_file()
+
+
+def soundtrack_examples(
+    folder: str | os.PathLike[str],
+    config: VisualOnsetConfig,
+    *,
+    val_share: float = 0.1,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback = no_progress,
+) -> list[OnsetExample]:
+    """Self-supervised examples from any folder of videos with sound: each video's whole
+    picture, labelled with the onsets of its own soundtrack (no hand annotation). Videos
+    without sound are skipped; a stable share ``val_share`` of the files (by a hash of the
+    name; at least one when there are two or more) is held out for validation."""
+    import zlib
+
+    from foleystudio.core.media import probe, read_audio
+    from foleystudio.ml.onsets import detect_onsets
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError("data folder does not exist", root)
+    videos = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    keyed = sorted(videos, key=lambda p: zlib.crc32(p.name.encode()))
+    n_val = 0 if len(videos) < 2 else max(1, round(val_share * len(videos)))
+    val_names = {p.name for p in keyed[:n_val]}
+    out: list[OnsetExample] = []
+    for i, path in enumerate(videos):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            info = probe(path)
+            if not (info.has_video and info.has_audio):
+                continue
+            greys = []
+            with VideoFile(path) as video:
+                for _, frame in video.iter_frames(config.fps, MAX_SIDE):
+                    greys.append(grey_small(frame))
+            sound = read_audio(path, 16000, end=len(greys) / config.fps)
+        except FoleyStudioError as exc:
+            raise DataError(f"cannot read video: {exc.problem}", exc.path or path) from exc
+        if not greys:
+            continue
+        onsets = detect_onsets(sound, 16000, noise_sigmas=SOUNDTRACK_NOISE_SIGMAS)
+        split = "val" if path.name in val_names else "train"
+        frames = network_frames(greys, config.size).astype(np.float16)
+        out.append(OnsetExample(path.stem, split, "mix", frames, onsets))
+        progress((i + 1) / len(videos), f"decoding {i + 1}/{len(videos)}")
+    if not any(e.split == "train" for e in out):
+        raise DataError("no videos with sound to learn from", root)
+    return out
+
+
 def _augment(frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random per-example grey gain/offset, inversion and left-right flip of ``[B, T, S, S]``."""
     batch = frames.shape[0]
@@ -210,11 +273,13 @@ def train_visual_onsets(
     resume: bool = False,
     device: torch.device | None = None,
     max_seconds: float | None = None,
+    init: VisualOnsetNet | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> dict[str, Any]:
     """Train on the ``train`` examples, validate on ``val``; returns the run summary. When the
-    run reaches ``settings.steps`` it writes the bundle ``out_dir/bundle``."""
+    run reaches ``settings.steps`` it writes the bundle ``out_dir/bundle``. ``init``: a
+    trained network to start from (fine-tuning; its config is used)."""
     out_dir = Path(out_dir)
     device = device or torch.device("cpu")
     train = [e for e in examples if e.split == "train"]
@@ -222,13 +287,21 @@ def train_visual_onsets(
     if not train:
         raise DataError("no training examples (split 'train')", out_dir)
     torch.manual_seed(settings.seed)
+    if init is not None:
+        config = init.config
     net = VisualOnsetNet(config).to(device)
+    if init is not None:
+        net.load_state_dict(init.state_dict())
     optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     step, elapsed, _ = resume_or_start(out_dir, net, optimizer, resume)
     log = RunLog(out_dir)
     if step == 0:
         log.write(
-            event="start", settings=asdict(settings), config=config.to_dict(), machine=machine_description()
+            event="start",
+            settings=asdict(settings),
+            config=config.to_dict(),
+            machine=machine_description(),
+            fine_tuned=init is not None,
         )
     started = time.monotonic() - elapsed
     pos_weight = torch.tensor(settings.pos_weight, device=device)
@@ -284,11 +357,14 @@ def train_visual_onsets(
 
 
 def load_trained_onsets(run_dir: str | os.PathLike[str]) -> VisualOnsetNet:
-    """The network of a finished ``train onsets`` run (its ``bundle/``) or of a model bundle,
-    in eval mode on the CPU."""
-    folder = Path(run_dir) if is_bundle_folder(run_dir) else Path(run_dir) / BUNDLE_DIR
-    if not folder.is_dir():
-        raise DataError("not a finished visual onset run (no bundle/ in it)", run_dir)
+    """The network of a finished ``train onsets`` run (its ``bundle/``), of a model bundle
+    folder, or of an installed bundle by name (``foleyworld-tiny``), in eval mode on the CPU."""
+    if not Path(run_dir).exists():
+        folder: str | os.PathLike[str] = run_dir  # an installed bundle's name
+    else:
+        folder = Path(run_dir) if is_bundle_folder(run_dir) else Path(run_dir) / BUNDLE_DIR
+        if not Path(folder).is_dir():
+            raise DataError("not a finished visual onset run (no bundle/ in it)", run_dir)
     net = load_from_bundle(load_bundle(folder))
     if net is None:
         raise DataError("the run's bundle has no visual onset network", folder)
