@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "media": "media",
     "features": "features_speed",
     "flow": "flow_speed",
+    "events": "event_following",
     "foleyworld": "foleyworld_speed",
     "generate": "generate_speed",
     "export": "export_speed",
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.errors import FoleyStudioError
 
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    if args.model is not None and args.name not in ("all", "sync", "sources"):
+    if args.model is not None and args.name not in ("all", "sync", "sources", "events"):
         print(
             f"note: --model is used by the sync and sources benchmarks only, not by '{args.name}'",
             file=sys.stderr,
