@@ -46,7 +46,7 @@ from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onset
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
-from foleystudio.ml.scores import sync_score, text_score, total_score
+from foleystudio.ml.scores import event_sync_score, sync_score, text_score, total_score
 from foleystudio.ml.source_mix import load_audio_prompt, perceive_static_sources, target_mix_embeddings
 from foleystudio.ml.ssv2a.io import load_from_bundle
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
@@ -355,11 +355,12 @@ class GenerationEngine:
                         kept, audio, codec.sample_rate, inpaint.start - start, inpaint.end - start
                     )
                 audio = audio.astype(np.float32)
-                scores = {
-                    "sync": sync_score(
-                        audio, codec.sample_rate, feats.motion, box, offset=start - feats.start
-                    )
-                }
+                followed = used_events.get(target, (None, ""))[0]
+                if followed is not None:
+                    sync = event_sync_score(audio, codec.sample_rate, followed, start)
+                else:
+                    sync = sync_score(audio, codec.sample_rate, feats.motion, box, offset=start - feats.start)
+                scores = {"sync": sync}
                 score_text = target_texts.get(target, text_cond)
                 if model.audio is not None and score_text is not None:
                     scores["text"] = text_score(model.audio, audio, score_text["text_pooled"][0])

@@ -1,7 +1,8 @@
 """Candidate scores (DESIGN.md §7.2), each in [0, 1]; higher is better.
 
-- ``sync``: AV-Align between the candidate's audio onsets and the motion-energy peaks of
-  the picture (or of the object's box) — training-free.
+- ``sync``: where the generation followed an event track, the onset F1 (±50 ms) of the
+  candidate's audio onsets against that track (:func:`event_sync_score`); otherwise AV-Align
+  between its onsets and the motion-energy peaks of the picture (or of the object's box).
 - ``text``: cosine between the candidate's audio embedding and the prompt's CLIP text
   embedding, mapped from [-1, 1] to [0, 1]; needs a bundle with an audio encoder trained
   into CLIP's text space.
@@ -18,9 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from foleystudio.core.events import EventTrack
 from foleystudio.ml.encoders.audio import AudioEncoder
 from foleystudio.ml.encoders.motion import MOTION_FPS, MotionFeatures
-from foleystudio.ml.metrics import av_align, video_motion_peaks
+from foleystudio.ml.metrics import av_align, onset_f1, video_motion_peaks
 from foleystudio.ml.onsets import detect_onsets
 
 
@@ -34,6 +36,19 @@ def sync_score(
     if len(peaks) == 0 and len(onsets) == 0:
         return 1.0
     return float(av_align(onsets, peaks, MOTION_FPS))
+
+
+#: Tolerance (s) of the event sync score.
+EVENT_TOLERANCE_S = 0.05
+
+
+def event_sync_score(audio: np.ndarray, sample_rate: int, track: EventTrack, start: float) -> float:
+    """Onset F1 (±50 ms) of ``audio`` (placed at ``start`` s on the video clock) against the
+    events of ``track`` inside the audio's span; 1 when both have none."""
+    end = start + len(audio) / sample_rate
+    events = track.within(start, end).times
+    onsets = detect_onsets(audio, sample_rate) + start
+    return float(onset_f1(onsets, events, EVENT_TOLERANCE_S)[2])
 
 
 def text_score(encoder: AudioEncoder, audio: np.ndarray, text_embedding: torch.Tensor) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from foleystudio.core.events import (
@@ -99,3 +100,22 @@ def test_request_carries_events_through_json():
     data = json.loads(json.dumps(request.to_dict()))
     assert GenerationRequest.from_dict(data) == request
     assert GenerationRequest.from_dict({"video": "v.mp4"}).events == ()
+
+
+def test_event_sync_score_prefers_sound_on_the_track():
+    from foleystudio.ml.scores import event_sync_score
+
+    rate = 16000
+    track = EventTrack.from_times([2.5, 3.0, 3.75])
+
+    def clicks(times, start):
+        wave = np.zeros(2 * rate, np.float32)
+        for t in times:
+            a = round((t - start) * rate)
+            wave[a : a + 160] = 0.5 * np.exp(-np.arange(160) / 40.0)
+        return wave
+
+    on = event_sync_score(clicks([2.5, 3.0, 3.75], 2.0), rate, track, start=2.0)
+    off = event_sync_score(clicks([2.7, 3.2, 3.55], 2.0), rate, track, start=2.0)
+    assert on == pytest.approx(1.0) and off == 0.0
+    assert event_sync_score(np.zeros(rate, np.float32), rate, EventTrack(), start=0.0) == 1.0
