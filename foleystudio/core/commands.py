@@ -26,12 +26,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from foleystudio.core.boxes import BoxKeyframe
+from foleystudio.core.events import EventTrack, SoundEvent
 from foleystudio.core.project import Clip, GenerationSettings, Project, Track, new_id
+from foleystudio.core.requests import WHOLE_PICTURE
 from foleystudio.core.sources import ObjectSource, Source
 from foleystudio.errors import UsageError
 
 #: Two keyframes closer than this (seconds) are the same keyframe.
 KEYFRAME_TIME_TOLERANCE = 1e-6
+#: Two event times closer than this (seconds) name the same event.
+EVENT_TIME_TOLERANCE = 1e-6
 #: The shortest clip a trim or split may leave (seconds; 1 ms).
 MIN_CLIP_DURATION = 1e-3
 
@@ -43,6 +47,8 @@ MERGE_CLIP_GAIN = 4
 MERGE_BOX_KEYFRAME = 5
 MERGE_IN_OUT = 6
 MERGE_SETTINGS = 7
+MERGE_MOVE_EVENTS = 8
+MERGE_SCALE_EVENTS = 9
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -473,12 +479,13 @@ class AddSource(Command):
 
 
 class RemoveSource(Command):
-    """Remove a source; tracks linked to it are unlinked (their clips stay). Undo relinks."""
+    """Remove a source and its event track; tracks linked to it are unlinked (their clips
+    stay). Undo relinks and restores the events."""
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
         self.text = "Remove source"
-        self._removed: tuple[int, Source, list[str]] | None = None
+        self._removed: tuple[int, Source, list[str], EventTrack | None] | None = None
 
     def apply(self, project: Project) -> None:
         index = _source_index(project, self.source_id)
@@ -487,16 +494,19 @@ class RemoveSource(Command):
         for track in project.tracks:
             if track.id in linked:
                 track.source_id = None
-        self._removed = (index, source, linked)
+        events = project.events.pop(self.source_id, None)
+        self._removed = (index, source, linked, events)
         self.text = f"Remove {_source_name(source)}"
 
     def revert(self, project: Project) -> None:
         assert self._removed is not None, "revert before apply"
-        index, source, linked = self._removed
+        index, source, linked, events = self._removed
         project.sources.insert(index, source)
         for track in project.tracks:
             if track.id in linked:
                 track.source_id = self.source_id
+        if events is not None:
+            project.events[self.source_id] = events
 
 
 class ReplaceSource(Command):
@@ -579,6 +589,224 @@ class RemoveBoxKeyframe(Command):
     def revert(self, project: Project) -> None:
         assert self._old is not None, "revert before apply"
         project.sources[_source_index(project, self.source_id)] = self._old
+
+
+# --- event tracks ------------------------------------------------------------------------
+def _event_target(project: Project, target: str) -> str:
+    """``target`` if it can have an event track: ``WHOLE_PICTURE`` or an object source's id."""
+    if target == WHOLE_PICTURE:
+        return target
+    _object_source(project, target)
+    return target
+
+
+def _event_target_name(project: Project, target: str) -> str:
+    if target == WHOLE_PICTURE:
+        return "the picture"
+    source = next((s for s in project.sources if s.id == target), None)
+    return f"'{source.label}'" if source is not None and source.label else "the object"
+
+
+def _event_indices(track: EventTrack, times: Sequence[float]) -> list[int]:
+    """Indices of the events at ``times`` (each time names a different event, within
+    :data:`EVENT_TIME_TOLERANCE`); :class:`UsageError` if one is not there."""
+    taken: set[int] = set()
+    for t in times:
+        index = next(
+            (
+                i
+                for i, e in enumerate(track.events)
+                if i not in taken and abs(e.time - t) <= EVENT_TIME_TOLERANCE
+            ),
+            None,
+        )
+        if index is None:
+            raise UsageError(f"no event at {t:.3f} s")
+        taken.add(index)
+    return sorted(taken)
+
+
+def _event_times(times: Sequence[float], what: str = "event time") -> tuple[float, ...]:
+    values = tuple(_finite(t, what) for t in times)
+    if not values:
+        raise UsageError("no events given")
+    return values
+
+
+class EventEdit(Command):
+    """Base of the event-track edits: ``edit(project, track)`` returns the new track of
+    ``target`` (an object source's id or ``WHOLE_PICTURE``; a source without a track edits
+    an empty one), or None to drop the track.
+
+    Revert restores the track (or its absence) exactly. Merged commands (one gesture) are
+    replayed in order on redo, each from the track the previous one left.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = str(target)
+        self._old: tuple[bool, EventTrack | None] | None = None
+        self._chain: list[EventEdit] = []
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack | None:
+        raise NotImplementedError
+
+    def _apply_one(self, project: Project) -> None:
+        _event_target(project, self.target)
+        old = project.events.get(self.target)
+        new = self.edit(project, old if old is not None else EventTrack())
+        if new is None:
+            project.events.pop(self.target, None)
+        else:
+            project.events[self.target] = new
+
+    def apply(self, project: Project) -> None:
+        old = (self.target in project.events, project.events.get(self.target))
+        self._apply_one(project)
+        self._old = old
+        try:
+            for later in self._chain:
+                later._apply_one(project)
+        except BaseException:
+            self.revert(project)
+            raise
+
+    def revert(self, project: Project) -> None:
+        assert self._old is not None, "revert before apply"
+        had, track = self._old
+        if had:
+            assert track is not None
+            project.events[self.target] = track
+        else:
+            project.events.pop(self.target, None)
+
+    def merge(self, other: Command) -> bool:
+        if type(other) is type(self) and isinstance(other, EventEdit) and other.target == self.target:
+            self._chain.append(other)
+            return True
+        return False
+
+
+class SetEventTrack(EventEdit):
+    """Set a source's whole event track (detection, import), or with ``start``/``end`` (s)
+    replace only the events in ``[start, end)``: the events of ``track`` inside the range
+    take the place of those there, and the events outside it stay. ``track=None`` without a
+    range drops the source's track (generation then uses the detector's events)."""
+
+    def __init__(
+        self,
+        target: str,
+        track: EventTrack | None,
+        start: float | None = None,
+        end: float | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(target)
+        if track is not None and not isinstance(track, EventTrack):
+            raise UsageError(f"expected an event track, got {type(track).__name__}")
+        self.start = None if start is None else _time(start, "range start")
+        self.end = None if end is None else _time(end, "range end")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise UsageError(f"range end ({self.end} s) must be after its start ({self.start} s)")
+        if track is None and (self.start is not None or self.end is not None):
+            track = EventTrack()  # clearing a range = replacing it with nothing
+        self.track = track
+        ranged = self.start is not None or self.end is not None
+        self.text = text or (
+            "Clear events" if track is None else "Replace events in range" if ranged else "Set events"
+        )
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack | None:
+        if self.track is None:
+            return None
+        if self.start is None and self.end is None:
+            return self.track
+        lo = 0.0 if self.start is None else self.start
+        hi = math.inf if self.end is None else self.end
+        kept = tuple(e for e in track.events if not lo <= e.time < hi)
+        return EventTrack(kept + self.track.within(lo, hi).events)
+
+    def merge(self, other: Command) -> bool:
+        return False
+
+
+class AddEvent(EventEdit):
+    """Add one event at ``time`` s with ``strength`` in [0, 1]."""
+
+    def __init__(self, target: str, time: float, strength: float = 1.0) -> None:
+        super().__init__(target)
+        self.event = SoundEvent(_time(time, "event time"), _finite(strength, "event strength"))
+        self.text = "Add event"
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack:
+        return EventTrack((*track.events, self.event))
+
+    def merge(self, other: Command) -> bool:
+        return False
+
+
+class RemoveEvents(EventEdit):
+    """Remove the events at ``times`` (s) of a source's track."""
+
+    def __init__(self, target: str, times: Sequence[float]) -> None:
+        super().__init__(target)
+        self.times = _event_times(times)
+        self.text = "Delete event" if len(self.times) == 1 else f"Delete {len(self.times)} events"
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack:
+        gone = set(_event_indices(track, self.times))
+        return EventTrack(tuple(e for i, e in enumerate(track.events) if i not in gone))
+
+    def merge(self, other: Command) -> bool:
+        return False
+
+
+class MoveEvents(EventEdit):
+    """Move the events at ``times`` by ``delta`` s (snapping is the caller's); none may land
+    before 0. Moves of one source within a gesture merge."""
+
+    merge_id = MERGE_MOVE_EVENTS
+
+    def __init__(self, target: str, times: Sequence[float], delta: float) -> None:
+        super().__init__(target)
+        self.times = _event_times(times)
+        self.delta = _finite(delta, "event move")
+        self.text = "Move event" if len(self.times) == 1 else f"Move {len(self.times)} events"
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack:
+        moved = set(_event_indices(track, self.times))
+        earliest = min(track.events[i].time for i in moved)
+        if earliest + self.delta < 0:
+            raise UsageError(f"the move would put an event {-(earliest + self.delta):.3f} s before the start")
+        return EventTrack(
+            tuple(
+                SoundEvent(max(e.time + self.delta, 0.0), e.strength) if i in moved else e
+                for i, e in enumerate(track.events)
+            )
+        )
+
+
+class ScaleEventStrengths(EventEdit):
+    """Multiply the strengths of the events at ``times`` by ``factor`` (>= 0), capped at 1.
+    Scalings of one source within a gesture merge."""
+
+    merge_id = MERGE_SCALE_EVENTS
+
+    def __init__(self, target: str, times: Sequence[float], factor: float) -> None:
+        super().__init__(target)
+        self.times = _event_times(times)
+        self.factor = _finite(factor, "strength factor")
+        if self.factor < 0:
+            raise UsageError(f"a strength factor must be >= 0, got {self.factor}")
+        self.text = "Event strength" if len(self.times) == 1 else f"Strength of {len(self.times)} events"
+
+    def edit(self, project: Project, track: EventTrack) -> EventTrack:
+        scaled = set(_event_indices(track, self.times))
+        return EventTrack(
+            tuple(
+                SoundEvent(e.time, min(e.strength * self.factor, 1.0)) if i in scaled else e
+                for i, e in enumerate(track.events)
+            )
+        )
 
 
 # --- project-wide ------------------------------------------------------------------------
@@ -776,18 +1004,24 @@ class UndoStack:
 
 __all__ = [
     "AddClip",
+    "AddEvent",
     "AddSource",
     "AddTrack",
     "Command",
     "CommandGroup",
+    "EventEdit",
     "MoveClip",
+    "MoveEvents",
     "RemoveBoxKeyframe",
     "RemoveClip",
+    "RemoveEvents",
     "RemoveSource",
     "RemoveTrack",
     "ReplaceSource",
+    "ScaleEventStrengths",
     "SetBoxKeyframe",
     "SetClipGain",
+    "SetEventTrack",
     "SetInOut",
     "SetSettings",
     "SetTrackProperty",

@@ -8,13 +8,20 @@ joins the text sources into its prompt, so the request's own ``text`` stays empt
 covers the object's own time range (or in/out) with that object alone, ``per_source=True``,
 so the stem lands on its track; "range" regenerates in/out inside the selected clip, keeping
 the clip's audio outside it as inpainting context.
+
+Event tracks (issue 15): the request carries the project's event track of every target the
+engine will generate for — each object source of the request, or, when the request has no
+object source, the whole picture (``WHOLE_PICTURE``), as the engine picks its targets — so a
+(re)generation follows the user's edited events. Tracks go whole: the engine reads the part
+inside the range it generates (with range inpainting that is the clip's whole render).
 """
 
 from __future__ import annotations
 
+from foleystudio.core.events import EventTrack
 from foleystudio.core.project import Project
-from foleystudio.core.requests import GenerationRequest, InpaintContext
-from foleystudio.core.sources import ObjectSource
+from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest, InpaintContext
+from foleystudio.core.sources import ObjectSource, Source
 from foleystudio.errors import UsageError
 
 
@@ -79,4 +86,13 @@ def build_request(
         inpaint=inpaint,
         cycle_iters=s.cycle_iters,
         cycle_samples=s.cycle_samples,
+        events=request_events(project, sources),
     )
+
+
+def request_events(project: Project, sources: tuple[Source, ...]) -> tuple[tuple[str, EventTrack], ...]:
+    """The project's event tracks of the targets a request with ``sources`` generates for:
+    its object sources (by id), else the whole picture."""
+    objects = [s.id for s in sources if isinstance(s, ObjectSource)]
+    targets = objects if objects else [WHOLE_PICTURE]
+    return tuple((t, project.events[t]) for t in targets if t in project.events)

@@ -4,6 +4,13 @@ This module is the in-memory model and its JSON form (schema versioned). Reading
 bundles on disk (atomic saves, backups, autosave, relative paths) is ``core/bundle.py``; edits
 go through ``core/commands.py`` so they can be undone.
 
+Event tracks (issue 15): ``Project.events`` maps a sound source to the
+:class:`~foleystudio.core.events.EventTrack` generation must follow: an object source by its
+id, the whole picture by :data:`~foleystudio.core.requests.WHOLE_PICTURE` (``""``). A source
+without an entry has no track of its own (generation uses the detector's events); an entry
+with no events is followed as given (no events). Projects written before events existed
+load with none.
+
 Units: times in seconds (float, video time, 0 = first frame); gain in dB; pan in [-1, 1]
 (-1 left, +1 right); frame rates are exact fractions; paths in memory are absolute.
 """
@@ -15,9 +22,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from foleystudio.core.events import EventTrack
 from foleystudio.core.sources import Source, source_from_dict, source_to_dict
 from foleystudio.core.timebase import parse_rate
-from foleystudio.errors import FoleyStudioError, ProjectError
+from foleystudio.errors import FoleyStudioError, ProjectError, UsageError
 
 SCHEMA_NAME = "foleystudio.project"
 SCHEMA_VERSION = 1
@@ -105,6 +113,8 @@ class Project:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     in_point: float | None = None
     out_point: float | None = None
+    #: Event track per source: object source id, or ``WHOLE_PICTURE`` for the whole frame.
+    events: dict[str, EventTrack] = field(default_factory=dict)
 
     # --- lookups -------------------------------------------------------------------------
     def track(self, track_id: str) -> Track:
@@ -131,6 +141,10 @@ class Project:
             if source.id == source_id:
                 return source
         raise ProjectError(f"no source with id {source_id!r}")
+
+    def event_track(self, target: str) -> EventTrack | None:
+        """The event track of an object source (its id) or of ``WHOLE_PICTURE``, if it has one."""
+        return self.events.get(target)
 
     def next_colour(self) -> str:
         return TRACK_COLOURS[len(self.tracks) % len(TRACK_COLOURS)]
@@ -192,6 +206,7 @@ class Project:
                 }
                 for t in self.tracks
             ],
+            "events": {target: track.to_dict() for target, track in self.events.items()},
         }
 
     @classmethod
@@ -249,6 +264,13 @@ class Project:
                         clips=clips,
                     )
                 )
+            events_data = data.get("events") or {}
+            if not isinstance(events_data, dict):
+                raise UsageError("'events' must map sources to event tracks")
+            events = {
+                str(target): EventTrack.from_data(track, f"events of {target or 'the picture'}")
+                for target, track in events_data.items()
+            }
             return cls(
                 name=str(data.get("name", "Untitled")),
                 video=None if data.get("video") is None else absp(data["video"]),
@@ -261,6 +283,7 @@ class Project:
                 settings=settings,
                 in_point=data.get("in_point"),
                 out_point=data.get("out_point"),
+                events=events,
             )
         except FoleyStudioError as exc:
             raise ProjectError(f"malformed project: {exc.problem}", path) from exc

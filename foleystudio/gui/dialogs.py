@@ -29,6 +29,7 @@ from foleystudio.core.media import VIDEO_SUFFIXES
 
 VIDEO_FILTER = "Video (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
 AUDIO_FILTER = "Audio (" + " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES)) + ");;All files (*)"
+EVENTS_FILTER = "Event tracks (*.json *.txt);;JSON (*.json);;Audacity labels (*.txt *.labels);;All files (*)"
 
 #: Export choices offered when ``foleystudio.export`` does not say (it normally does).
 DEFAULT_RATES = (44100, 48000, 96000)
@@ -90,6 +91,14 @@ class Prompts:
 
     def import_audio(self) -> Path | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Import audio", "", AUDIO_FILTER)
+        return Path(path) if path else None
+
+    def open_events(self) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Import events", "", EVENTS_FILTER)
+        return Path(path) if path else None
+
+    def save_events(self, suggestion: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export events", suggestion, EVENTS_FILTER)
         return Path(path) if path else None
 
     def export_options(
@@ -216,8 +225,9 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>Home / End</b></td><td>start / end</td></tr>
 <tr><td><b>I / O</b></td><td>set in / out point; <b>Alt+X</b> clears them</td></tr>
 <tr><td><b>S</b></td><td>split the selected clip (or all clips) at the playhead</td></tr>
-<tr><td><b>Delete</b></td><td>delete the selected clip (or source)</td></tr>
-<tr><td><b>N</b></td><td>snapping on / off</td></tr>
+<tr><td><b>Delete</b></td><td>delete the selected events, clip (or source)</td></tr>
+<tr><td><b>N</b></td><td>snapping on / off (events snap to frames)</td></tr>
+<tr><td><b>Ctrl+Shift+D</b></td><td>detect events (in/out range, or the whole clip)</td></tr>
 <tr><td><b>+ / −</b>, Ctrl+wheel</td><td>zoom the timeline</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo</td></tr>
 <tr><td><b>Ctrl+S</b></td><td>save</td></tr>
@@ -225,4 +235,8 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>Ctrl+E</b></td><td>export</td></tr>
 </table>
 <p>In the viewer: drag on the picture to draw an object box; drag a box to move it, its
-edges or corners to resize; each change is a keyframe at the playhead.</p>"""
+edges or corners to resize; each change is a keyframe at the playhead.</p>
+<p>In an event lane (under an object's track; the picture's is last): click to add an
+event; drag a marker to move the selection; Ctrl+drag up/down scales strengths; drag on
+empty lane to select several (Shift adds); right-click to detect again, import or
+export.</p>"""

@@ -9,6 +9,12 @@ Decisions: a video opened without a project gets a bundle in the user folder
 (``$FOLEYSTUDIO_USER_DIR/untitled/``, or the platform's app-data folder) so renders and
 autosaves have a home from the first edit; "Save As" copies that bundle's renders to the
 chosen place and points the clips at the copies.
+
+Event tracks (issue 15): the selection also holds selected events — one source's, named by
+their times (events are values, not objects with ids). Selecting events deselects the clip
+(and selects their object, so "Regenerate Object" takes it); selecting a clip or another
+source deselects the events, so Delete acts on what was picked last. An undo that takes a
+selected event away drops it from the selection.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from PySide6.QtGui import QUndoStack
 from foleystudio.core import bundle as bundles
 from foleystudio.core import commands as cmd
 from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.events import EventTrack, read_event_file, write_event_file
 from foleystudio.core.media import MediaInfo, probe
 from foleystudio.core.paths import user_dir
 from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
-from foleystudio.core.requests import Candidate, rank_candidates
+from foleystudio.core.requests import WHOLE_PICTURE, Candidate, rank_candidates
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
 from foleystudio.core.timebase import timecode_at, uses_drop_frame
 from foleystudio.errors import FoleyStudioError, UsageError
@@ -39,6 +46,8 @@ from foleystudio.gui.undo import UndoCommand
 
 #: Marks an argument of :meth:`Document.select` left as it is.
 _KEEP: Any = object()
+#: The colour of the whole picture's events (object sources use their track's colour).
+PICTURE_EVENTS_COLOUR = "#9fb0c4"
 
 
 def untitled_bundle_path(stem: str) -> Path:
@@ -84,6 +93,9 @@ class Document(QObject):
         self.selected_source_id: str | None = None
         self.selected_track_id: str | None = None
         self.selected_clip_id: str | None = None
+        #: Selected events: the source (``WHOLE_PICTURE`` or an object id) and their times.
+        self.selected_event_target: str | None = None
+        self.selected_event_times: tuple[float, ...] = ()
         self.candidates: list[Candidate] = []
         self._merge_session = 0
 
@@ -132,6 +144,7 @@ class Document(QObject):
                 self.media = probe(project.video)
         self.playhead = 0.0
         self.selected_source_id = self.selected_track_id = self.selected_clip_id = None
+        self.selected_event_target, self.selected_event_times = None, ()
         self.candidates = []
         self.undo_stack.setClean()
         self.project_replaced.emit()
@@ -266,10 +279,14 @@ class Document(QObject):
         """Change the selection (ids or None); arguments left out stay as they are."""
         if source_id is not _KEEP:
             self.selected_source_id = source_id
+            if source_id is not None and source_id != self.selected_event_target:
+                self.selected_event_target, self.selected_event_times = None, ()
         if track_id is not _KEEP:
             self.selected_track_id = track_id
         if clip_id is not _KEEP:
             self.selected_clip_id = clip_id
+            if clip_id is not None:
+                self.selected_event_target, self.selected_event_times = None, ()
         self.selection_changed.emit()
 
     def _prune_selection(self) -> None:
@@ -283,6 +300,19 @@ class Document(QObject):
             c.id != self.selected_clip_id for t in project.tracks for c in t.clips
         ):
             self.selected_clip_id, pruned = None, True
+        target = self.selected_event_target
+        if target is not None:
+            track = project.events.get(target)
+            kept = tuple(
+                t
+                for t in self.selected_event_times
+                if track is not None
+                and any(abs(e.time - t) <= cmd.EVENT_TIME_TOLERANCE for e in track.events)
+            )
+            if kept != self.selected_event_times:
+                self.selected_event_times, pruned = kept, True
+            if not kept:
+                self.selected_event_target = None
         if pruned:
             self.selection_changed.emit()
 
@@ -396,7 +426,11 @@ class Document(QObject):
         self.push(cmd.RemoveClip(clip_id))
 
     def delete_selection(self) -> bool:
-        """Delete the selected clip, else the selected source; False when nothing is selected."""
+        """Delete the selected events, else the selected clip, else the selected source;
+        False when nothing is selected."""
+        if self.selected_event_target is not None and self.selected_event_times:
+            self.remove_events(self.selected_event_target, self.selected_event_times)
+            return True
         if self.selected_clip_id:
             self.remove_clip(self.selected_clip_id)
             return True
@@ -453,6 +487,126 @@ class Document(QObject):
         self.push_group(f"Import '{Path(path).name}'", commands)
         self.select(clip_id=clip.id, track_id=track_id)
         return clip
+
+    # --- event tracks (issue 15) ---------------------------------------------------------
+    def event_targets(self) -> list[str]:
+        """The sources that can have an event track: the whole picture (with a video) and
+        each object source, in the project's order."""
+        objects = [s.id for s in self.project.sources if isinstance(s, ObjectSource)]
+        return ([WHOLE_PICTURE] if self.project.video else []) + objects
+
+    def event_label(self, target: str) -> str:
+        if target == WHOLE_PICTURE:
+            return "Picture"
+        source = next((s for s in self.project.sources if s.id == target), None)
+        return source.label if source is not None else "object"
+
+    def event_colour(self, target: str) -> str:
+        """The colour a source's events are drawn in: the source's colour."""
+        return PICTURE_EVENTS_COLOUR if target == WHOLE_PICTURE else self.source_colour(target)
+
+    def event_track(self, target: str) -> EventTrack:
+        """The source's event track (an empty one when it has none)."""
+        return self.project.events.get(target) or EventTrack()
+
+    def has_event_track(self, target: str) -> bool:
+        """Whether the source has a track of its own (else generation uses the detector's)."""
+        return target in self.project.events
+
+    def select_events(self, target: str | None, times: Sequence[float] = ()) -> None:
+        """Select the events at ``times`` of one source (None or no times: no events); the
+        clip selection goes, and an object's events select that object."""
+        times = tuple(float(t) for t in times) if target is not None else ()
+        self.selected_event_target = target if times else None
+        self.selected_event_times = times
+        if times:
+            self.selected_clip_id = None
+            if any(s.id == target for s in self.project.sources):
+                self.selected_source_id = target  # so "Regenerate Object" takes these events' object
+        self.selection_changed.emit()
+
+    def selected_events(self, target: str) -> tuple[float, ...]:
+        """The selected event times of ``target`` (empty when its events are not selected)."""
+        return self.selected_event_times if self.selected_event_target == target else ()
+
+    def set_event_track(
+        self,
+        target: str,
+        track: EventTrack | None,
+        start: float | None = None,
+        end: float | None = None,
+        text: str | None = None,
+    ) -> None:
+        """Set (or, with ``start``/``end``, replace the range of) a source's track; None
+        without a range drops it."""
+        self.push(cmd.SetEventTrack(target, track, start, end, text))
+
+    def add_event(self, target: str, time: float, strength: float = 1.0) -> None:
+        """Add an event at ``time`` s; it becomes the selected event."""
+        self.push(cmd.AddEvent(target, time, strength))
+        self.select_events(target, [time])
+
+    def remove_events(self, target: str, times: Sequence[float]) -> None:
+        self.push(cmd.RemoveEvents(target, list(times)))
+        self.select_events(None)
+
+    def move_events(
+        self, target: str, times: Sequence[float], delta: float, merge_session: int | None = None
+    ) -> None:
+        """Move the events at ``times`` by ``delta`` s; the selection follows them."""
+        if delta == 0 or not times:
+            return
+        self.push(cmd.MoveEvents(target, list(times), delta), merge_session)
+        self.select_events(target, [t + delta for t in times])
+
+    def scale_event_strengths(
+        self, target: str, times: Sequence[float], factor: float, merge_session: int | None = None
+    ) -> None:
+        if factor == 1 or not times:
+            return
+        self.push(cmd.ScaleEventStrengths(target, list(times), factor), merge_session)
+
+    def detection_range(self, use_in_out: bool = True) -> tuple[float, float, bool]:
+        """``(start, end, ranged)`` s that detection covers: the in/out range when one is set
+        and ``use_in_out`` (``ranged``: only that range of the tracks is replaced), else the
+        whole clip."""
+        project = self.project
+        length = project.duration or project.length
+        ranged = use_in_out and (project.in_point is not None or project.out_point is not None)
+        if not ranged:
+            return 0.0, length, False
+        start = project.in_point or 0.0
+        end = project.out_point if project.out_point is not None else length
+        return start, end, True
+
+    def apply_detected_events(
+        self, tracks: dict[str, EventTrack], start: float | None = None, end: float | None = None
+    ) -> None:
+        """Detected tracks as one undo step: each replaces its source's events in
+        ``[start, end)``, or its whole track without a range."""
+        targets = [t for t in tracks if t == WHOLE_PICTURE or any(s.id == t for s in self.project.sources)]
+        if not targets:
+            return
+        ranged = start is not None or end is not None
+        text = (
+            f"Detect events {start or 0.0:.2f}–{end:.2f} s" if ranged and end is not None else "Detect events"
+        )
+        self.push_group(text, [cmd.SetEventTrack(t, tracks[t], start, end, text) for t in targets])
+        if self.selected_event_target in targets:
+            self.select_events(None)
+
+    def import_events(self, target: str, path: str | os.PathLike[str]) -> EventTrack:
+        """Replace a source's track by a JSON or Audacity-labels file (one undo step)."""
+        track = read_event_file(path)
+        self.set_event_track(target, track, text=f"Import events '{Path(path).name}'")
+        self.message.emit(f"Imported {len(track)} events from {Path(path).name}")
+        return track
+
+    def export_events(self, target: str, path: str | os.PathLike[str]) -> Path:
+        """Write a source's track as JSON or Audacity labels (``.txt``)."""
+        written = write_event_file(path, self.event_track(target))
+        self.message.emit(f"Exported {len(self.event_track(target))} events to {written.name}")
+        return written
 
     def _bundle(self) -> Path:
         """The bundle folder renders go to; :class:`UsageError` before a video is open."""

@@ -4,17 +4,25 @@
 on the model worker thread, and keeps it for the next generations; if the engine cannot be
 imported the reason is reported plainly and everything else keeps working. The request for
 what the user asked is :func:`foleystudio.core.generation_requests.build_request` (no Qt).
+
+Event detection (issue 15) runs here too (:func:`detect_source_events`), on the model worker:
+``ml.event_detector.detect_events`` with the project model's visual onset network (as the
+engine would use it), or the optical-flow detector alone when the model cannot be loaded.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from foleystudio.core.jobs import CancelToken, ProgressCallback
-from foleystudio.core.requests import Candidate, GenerationRequest
-from foleystudio.errors import GenerationError
+from foleystudio.core.boxes import BoxKeyframe
+from foleystudio.core.events import EventTrack
+from foleystudio.core.jobs import CancelToken, ProgressCallback, sub_progress
+from foleystudio.core.requests import WHOLE_PICTURE, Candidate, GenerationRequest
+from foleystudio.errors import FoleyStudioError, GenerationError
 
 if TYPE_CHECKING:
     from foleystudio.ml.engine import GenerationEngine
@@ -83,3 +91,68 @@ class EngineHolder:
         candidates = list(engine.generate(request, progress, cancel))
         self._model_name = engine.model(request.model).name  # loaded by now: no second load
         return candidates
+
+    def onset_net(self, model: str, device: str = "auto") -> tuple[Any, str]:
+        """The visual onset network of ``model`` (None if it has none), and a note: empty, or
+        why the optical-flow detector is used alone (the model cannot be loaded)."""
+        try:
+            return self.get(device).model(model).onsets, ""
+        except (FoleyStudioError, ImportError, OSError) as exc:
+            return None, f"model {model!r} not loaded ({exc}); optical-flow detector only"
+
+
+@dataclass(frozen=True)
+class DetectedTracks:
+    """Detected event tracks by target (``WHOLE_PICTURE`` or an object source's id) over
+    ``[start, end)`` s, with each one's detector (``"onsets"`` or ``"flow"``)."""
+
+    tracks: dict[str, EventTrack]
+    detectors: dict[str, str]
+    start: float
+    end: float
+    note: str = ""
+
+
+def detect_source_events(
+    engines: EngineHolder | None,
+    video: str,
+    start: float,
+    end: float,
+    targets: Sequence[str],
+    objects: Mapping[str, Sequence[BoxKeyframe]],
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    *,
+    model: str = "foleyworld-tiny",
+    device: str = "auto",
+) -> DetectedTracks:
+    """Run the event detector over ``[start, end)`` s for ``targets`` (``objects`` gives the
+    box keyframes of each object target). ``engines=None`` uses the optical-flow detector."""
+    try:
+        from foleystudio.ml.event_detector import detect_events
+    except ImportError as exc:
+        raise GenerationError(
+            f"event detection is unavailable: the detector cannot be imported ({exc})"
+        ) from exc
+    progress(0.0, "loading the model")
+    onset_net, note = (None, "") if engines is None else engines.onset_net(model, device)
+    cancel.raise_if_cancelled()
+    boxes = {t: objects[t] for t in targets if t != WHOLE_PICTURE}
+    whole, per_object = detect_events(
+        video,
+        start,
+        end,
+        objects=boxes,
+        onset_net=onset_net,
+        cancel=cancel,
+        progress=sub_progress(progress, 0.05, 1.0),
+    )
+    found = {WHOLE_PICTURE: whole, **per_object}
+    chosen = {t: found[t] for t in targets if t in found}
+    return DetectedTracks(
+        tracks={t: e.track for t, e in chosen.items()},
+        detectors={t: e.detector for t, e in chosen.items()},
+        start=start,
+        end=end,
+        note=note,
+    )

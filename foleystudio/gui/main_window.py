@@ -31,13 +31,13 @@ from foleystudio.core import bundle as bundles
 from foleystudio.core.generation_requests import build_request
 from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
-from foleystudio.core.requests import Candidate
-from foleystudio.errors import FoleyStudioError
+from foleystudio.core.requests import WHOLE_PICTURE, Candidate
+from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.gui.candidates import CandidatesPanel
 from foleystudio.gui.dialogs import SHORTCUTS_HELP, Prompts
 from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import dropped_paths, kind_of
-from foleystudio.gui.generation import ENGINE_MODULE, EngineHolder
+from foleystudio.gui.generation import ENGINE_MODULE, DetectedTracks, EngineHolder, detect_source_events
 from foleystudio.gui.inspector import Inspector
 from foleystudio.gui.playback_control import PlaybackController
 from foleystudio.gui.timeline import TimelinePanel
@@ -184,6 +184,13 @@ class MainWindow(QMainWindow):
         self.act_generate = self._action("&Generate", lambda: self.generate("all"), "Ctrl+G")
         self.act_regen_object = self._action("Regenerate &Object", lambda: self.generate("object"))
         self.act_regen_range = self._action("Regenerate &Range", lambda: self.generate("range"))
+        self.act_detect_events = self._action(
+            "&Detect Events",
+            lambda: self.detect_events(),
+            "Ctrl+Shift+D",
+            "Detect the events of the picture and every object (in the in/out range if set, else the "
+            "whole clip); edit them in the event lanes",
+        )
         self.act_cancel_jobs = self._action("&Cancel Running Jobs", self.jobs.cancel_all, "Ctrl+.")
         self.act_export = self._action("&Export…", self.export, "Ctrl+E")
 
@@ -241,7 +248,15 @@ class MainWindow(QMainWindow):
         ):
             edit.addSeparator() if a is None else edit.addAction(a)
         generate = bar.addMenu("&Generate")
-        for a in (self.act_generate, self.act_regen_object, self.act_regen_range, None, self.act_cancel_jobs):
+        for a in (
+            self.act_generate,
+            self.act_regen_object,
+            self.act_regen_range,
+            None,
+            self.act_detect_events,
+            None,
+            self.act_cancel_jobs,
+        ):
             generate.addSeparator() if a is None else generate.addAction(a)
         export = bar.addMenu("E&xport")
         export.addAction(self.act_export)
@@ -317,6 +332,9 @@ class MainWindow(QMainWindow):
         self.candidates.use_requested.connect(lambda c: self._run(lambda: self.use_candidate(c)))
         self.timeline.view.video_dropped.connect(lambda p: self._run(lambda: self.open_path(p)))
         self.timeline.snap_button.toggled.connect(self.act_snap.setChecked)
+        self.timeline.event_action.connect(
+            lambda target, action: self._run(lambda: self.event_action(target, action))
+        )
 
     # --- state display -------------------------------------------------------------------
     def _update_title(self) -> None:
@@ -337,9 +355,9 @@ class MainWindow(QMainWindow):
             self.act_add_track,
         ):
             a.setEnabled(has_project)
-        for a in (self.act_generate, self.act_regen_object, self.act_regen_range):
+        for a in (self.act_generate, self.act_regen_object, self.act_regen_range, self.act_detect_events):
             a.setEnabled(has_video)
-        self.act_delete.setEnabled(bool(d.selected_clip_id or d.selected_source_id))
+        self.act_delete.setEnabled(bool(d.selected_clip_id or d.selected_source_id or d.selected_event_times))
 
     def _update_engine_labels(self) -> None:
         device, model = self.engines.describe()
@@ -529,6 +547,66 @@ class MainWindow(QMainWindow):
             on_cancelled=lambda: self.statusBar().showMessage(f"{label} cancelled; nothing changed", 5000),
             model=True,
         )
+
+    # --- event tracks --------------------------------------------------------------------
+    def event_action(self, target: str, action: str) -> None:
+        """Run a lane's action (``timeline.events.EVENT_ACTIONS``) for one source's events."""
+        d = self.document
+        if action == "detect_range":
+            self.detect_events([target], use_in_out=True)
+        elif action == "detect_all":
+            self.detect_events([target], use_in_out=False)
+        elif action == "import":
+            path = self.prompts.open_events()
+            if path is not None:
+                d.import_events(target, path)
+        elif action == "export":
+            name = "picture" if target == WHOLE_PICTURE else d.event_label(target)
+            folder = d.bundle_dir.parent if d.bundle_dir is not None and d.has_location else Path.home()
+            path = self.prompts.save_events(str(folder / f"{d.project.name}-{name}-events.json"))
+            if path is not None:
+                d.export_events(target, path)
+        else:
+            raise UsageError(f"unknown event action {action!r}")
+
+    def detect_events(self, targets: list[str] | None = None, use_in_out: bool = True) -> Any:
+        """Detect the events of ``targets`` (default: the picture and every object) on the
+        model worker; the result replaces their tracks in the in/out range (when set and
+        ``use_in_out``), else whole, as one undo step. Returns the job."""
+        d = self.document
+        project = d.project
+        if not project.video or d.media is None:
+            raise UsageError("open a video first: events are detected in the picture")
+        targets = list(targets) if targets else d.event_targets()
+        objects = {t: project.source(t).keyframes for t in targets if t != WHOLE_PICTURE}
+        start, end, ranged = d.detection_range(use_in_out)
+        if end - start <= 0:
+            raise UsageError("the range to detect events in is empty")
+        video, model, device = project.video, project.settings.model, project.settings.device
+        engines = self.engines if importlib.util.find_spec(ENGINE_MODULE) is not None else None
+        job = self.jobs.submit(
+            "Detect events",
+            lambda progress, cancel: detect_source_events(
+                engines, video, start, end, targets, objects, progress, cancel, model=model, device=device
+            ),
+            on_done=lambda result: self._on_detected(result, ranged),
+            on_failed=self._on_job_failed,
+            on_cancelled=lambda: self.statusBar().showMessage(
+                "Event detection cancelled; nothing changed", 5000
+            ),
+            model=True,
+        )
+        return job
+
+    def _on_detected(self, result: DetectedTracks, ranged: bool) -> None:
+        d = self.document
+        start, end = (result.start, result.end) if ranged else (None, None)
+        self._run(lambda: d.apply_detected_events(result.tracks, start, end))
+        counts = ", ".join(
+            f"{d.event_label(t)}: {len(track)} ({result.detectors[t]})" for t, track in result.tracks.items()
+        )
+        note = f" — {result.note}" if result.note else ""
+        self.statusBar().showMessage(f"Detected events {counts}{note}", 10000)
 
     def _on_generated(self, candidates: list[Candidate]) -> None:
         self.document.set_candidates(candidates)

@@ -1,16 +1,25 @@
 """Timeline geometry and snapping: seconds <-> scene pixels, rows, snap targets.
 
-Scene x = seconds × pixels-per-second (the zoom); track ``i`` occupies scene rows
-``[i × TRACK_HEIGHT, (i + 1) × TRACK_HEIGHT)``. The ruler and headers are separate widgets
-that follow the view's scroll position.
+Scene x = seconds × pixels-per-second (the zoom). Rows run top to bottom
+(:func:`timeline_rows`): each track is :data:`TRACK_HEIGHT` px; a track linked to an object
+source has that source's event lane (:data:`LANE_HEIGHT` px) right under it; object sources
+without a track, then the whole picture, have their lanes after the last track. The ruler
+and headers are separate widgets that follow the view's scroll position.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 
+from foleystudio.core.project import Project
+from foleystudio.core.requests import WHOLE_PICTURE
+from foleystudio.core.sources import ObjectSource
+
 TRACK_HEIGHT = 62
+#: Height of a source's event lane.
+LANE_HEIGHT = 34
 HEADER_WIDTH = 210
 RULER_HEIGHT = 22
 THUMB_HEIGHT = 40
@@ -50,3 +59,44 @@ def nice_tick_step(pixels_per_second: float, fps: Fraction, min_pixels: float = 
         if step * pixels_per_second >= min_pixels:
             return float(step)
     return 7200.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timeline row: a track (``kind="track"``, ``key`` its id, ``index`` its position in
+    ``project.tracks``) or an event lane (``kind="events"``, ``key`` the event target: an
+    object source's id or ``WHOLE_PICTURE``; ``index`` the track it hangs under, or -1)."""
+
+    kind: str
+    key: str
+    top: float
+    height: float
+    index: int
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+
+def timeline_rows(project: Project) -> list[Row]:
+    """The rows of ``project``: tracks with their sources' event lanes under them, then the
+    lanes of object sources without a track, then (with a video) the whole picture's lane."""
+    objects = {s.id for s in project.sources if isinstance(s, ObjectSource)}
+    rows: list[Row] = []
+    y = 0.0
+    laned: set[str] = set()
+    for index, track in enumerate(project.tracks):
+        rows.append(Row("track", track.id, y, TRACK_HEIGHT, index))
+        y += TRACK_HEIGHT
+        if track.source_id in objects and track.source_id not in laned:
+            laned.add(track.source_id)
+            rows.append(Row("events", track.source_id, y, LANE_HEIGHT, index))
+            y += LANE_HEIGHT
+    last = len(project.tracks) - 1
+    for source in project.sources:
+        if source.id in objects and source.id not in laned:
+            rows.append(Row("events", source.id, y, LANE_HEIGHT, last))
+            y += LANE_HEIGHT
+    if project.video:
+        rows.append(Row("events", WHOLE_PICTURE, y, LANE_HEIGHT, last))
+    return rows

@@ -1,13 +1,16 @@
-"""Track headers: name, mute, solo, gain and pan for each timeline row.
+"""Track headers: name, mute, solo, gain and pan for each timeline row, and a small header
+per event lane (its source's name, event count and menu).
 
 Each control calls one document edit (``SetTrackProperty``); a fader or pan drag is one
-merge session, so it is one undo step. Headers are rebuilt only when the list of tracks
-changes; otherwise their controls are updated in place (so a drag is never interrupted).
+merge session, so it is one undo step. Headers are rebuilt only when the rows change;
+otherwise their controls are updated in place (so a drag is never interrupted).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QColor, QContextMenuEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,7 +27,8 @@ from PySide6.QtWidgets import (
 from foleystudio.core.project import Track
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
-from foleystudio.gui.timeline.geometry import HEADER_WIDTH, TRACK_HEIGHT
+from foleystudio.gui.timeline.events import LANE_HELP, fill_event_menu, lane_title
+from foleystudio.gui.timeline.geometry import HEADER_WIDTH, Row, timeline_rows
 
 GAIN_MIN_DB = -60.0
 GAIN_MAX_DB = 12.0
@@ -52,12 +56,14 @@ class ResettableSlider(QSlider):
 class TrackHeader(QFrame):
     """The controls of one track."""
 
-    def __init__(self, document: Document, track: Track, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, document: Document, track: Track, height: float, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.track_id = track.id
         self.colour = QColor(track.colour)
-        self.setFixedHeight(TRACK_HEIGHT)
+        self.setFixedHeight(round(height))
         self.setFixedWidth(HEADER_WIDTH)
         self._session: int | None = None
 
@@ -171,14 +177,78 @@ class TrackHeader(QFrame):
         menu.exec(event.globalPos())
 
 
+class EventLaneHeader(QFrame):
+    """The header of a source's event lane: its name and count, and the lane's menu."""
+
+    def __init__(
+        self,
+        document: Document,
+        target: str,
+        height: float,
+        request: Callable[[str, str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.target = target
+        self._request = request
+        self.setFixedHeight(round(height))
+        self.setFixedWidth(HEADER_WIDTH)
+        self.setToolTip(LANE_HELP)
+        self.title = QLabel()
+        self.title.setStyleSheet("color: #b8b8b8;")
+        self.menu_button = QToolButton()
+        self.menu_button.setText("⋯")
+        self.menu_button.setToolTip("Detect again, import, export or clear this source's events")
+        self.menu_button.setAutoRaise(True)
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self.menu_button)
+        self.menu.aboutToShow.connect(self._fill_menu)
+        self.menu_button.setMenu(self.menu)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(18, 0, 4, 0)
+        row.addWidget(self.title, 1)
+        row.addWidget(self.menu_button)
+        self.sync()
+
+    def sync(self) -> None:
+        self.title.setText(lane_title(self.document, self.target))
+        self.update()
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        fill_event_menu(self.menu, self.document, self.target, self._request)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#262626"))
+        colour = QColor(self.document.event_colour(self.target))
+        painter.fillRect(0, 0, 5, self.height(), colour)
+        painter.setPen(colour)
+        painter.setBrush(colour)
+        painter.drawEllipse(9, self.height() // 2 - 2, 4, 4)
+        painter.setPen(QColor("#1a1a1a"))
+        painter.drawLine(0, self.height() - 1, self.width(), self.height() - 1)
+        painter.end()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = QMenu(self)
+        fill_event_menu(menu, self.document, self.target, self._request)
+        menu.exec(event.globalPos())
+
+
 class HeaderColumn(QWidget):
-    """The stack of track headers, one per row."""
+    """The stack of headers, one per row (tracks and event lanes)."""
+
+    #: ``(event target, action)``: a lane header asks for one of ``events.EVENT_ACTIONS``.
+    event_action = Signal(str, str)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.headers: list[TrackHeader] = []
-        self._ids: tuple[str, ...] | None = None
+        self.lane_headers: dict[str, EventLaneHeader] = {}
+        self._rows: list[Row] | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(0)
@@ -193,20 +263,30 @@ class HeaderColumn(QWidget):
         return next(h for h in self.headers if h.track_id == track_id)
 
     def refresh(self) -> None:
-        tracks = self.document.project.tracks
-        ids = tuple(t.id for t in tracks)
-        if ids != self._ids:
-            self._ids = ids
-            for header in self.headers:
-                self._layout.removeWidget(header)
-                header.deleteLater()
-            self.headers = [TrackHeader(self.document, t, self) for t in tracks]
-            for i, header in enumerate(self.headers):
-                self._layout.insertWidget(i, header)
-            self.setMinimumHeight(len(tracks) * TRACK_HEIGHT)
+        project = self.document.project
+        tracks = {t.id: t for t in project.tracks}
+        rows = timeline_rows(project)
+        if rows != self._rows:
+            self._rows = rows
+            for widget in [*self.headers, *self.lane_headers.values()]:
+                self._layout.removeWidget(widget)
+                widget.deleteLater()
+            self.headers, self.lane_headers = [], {}
+            for i, row in enumerate(rows):
+                if row.kind == "track":
+                    header = TrackHeader(self.document, tracks[row.key], row.height, self)
+                    self.headers.append(header)
+                    self._layout.insertWidget(i, header)
+                else:
+                    lane = EventLaneHeader(self.document, row.key, row.height, self.event_action.emit, self)
+                    self.lane_headers[row.key] = lane
+                    self._layout.insertWidget(i, lane)
+            self.setMinimumHeight(round(rows[-1].bottom) if rows else 0)
         else:
-            for header, track in zip(self.headers, tracks, strict=True):
-                header.sync(track)
+            for header in self.headers:
+                header.sync(tracks[header.track_id])
+            for lane in self.lane_headers.values():
+                lane.sync()
 
     def _repaint(self) -> None:
         for header in self.headers:

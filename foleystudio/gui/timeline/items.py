@@ -66,7 +66,7 @@ class ClipItem(QGraphicsRectItem):
         self.setRect(
             QRectF(
                 start * pps,
-                row * TRACK_HEIGHT + CLIP_MARGIN,
+                self.timeline.track_top(row) + CLIP_MARGIN,
                 max((end - start) * pps, 2.0),
                 TRACK_HEIGHT - 2 * CLIP_MARGIN,
             )

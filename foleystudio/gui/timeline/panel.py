@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import first_of
-from foleystudio.gui.timeline.geometry import HEADER_WIDTH, RULER_HEIGHT, THUMB_HEIGHT, TRACK_HEIGHT
+from foleystudio.gui.timeline.geometry import HEADER_WIDTH, RULER_HEIGHT, THUMB_HEIGHT
 from foleystudio.gui.timeline.headers import HeaderColumn
 from foleystudio.gui.timeline.ruler import RulerWidget
 from foleystudio.gui.timeline.scene import TimelineScene
@@ -115,8 +115,8 @@ class TimelineView(QGraphicsView):
             return
         pos = self.mapToScene(event.position().toPoint())
         scene = self.timeline
-        row = int(pos.y() // TRACK_HEIGHT)
-        track_id = scene.track_id_at_row(row)
+        row = next((r for r in scene.rows_layout if r.top <= pos.y() < r.bottom), None)
+        track_id = row.key if row is not None and row.kind == "track" else None
         try:
             scene.document.import_audio_clip(path, track_id, max(pos.x(), 0.0) / scene.pixels_per_second)
         except FoleyStudioError as exc:
@@ -126,6 +126,10 @@ class TimelineView(QGraphicsView):
 class TimelinePanel(QWidget):
     """Headers, ruler and view kept in step (scroll, zoom)."""
 
+    #: ``(event target, action)`` from a lane or its header (``events.EVENT_ACTIONS``): the
+    #: window runs it (it needs dialogs or a background job).
+    event_action = Signal(str, str)
+
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
@@ -134,6 +138,8 @@ class TimelinePanel(QWidget):
         self.view = TimelineView(self.scene)
         self.ruler = RulerWidget(document)
         self.headers = HeaderColumn(document)
+        self.scene.event_action.connect(self.event_action)
+        self.headers.event_action.connect(self.event_action)
         self.header_area = QScrollArea()
         self.header_area.setWidget(self.headers)
         self.header_area.setWidgetResizable(True)
@@ -154,7 +160,9 @@ class TimelinePanel(QWidget):
         self.snap_button.setText("Snap")
         self.snap_button.setCheckable(True)
         self.snap_button.setChecked(True)
-        self.snap_button.setToolTip("Snapping to clips, playhead, in/out and frames (N)")
+        self.snap_button.setToolTip(
+            "Snapping to clips, playhead, in/out and frames; events snap to frames (N)"
+        )
         self.snap_button.toggled.connect(self.set_snapping)
         zoom_out = QToolButton()
         zoom_out.setText("−")

@@ -1,8 +1,13 @@
-"""The timeline scene: one row per track, clip items, playhead, in/out band (DESIGN.md §9).
+"""The timeline scene: one row per track, clip items, event lanes, playhead, in/out band
+(DESIGN.md §9).
 
 The scene mirrors ``document.project``: when an edit changes the clips or tracks it rebuilds
 its items (cheap; thousands of items take milliseconds), a playhead move only moves one
-item, and a zoom only re-lays out the items it has.
+item, and a zoom only re-lays out the items it has. Rows come from
+:func:`~foleystudio.gui.timeline.geometry.timeline_rows`: an event lane
+(:class:`~foleystudio.gui.timeline.events.EventLaneItem`) sits under each object source's
+track, and the whole picture's lane after the tracks; lanes are rebuilt when the rows change
+and repainted on every other edit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
 from foleystudio.core.project import Track
 from foleystudio.gui.document import Document
-from foleystudio.gui.timeline.geometry import MAX_PPS, MIN_PPS, TRACK_HEIGHT, nice_tick_step
+from foleystudio.gui.timeline.events import EventLaneItem
+from foleystudio.gui.timeline.geometry import (
+    MAX_PPS,
+    MIN_PPS,
+    TRACK_HEIGHT,
+    Row,
+    nice_tick_step,
+    timeline_rows,
+)
 from foleystudio.gui.timeline.items import ClipItem, PlayheadItem, RangeShade, row_background_colour
 from foleystudio.gui.timeline.waveforms import PeakCache
 
@@ -27,6 +40,8 @@ class TimelineScene(QGraphicsScene):
 
     zoom_changed = Signal(float)
     layout_changed = Signal()
+    #: ``(event target, action)``: a lane asks for one of ``events.EVENT_ACTIONS``.
+    event_action = Signal(str, str)
 
     def __init__(self, document: Document, peak_cache: PeakCache) -> None:
         super().__init__()
@@ -38,6 +53,9 @@ class TimelineScene(QGraphicsScene):
         #: track id -> (signature, its clip items)
         self._track_items: dict[str, tuple[tuple, list[ClipItem]]] = {}
         self._durations: dict[str, float | None] = {}
+        self.rows_layout: list[Row] = []
+        #: event target -> its lane
+        self.lanes: dict[str, EventLaneItem] = {}
         self.playhead = PlayheadItem()
         self.shade = RangeShade()
         self.addItem(self.playhead)
@@ -50,12 +68,11 @@ class TimelineScene(QGraphicsScene):
         self.refresh(force=True)
 
     # --- model -> items ------------------------------------------------------------------
-    @staticmethod
-    def _track_signature(row: int, track: Track) -> tuple:
+    def _track_signature(self, row: int, track: Track) -> tuple:
         clips = tuple(
             (c.id, c.position, c.duration, c.offset, c.gain_db, c.render, c.label) for c in track.clips
         )
-        return (row, track.colour, clips)
+        return (row, self.track_top(row), track.colour, clips)
 
     def refresh(self, force: bool = False) -> None:
         """Rebuild the clip items of tracks whose clips (or row, colour) changed; always
@@ -65,6 +82,9 @@ class TimelineScene(QGraphicsScene):
             for item in self.clip_items.values():
                 self.removeItem(item)
             self.clip_items = {}
+        rows = timeline_rows(self.document.project)
+        rows_changed = force or rows != self.rows_layout
+        self.rows_layout = rows
         tracks = self.document.project.tracks
         current = {t.id for t in tracks}
         changed = False
@@ -91,9 +111,22 @@ class TimelineScene(QGraphicsScene):
                 items.append(item)
             self._track_items[track.id] = (signature, items)
             changed = True
+        if rows_changed:
+            self._rebuild_lanes()
+            changed = True
         if changed:
             self.layout_changed.emit()
         self._layout_bands()
+
+    def _rebuild_lanes(self) -> None:
+        for lane in self.lanes.values():
+            self.removeItem(lane)
+        self.lanes = {}
+        for row in self.rows_layout:
+            if row.kind == "events":
+                lane = EventLaneItem(self, row.key, row.top, row.height)
+                self.addItem(lane)
+                self.lanes[row.key] = lane
 
     @property
     def rows(self) -> int:
@@ -103,11 +136,24 @@ class TimelineScene(QGraphicsScene):
         return (self.document.project.length + TAIL_SECONDS) * self.pixels_per_second
 
     def scene_height(self) -> float:
-        return max(self.rows, 1) * TRACK_HEIGHT
+        return max(self.rows_layout[-1].bottom if self.rows_layout else 0.0, TRACK_HEIGHT)
+
+    def track_top(self, index: int) -> float:
+        """Scene y of the top of track ``index`` (rows past the last continue evenly)."""
+        tracks = [r for r in self.rows_layout if r.kind == "track"]
+        if 0 <= index < len(tracks):
+            return tracks[index].top
+        if index >= len(tracks) and tracks:
+            return tracks[-1].top + (index - len(tracks) + 1) * TRACK_HEIGHT
+        return index * TRACK_HEIGHT
 
     def _layout_bands(self) -> None:
         width, height = self.scene_width(), self.scene_height()
         self.setSceneRect(QRectF(0, 0, width, height))
+        for lane in self.lanes.values():
+            lane.prepareGeometryChange()
+            lane.layout()
+            lane.update()
         project = self.document.project
         if project.in_point is None and project.out_point is None:
             self.shade.hide()
@@ -138,7 +184,7 @@ class TimelineScene(QGraphicsScene):
         for item in self.clip_items.values():
             item.prepareGeometryChange()
             item.layout()
-        self._layout_bands()
+        self._layout_bands()  # (lanes too)
         self.zoom_changed.emit(pps)
 
     # --- queries used by items -------------------------------------------------------------
@@ -154,9 +200,23 @@ class TimelineScene(QGraphicsScene):
         return targets
 
     def row_at(self, y: float, default: int = 0) -> int:
+        """The track index at scene ``y``: a lane counts as the track it hangs under; above
+        the first row is the first track, below the last row the last one."""
         if self.rows == 0:
             return default
-        return min(max(int(y // TRACK_HEIGHT), 0), self.rows - 1)
+        if y < 0:
+            return 0
+        for row in self.rows_layout:
+            if row.top <= y < row.bottom:
+                return min(max(row.index, 0), self.rows - 1)
+        return self.rows - 1
+
+    def lane_at(self, y: float) -> EventLaneItem | None:
+        """The event lane at scene ``y``, if any."""
+        for row in self.rows_layout:
+            if row.kind == "events" and row.top <= y < row.bottom:
+                return self.lanes.get(row.key)
+        return None
 
     def track_id_at_row(self, row: int) -> str | None:
         tracks = self.document.project.tracks
@@ -174,11 +234,13 @@ class TimelineScene(QGraphicsScene):
     # --- background and clicks -----------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, QColor("#202020"))
-        for row in range(self.rows):
-            band = QRectF(rect.left(), row * TRACK_HEIGHT, rect.width(), TRACK_HEIGHT)
+        for row in self.rows_layout:
+            if row.kind != "track":
+                continue
+            band = QRectF(rect.left(), row.top, rect.width(), row.height)
             if band.intersects(rect):
-                painter.fillRect(band, row_background_colour(row))
-                if self.document.selected_track_id == self.document.project.tracks[row].id:
+                painter.fillRect(band, row_background_colour(row.index))
+                if self.document.selected_track_id == row.key:
                     painter.fillRect(band, QColor(79, 143, 214, 22))
         # Faint vertical grid at the ruler's label step.
         step = nice_tick_step(self.pixels_per_second, self.document.project.fps)
@@ -190,7 +252,8 @@ class TimelineScene(QGraphicsScene):
             x += step * self.pixels_per_second
         if self.rows == 0:
             painter.setPen(QColor("#6a6a6a"))
-            hint = QRectF(rect.left() + 20, 10, max(rect.width() - 40, 100), 40)
+            below = self.rows_layout[-1].bottom if self.rows_layout else 0.0
+            hint = QRectF(rect.left() + 20, below + 10, max(rect.width() - 40, 100), 40)
             text = (
                 "Drag a box on the picture to add an object (and its track), add a text or audio prompt "
                 "in the Inspector, or drop an audio file here."
@@ -211,11 +274,13 @@ class TimelineScene(QGraphicsScene):
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         transform = self.views()[0].transform() if self.views() else QTransform()
-        if isinstance(self.itemAt(event.scenePos(), transform), ClipItem):
+        if isinstance(self.itemAt(event.scenePos(), transform), ClipItem | EventLaneItem):
             super().mousePressEvent(event)
             return
         pos = event.scenePos()
-        track_id = self.track_id_at_row(int(pos.y() // TRACK_HEIGHT))
+        row = next((r for r in self.rows_layout if r.top <= pos.y() < r.bottom), None)
+        track_id = row.key if row is not None and row.kind == "track" else None
+        self.document.select_events(None)
         self.document.select(clip_id=None, track_id=track_id)
         self.document.set_playhead(pos.x() / self.pixels_per_second)
         event.accept()
