@@ -86,7 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"(default {GenerationRequest.sync_cfg:g}; 1 = off)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the first candidate")
-    p.add_argument("--candidates", type=int, default=1, help="candidates, seeds seed..seed+N-1, one batch")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="candidates (default 1), seeds seed..seed+N-1, sampled in one batch",
+    )
     p.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument(
