@@ -18,13 +18,17 @@ False, ``unavailable_reason`` says why, and the transport still runs on a wall c
 picture can play silently; everything else works.
 
 Units: seconds for times, samples at ``sample_rate`` Hz for buffers, dB for gain, pan in
-[-1, 1]. ``speed`` is an integer play rate (J/K/L shuttle): 1 normal, 2 double, -1 reverse.
+[-1, 1]. ``speed`` is the play rate: an integer for the J/K/L shuttle (1 normal, 2 double,
+-1 reverse) or a fraction (½×, ¼× for tapping to picture). At a fractional rate the audio is
+*muted*: the callback writes silence and advances its clock by ``frames * speed``, so the
+clock (and the picture following it) runs at that rate; resampling the mix was left out.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,7 @@ import numpy as np
 
 from foleystudio.core.audio import db_to_gain, pan_gains, resample
 from foleystudio.core.project import Track
+from foleystudio.core.tapping import tap_time
 
 #: Largest block the callback mixes at once; bigger PortAudio blocks are done in pieces.
 SCRATCH_FRAMES = 8192
@@ -77,6 +82,14 @@ def mix_state(
     return MixState(tuple(layers), length)
 
 
+def _play_rate(speed: float) -> int | float:
+    """``speed`` as the engine keeps it: an int when whole (the mixer strides by it)."""
+    speed = float(speed)
+    if speed == 0 or not math.isfinite(speed):
+        raise ValueError(f"speed must be a finite non-zero number, got {speed}")
+    return int(speed) if speed.is_integer() else speed
+
+
 def _segment(length: int, pos: int, frames: int, speed: int) -> tuple[int, int, int]:
     """For output samples ``k`` reading ``buffer[pos + k * speed]``: the first valid ``k``,
     how many follow, and the buffer index of the first (0 count when none is in range)."""
@@ -106,10 +119,13 @@ class PlaybackEngine:
         blocksize: int = 512,
         device: int | str | None = None,
         open_device: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sample_rate = int(sample_rate)
         self.blocksize = int(blocksize)
         self.device = device
+        #: The wall clock (s) the transport reads; tests replace it to drive time exactly.
+        self.clock = clock
         self.available = False
         self.unavailable_reason = "audio output not opened"
         self._sd: Any = None
@@ -118,8 +134,8 @@ class PlaybackEngine:
         self._state = MixState()
         self._audition: MixState | None = None
         self._playing = False
-        self._speed = 1
-        self._frame = 0  # next frame the callback reads
+        self._speed: int | float = 1
+        self._frame: int | float = 0  # next frame the callback reads (fractional at ½×, ¼×)
         self._seek_request: tuple[int, int] = (0, 0)  # (serial, frame): atomic tuple swap
         self._seek_done = 0
         self._block_frame = 0
@@ -205,20 +221,25 @@ class PlaybackEngine:
         return self._playing
 
     @property
-    def speed(self) -> int:
+    def speed(self) -> int | float:
         return self._speed
 
-    def start(self, position: float | None = None, speed: int = 1) -> None:
+    @property
+    def output_latency(self) -> float:
+        """The output latency (wall s) the open stream reports (sounddevice's
+        ``stream.latency``); 0 on the silent wall clock."""
+        return self._latency if self._stream is not None and self.available else 0.0
+
+    def start(self, position: float | None = None, speed: float = 1) -> None:
         """Play from ``position`` seconds (default: where the transport is) at ``speed``."""
-        if speed == 0:
-            raise ValueError("speed must be a non-zero integer")
+        rate = _play_rate(speed)
         frame = self._current_frame() if position is None else max(round(position * self.sample_rate), 0)
-        self._speed = int(speed)
+        self._speed = rate
         self._frame = frame
         self._seek_done = self._seek_request[0]
         self._block_frame = frame
-        self._block_time = time.monotonic()
-        self._wall_start = time.monotonic()
+        self._block_time = self.clock()
+        self._wall_start = self.clock()
         self._wall_frame = frame
         self._last_position = frame / self.sample_rate
         self._playing = True
@@ -245,21 +266,20 @@ class PlaybackEngine:
         if self._playing:
             serial = self._seek_request[0] + 1
             self._seek_request = (serial, frame)
-            self._wall_start = time.monotonic()
+            self._wall_start = self.clock()
             self._wall_frame = frame
             self._block_frame = frame
-            self._block_time = time.monotonic()
+            self._block_time = self.clock()
         else:
             self._frame = frame
         self._last_position = frame / self.sample_rate
 
-    def set_speed(self, speed: int) -> None:
-        """Change the shuttle speed while playing (or before the next start)."""
-        if speed == 0:
-            raise ValueError("speed must be a non-zero integer")
+    def set_speed(self, speed: float) -> None:
+        """Change the play rate while playing (or before the next start)."""
+        rate = _play_rate(speed)
         if self._playing:
             self.seek(self.position())
-        self._speed = int(speed)
+        self._speed = rate
 
     def _current_frame(self) -> int:
         return round(self.position() * self.sample_rate)
@@ -272,18 +292,27 @@ class PlaybackEngine:
         """
         if not self._playing:
             return self._frame / self.sample_rate
-        now = time.monotonic()
-        if self._stream is not None and self.available and self.blocks_mixed_since_start():
-            elapsed = min(now - self._block_time, self.blocksize / self.sample_rate)
-            frame = self._block_frame + self._speed * (elapsed * self.sample_rate)
-            frame -= self._speed * self._latency * self.sample_rate
-        else:
-            frame = self._wall_frame + self._speed * (now - self._wall_start) * self.sample_rate
-        seconds = max(frame, 0.0) / self.sample_rate
+        seconds = tap_time(self.mix_position(), self.output_latency, self._speed)
         if (seconds - self._last_position) * self._speed < 0:
             seconds = self._last_position
         self._last_position = seconds
         return seconds
+
+    def mix_position(self) -> float:
+        """The clock *before* latency compensation (s): the sample being written now.
+
+        ``position()`` is this less ``output_latency * speed`` (:func:`core.tapping.tap_time`);
+        on the silent wall clock (no stream, no latency) the two are the same.
+        """
+        if not self._playing:
+            return self._frame / self.sample_rate
+        now = self.clock()
+        if self._stream is not None and self.available and self.blocks_mixed_since_start():
+            elapsed = min(now - self._block_time, self.blocksize / self.sample_rate)
+            frame = self._block_frame + self._speed * (elapsed * self.sample_rate)
+        else:
+            frame = self._wall_frame + self._speed * (now - self._wall_start) * self.sample_rate
+        return frame / self.sample_rate  # may dip below 0 in reverse; tap_time clamps
 
     def blocks_mixed_since_start(self) -> bool:
         """Whether the callback has run since the last start/seek (its clock is valid)."""
@@ -305,6 +334,12 @@ class PlaybackEngine:
         pos = self._frame
         speed = self._speed
         state = self._audition if self._audition is not None else self._state
+        if not isinstance(speed, int):  # fractional rate: muted, the clock still advances
+            self._block_frame = pos
+            self._block_time = self.clock()
+            self._frame = max(pos + frames * speed, 0.0)
+            self.blocks_mixed += 1
+            return
         done = 0
         while done < frames:
             n = min(frames - done, SCRATCH_FRAMES)
@@ -314,7 +349,7 @@ class PlaybackEngine:
             done += n
         np.clip(outdata, -1.0, 1.0, out=outdata)
         self._block_frame = pos
-        self._block_time = time.monotonic()
+        self._block_time = self.clock()
         self._frame = max(pos + frames * speed, 0)
         self.blocks_mixed += 1
 

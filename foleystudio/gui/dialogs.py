@@ -228,6 +228,7 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>Delete</b></td><td>delete the selected events, clip (or source)</td></tr>
 <tr><td><b>N</b></td><td>snapping on / off (events snap to frames)</td></tr>
 <tr><td><b>Ctrl+Shift+D</b></td><td>detect events (in/out range, or the whole clip)</td></tr>
+<tr><td><b>Shift+T</b> then <b>T</b></td><td>tap events mode; T adds an event where you heard/saw it</td></tr>
 <tr><td><b>+ / −</b>, Ctrl+wheel</td><td>zoom the timeline</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo</td></tr>
 <tr><td><b>Ctrl+S</b></td><td>save</td></tr>

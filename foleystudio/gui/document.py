@@ -40,6 +40,7 @@ from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate, rank_candidates
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
+from foleystudio.core.tapping import snap_to_frame
 from foleystudio.core.timebase import timecode_at, uses_drop_frame
 from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.gui.undo import UndoCommand
@@ -545,6 +546,27 @@ class Document(QObject):
         """Add an event at ``time`` s; it becomes the selected event."""
         self.push(cmd.AddEvent(target, time, strength))
         self.select_events(target, [time])
+
+    def tap_target(self) -> str:
+        """The source taps go to: the selected object, else the whole picture."""
+        source = self.selected_source()
+        if isinstance(source, ObjectSource):
+            return source.id
+        if self.project.video:
+            return WHOLE_PICTURE
+        raise UsageError("Open a video (or select an object) before tapping events")
+
+    def tap_event(self, target: str, time: float, snap: bool) -> float:
+        """Add a tapped event at ``time`` s (on the nearest frame when ``snap``), one undo
+        step per tap; a tap on an event already there selects it instead. Returns the time."""
+        if snap:
+            time = snap_to_frame(time, self.project.fps)
+        there = [e.time for e in self.event_track(target).events if abs(e.time - time) < 1e-6]
+        if there:
+            self.select_events(target, there[:1])
+            return there[0]
+        self.add_event(target, time)
+        return time
 
     def remove_events(self, target: str, times: Sequence[float]) -> None:
         self.push(cmd.RemoveEvents(target, list(times)))

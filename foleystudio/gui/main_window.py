@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -32,6 +40,7 @@ from foleystudio.core.generation_requests import build_request
 from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate
+from foleystudio.core.tapping import TAP_RATES
 from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.gui.candidates import CandidatesPanel
 from foleystudio.gui.dialogs import SHORTCUTS_HELP, Prompts
@@ -191,6 +200,26 @@ class MainWindow(QMainWindow):
             "Detect the events of the picture and every object (in the in/out range if set, else the "
             "whole clip); edit them in the event lanes",
         )
+        self.act_tap_mode = self._action(
+            "&Tap Events",
+            lambda: self.set_tap_mode(self.act_tap_mode.isChecked()),
+            "Shift+T",
+            "Tap to picture: play at the tap rate and press T on each event of the selected "
+            "object (or the whole picture)",
+        )
+        self.act_tap_mode.setCheckable(True)
+        self.act_tap = self._action("Tap Event Here (T)", self.tap, "T")
+        self.act_tap.setEnabled(False)
+        self.tap_rate_group = QActionGroup(self)
+        self.act_tap_rates: dict[float, QAction] = {}
+        for rate, text in zip(TAP_RATES, ("1×", "½×", "¼×"), strict=True):
+            action = self._action(f"Tap Rate {text}", lambda r=rate: self.set_tap_rate(r))
+            action.setCheckable(True)
+            action.setChecked(rate == 1.0)
+            self.tap_rate_group.addAction(action)
+            self.act_tap_rates[rate] = action
+        self.tap_rate = 1.0
+        self.tap_target: str | None = None
         self.act_cancel_jobs = self._action("&Cancel Running Jobs", self.jobs.cancel_all, "Ctrl+.")
         self.act_export = self._action("&Export…", self.export, "Ctrl+E")
 
@@ -254,10 +283,14 @@ class MainWindow(QMainWindow):
             self.act_regen_range,
             None,
             self.act_detect_events,
+            self.act_tap_mode,
+            self.act_tap,
             None,
             self.act_cancel_jobs,
         ):
             generate.addSeparator() if a is None else generate.addAction(a)
+        rates = generate.addMenu("Tap &Rate")
+        rates.addActions(list(self.act_tap_rates.values()))
         export = bar.addMenu("E&xport")
         export.addAction(self.act_export)
         view = bar.addMenu("&View")
@@ -290,6 +323,8 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel()
         self.model_label = QLabel()
         self.job_label = QLabel()
+        self.tap_label = QLabel()
+        self.tap_label.setVisible(False)
         self.job_progress = QProgressBar()
         self.job_progress.setRange(0, 1000)
         self.job_progress.setFixedWidth(160)
@@ -297,6 +332,7 @@ class MainWindow(QMainWindow):
         self.job_cancel = QToolButton()
         self.job_cancel.setText("Cancel")
         self.job_cancel.clicked.connect(self.jobs.cancel_all)
+        status.addWidget(self.tap_label)
         for w in (
             self.job_label,
             self.job_progress,
@@ -357,6 +393,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(has_project)
         for a in (self.act_generate, self.act_regen_object, self.act_regen_range, self.act_detect_events):
             a.setEnabled(has_video)
+        self.act_tap_mode.setEnabled(has_video or self.act_tap_mode.isChecked())
         self.act_delete.setEnabled(bool(d.selected_clip_id or d.selected_source_id or d.selected_event_times))
 
     def _update_engine_labels(self) -> None:
@@ -379,6 +416,7 @@ class MainWindow(QMainWindow):
             self.job_progress.setValue(round(job.fraction * 1000))
 
     def _on_project_replaced(self) -> None:
+        self.set_tap_mode(False)
         self._update_title()
         self._update_actions()
         self._update_engine_labels()
@@ -387,6 +425,45 @@ class MainWindow(QMainWindow):
     def _on_playhead(self, _: float) -> None:
         if self.playback.playing:
             self.timeline.view.ensure_playhead_visible()
+
+    # --- tap to picture (issue 15) ------------------------------------------------------------
+    def set_tap_mode(self, on: bool) -> None:
+        """Tap mode: plain play runs at the tap rate and T adds an event to the source that
+        was selected when the mode began (an object, else the whole picture)."""
+        if on:
+            try:
+                self.tap_target = self.document.tap_target()
+            except FoleyStudioError:
+                self.act_tap_mode.setChecked(False)
+                raise
+        else:
+            self.tap_target = None
+        self.act_tap_mode.setChecked(on)
+        self.act_tap.setEnabled(on)
+        self.playback.set_rate(self.tap_rate if on else 1.0)
+        self._update_tap_label()
+
+    def set_tap_rate(self, rate: float) -> None:
+        self.tap_rate = float(rate)
+        self.act_tap_rates[self.tap_rate].setChecked(True)
+        if self.tap_target is not None:
+            self.playback.set_rate(self.tap_rate)
+        self._update_tap_label()
+
+    def _update_tap_label(self) -> None:
+        on = self.tap_target is not None
+        self.tap_label.setVisible(on)
+        if on:
+            rate = self.act_tap_rates[self.tap_rate].text().removeprefix("Tap Rate ")
+            label = self.document.event_label(self.tap_target)
+            self.tap_label.setText(f"● Tapping {label} at {rate}: press T on each event")
+
+    def tap(self) -> None:
+        """T in tap mode: an event where the user heard/saw it (latency-compensated clock),
+        on a frame while snapping is on; one undo step per tap."""
+        if self.tap_target is None:
+            return
+        self.document.tap_event(self.tap_target, self.playback.heard_time(), self.timeline.scene.snapping)
 
     def _step(self, frames: int) -> None:
         self.playback.stop()

@@ -4,7 +4,8 @@ playhead with the engine's audio clock (DESIGN.md §9).
 Track buffers are rendered with ``export.stems.render_track`` (the same placement rules as
 the exported stems, track gain left to the mixer) on a background thread whenever clips
 change; gain, pan, mute and solo changes only swap the engine's mix state. Shuttle keys
-follow editors' J/K/L: L plays forward (again: faster), J backwards, K stops.
+follow editors' J/K/L: L plays forward (again: faster), J backwards, K stops. ``rate`` is the
+speed a plain play uses: 1, or ½ / ¼ while tapping events to picture (issue 15).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from foleystudio.core.playback import PlaybackEngine, mix_state
 from foleystudio.core.project import Project
 from foleystudio.core.requests import Candidate
+from foleystudio.core.tapping import tap_time
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
 
@@ -64,6 +66,8 @@ class PlaybackController(QObject):
         self._generation = 0
         self._following = False
         self._end = 0.0
+        #: The speed Space / play uses (1, or a tap rate: 0.5, 0.25).
+        self.rate: float = 1.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playback-render")
         self.timer = QTimer(self)
         self.timer.setInterval(FOLLOW_INTERVAL_MS)
@@ -125,7 +129,22 @@ class PlaybackController(QObject):
     def playing(self) -> bool:
         return self.engine.playing
 
-    def play(self, speed: int = 1) -> None:
+    def set_rate(self, rate: float) -> None:
+        """Make ``rate`` the play speed; while playing forwards it takes effect at once."""
+        self.rate = float(rate)
+        if self.engine.playing and self.engine.speed > 0:
+            self.engine.set_speed(self.rate)
+
+    def heard_time(self) -> float:
+        """The media time the user hears and sees now (s): the clock less the output latency
+        (scaled by the play rate) while playing; the playhead when stopped."""
+        if not self.engine.playing:
+            return self.document.playhead
+        return tap_time(self.engine.mix_position(), self.engine.output_latency, self.engine.speed)
+
+    def play(self, speed: float | None = None) -> None:
+        if speed is None:
+            speed = self.rate
         doc = self.document
         self._end = doc.project.length
         start = doc.playhead

@@ -20,7 +20,6 @@ Interaction (also shown as the lane's tooltip and status message, :data:`LANE_HE
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from foleystudio.core.requests import WHOLE_PICTURE
+from foleystudio.core.tapping import snap_to_frame
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
 
@@ -63,11 +63,6 @@ EVENT_ACTIONS = {
     "import": "Import Events…",
     "export": "Export Events…",
 }
-
-
-def frame_snap(t: float, fps: Fraction) -> float:
-    """``t`` on the nearest frame boundary of ``fps``."""
-    return float(round(Fraction(t).limit_denominator(10**9) * fps) / fps)
 
 
 def fill_event_menu(
@@ -168,7 +163,7 @@ class EventLaneItem(QGraphicsRectItem):
     # --- the operations the mouse makes (also used by tests and scripts) -----------------
     def snapped(self, time: float) -> float:
         """``time`` on a frame boundary while snapping is on."""
-        return frame_snap(time, self.document.project.fps) if self.timeline.snapping else time
+        return snap_to_frame(time, self.document.project.fps) if self.timeline.snapping else time
 
     def drag_delta(self, grab_time: float, dt: float) -> float:
         """The move of the selection when the marker at ``grab_time`` is dragged ``dt`` s:
