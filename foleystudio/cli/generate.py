@@ -59,6 +59,36 @@ def parse_event_options(options: list[str], sources: tuple) -> tuple[tuple[str, 
     return tuple(pairs.items())
 
 
+def checked_against_video(request: GenerationRequest) -> GenerationRequest:
+    """``request`` validated, then checked against its video (probe only, no torch): an end
+    past the video is clamped with a warning on stderr (and the request records the end used);
+    a box keyframe after the video's end is refused."""
+    from foleystudio.core.media import probe
+
+    request.validate()
+    info = probe(request.video)
+    if not info.has_video:
+        raise MediaError("the file has no video stream to generate sound for", request.video)
+    if request.start >= info.duration:
+        raise UsageError(
+            f"--start {request.start:g} s is at or after the video's end ({info.duration:.3f} s)"
+        )
+    if request.end is not None and request.end > info.duration:
+        print(
+            f"foleystudio: warning: --end {request.end:g} s is past the video's end; using {info.duration:.3f} s",
+            file=sys.stderr,
+        )
+        request = request.replace(end=info.duration)
+    for source in request.sources:
+        for key in getattr(source, "keyframes", ()):
+            if key.time > info.duration:
+                raise UsageError(
+                    f"the keyframe of '{source.label}' at {key.time:g} s is after the video's end "
+                    f"({info.duration:.3f} s)"
+                )
+    return request
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
@@ -169,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
         cycle_samples=args.cycle_samples,
         events=events,
     )
-    # Where the files go is checked before any work (the engine import alone takes seconds).
+    # Bad values and where the files go are checked before any work (the engine import alone
+    # takes seconds).
+    request = checked_against_video(request)
     out = check_output_folder(Path(args.out) if args.out else video.with_name(f"{video.stem}_foley"))
     from foleystudio.ml.engine import GenerationEngine
 

@@ -16,6 +16,11 @@ import numpy as np
 
 from foleystudio.core.events import EventTrack
 from foleystudio.core.sources import Source, source_from_dict, source_to_dict
+from foleystudio.errors import UsageError
+
+#: Condition groups a request may drop (``GenerationRequest.drop_conditions``); Flowley's own
+#: list (``ml.flowley.conditions.CONDITION_NAMES``) is this one.
+CONDITION_GROUPS = ("visual", "text", "sync", "mix", "ref")
 
 #: Key of the whole picture's event track in :attr:`GenerationRequest.events`.
 WHOLE_PICTURE = ""
@@ -88,6 +93,48 @@ class GenerationRequest:
     #: object source's id, or :data:`WHOLE_PICTURE`. A target without a track uses the
     #: detector's events.
     events: tuple[tuple[str, EventTrack], ...] = ()
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for a setting out of range or not finite (cheap: no torch,
+        no file access), so every entry point refuses bad values before any work."""
+        for name in ("start", "omega", "delta", "cfg", "sync_cfg") + (
+            ("end",) if self.end is not None else ()
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise UsageError(f"{name} must be a finite number, got {value}")
+        if not 1 <= self.steps <= 1000:
+            raise UsageError(f"steps must be between 1 and 1000, got {self.steps}")
+        if not 1 <= self.num_candidates <= 64:
+            raise UsageError(f"candidates must be between 1 and 64, got {self.num_candidates}")
+        if self.omega < 0 or self.delta <= 0:
+            raise UsageError(
+                f"PSCA window must be ≥ 0 and decay > 0 seconds, got ω={self.omega}, δ={self.delta}"
+            )
+        for name in ("cfg", "sync_cfg"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} (guidance strength) must be ≥ 0, got {getattr(self, name)}")
+        if self.start < 0:
+            raise UsageError(f"start must be ≥ 0 s, got {self.start}")
+        if self.end is not None and self.end <= self.start:
+            raise UsageError(f"end ({self.end} s) must be after start ({self.start} s)")
+        if not 0 <= self.cycle_iters <= 1000 or not 1 <= self.cycle_samples <= 1024:
+            raise UsageError(
+                f"Cycle Mix needs 0–1000 iterations and 1–1024 samples, got {self.cycle_iters} and {self.cycle_samples}"
+            )
+        unknown = sorted(set(self.drop_conditions) - set(CONDITION_GROUPS))
+        if unknown:
+            raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
+        for source in self.sources:
+            for key in getattr(source, "keyframes", ()):
+                if key.box.clipped() is None:
+                    b = key.box
+                    raise UsageError(
+                        f"the box of '{source.label}' at {key.time:g} s lies outside the frame "
+                        f"({b.x:g},{b.y:g},{b.w:g},{b.h:g}; boxes are normalised 0–1)"
+                    )
+                if not math.isfinite(key.time) or key.time < 0:
+                    raise UsageError(f"a keyframe time of '{source.label}' must be ≥ 0 s, got {key.time}")
 
     def event_track(self, target: str | None) -> EventTrack | None:
         """The given event track of an object (its id) or of the whole picture (None), if any."""

@@ -16,7 +16,6 @@ Flowley's global mix condition.
 
 from __future__ import annotations
 
-import math
 import os
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -45,7 +44,7 @@ from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
 from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onsets_from_bundle
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
-from foleystudio.ml.flowley.conditions import CONDITION_NAMES, Conditions
+from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.scores import event_sync_score, sync_score, text_score, total_score
 from foleystudio.ml.source_mix import load_audio_prompt, perceive_static_sources, target_mix_embeddings
 from foleystudio.ml.ssv2a.io import load_from_bundle
@@ -391,30 +390,7 @@ class GenerationEngine:
 
 
 def _validate(request: GenerationRequest) -> None:
-    if request.steps < 1 or request.steps > 1000:
-        raise UsageError(f"steps must be between 1 and 1000, got {request.steps}")
-    if request.num_candidates < 1 or request.num_candidates > 64:
-        raise UsageError(f"candidates must be between 1 and 64, got {request.num_candidates}")
-    if request.omega < 0 or request.delta <= 0:
-        raise UsageError(
-            f"PSCA window must be ≥ 0 and decay > 0 seconds, got ω={request.omega}, δ={request.delta}"
-        )
-    for name in ("cfg", "sync_cfg"):
-        if not 0 <= getattr(request, name) < math.inf:
-            raise UsageError(
-                f"{name} (guidance strength) must be a finite number ≥ 0, got {getattr(request, name)}"
-            )
-    if request.end is not None and request.end <= request.start:
-        raise UsageError(f"end ({request.end} s) must be after start ({request.start} s)")
-    if request.start < 0:
-        raise UsageError(f"start must be ≥ 0 s, got {request.start}")
-    if not 0 <= request.cycle_iters <= 1000 or not 1 <= request.cycle_samples <= 1024:
-        raise UsageError(
-            f"Cycle Mix needs 0–1000 iterations and 1–1024 samples, got {request.cycle_iters} and {request.cycle_samples}"
-        )
-    unknown = sorted(set(request.drop_conditions) - set(CONDITION_NAMES))
-    if unknown:
-        raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_NAMES)}")
+    request.validate()
     if not Path(request.video).is_file():
         raise FoleyStudioError("video file does not exist", request.video)
 

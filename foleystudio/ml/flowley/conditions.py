@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from foleystudio.core.requests import CONDITION_GROUPS
 from foleystudio.errors import GenerationError
 
-CONDITION_NAMES = ("visual", "text", "sync", "mix", "ref")
+CONDITION_NAMES = CONDITION_GROUPS  # defined in core, so requests are checked without torch
 #: Conditions that classifier-free guidance contrasts (DESIGN.md §5); ref and the inpainting
 #: context stay in the unconditional branch. Sync is guided like the picture it comes from:
 #: without it in this list it stayed in both branches and guidance pushed the sound away
