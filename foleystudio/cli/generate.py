@@ -62,7 +62,7 @@ def parse_event_options(options: list[str], sources: tuple) -> tuple[tuple[str, 
 def checked_against_video(request: GenerationRequest) -> GenerationRequest:
     """``request`` validated, then checked against its video (probe only, no torch): an end
     past the video is clamped with a warning on stderr (and the request records the end used);
-    a box keyframe after the video's end is refused."""
+    a box keyframe after the video's end gets a warning."""
     from foleystudio.core.media import probe
 
     request.validate()
@@ -80,12 +80,14 @@ def checked_against_video(request: GenerationRequest) -> GenerationRequest:
         )
         request = request.replace(end=info.duration)
     for source in request.sources:
-        for key in getattr(source, "keyframes", ()):
-            if key.time > info.duration:
-                raise UsageError(
-                    f"the keyframe of '{source.label}' at {key.time:g} s is after the video's end "
-                    f"({info.duration:.3f} s)"
-                )
+        late = [k.time for k in getattr(source, "keyframes", ()) if k.time > info.duration]
+        if late:
+            # Harmless (a box holds between keyframes) but likely a typo: say so, keep going.
+            print(
+                f"foleystudio: warning: the keyframe of '{source.label}' at {late[0]:g} s is after the "
+                f"video's end ({info.duration:.3f} s); only its effect on the box before then is used",
+                file=sys.stderr,
+            )
     return request
 
 

@@ -23,7 +23,6 @@ PROBE = (
         (["--end", "inf"], "end must be a finite number"),
         (["--cfg", "-1"], "cfg"),
         (["--object", "0:2,2,2,2=ball"], "outside the frame"),
-        (["--object", "0:0.1,0.1,0.2,0.2;9:0.1,0.1,0.2,0.2=ball"], "after the video's end"),
         (["--start", "5"], "at or after the video's end"),
     ],
 )
@@ -47,7 +46,9 @@ def test_end_past_the_video_is_clamped_and_recorded(make_video, debug_bundle, tm
     video = make_video(seconds=1.0)
     out = tmp_path / "out"
     args = ["generate", str(video), "-o", str(out), "--end", "999", "--model", str(debug_bundle)]
-    assert main([*args, "--steps", "2", "--no-video"]) == 0
-    assert "using 1.000 s" in capsys.readouterr().err
+    late_key = ["--object", "0:0.1,0.1,0.2,0.2;9:0.1,0.1,0.2,0.2=ball"]
+    assert main([*args, *late_key, "--steps", "2", "--no-video"]) == 0
+    err = capsys.readouterr().err
+    assert "using 1.000 s" in err and "keyframe of 'ball' at 9 s is after the video's end" in err
     result = json.loads((out / "result.json").read_text())
     assert result["request"]["end"] == pytest.approx(1.0)
