@@ -204,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
     # Bad values and where the files go are checked before any work (the engine import alone
     # takes seconds).
     request = checked_against_video(request)
+    if args.project:
+        _existing_project(args.project)  # a corrupt project is refused now, not after generating
     out = check_output_folder(Path(args.out) if args.out else video.with_name(f"{video.stem}_foley"))
     from foleystudio.ml.engine import GenerationEngine
 
@@ -252,6 +254,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_project(bundle: str) -> Path | None:
+    """The project bundle at ``bundle`` (or ``bundle.foley``) if one exists, loaded once to
+    check it (a corrupt one raises its ProjectError); None when there is none yet."""
+    from foleystudio.core.bundle import load_project
+
+    path = Path(bundle)
+    for candidate in (path, path.with_name(path.name + ".foley")):
+        if (candidate / "project.json").is_file():
+            load_project(candidate)
+            return candidate
+    return None
+
+
 def _add_to_project(bundle: str, candidates: list, request, track: str | None, model_name: str = "") -> str:
     """Add the best candidate of each source to ``bundle`` (created if missing); returns its path."""
     from foleystudio.core import commands as cmd
@@ -259,12 +274,11 @@ def _add_to_project(bundle: str, candidates: list, request, track: str | None, m
     from foleystudio.core.media import probe
     from foleystudio.core.placement import place_candidate
 
-    path = Path(bundle)
-    if (path / "project.json").is_file() or (path.with_name(path.name + ".foley") / "project.json").is_file():
-        path = path if (path / "project.json").is_file() else path.with_name(path.name + ".foley")
+    path = _existing_project(bundle)
+    if path is not None:
         project = load_project(path)
     else:
-        project, path = new_bundle(path, request.video)
+        project, path = new_bundle(Path(bundle), request.video)
         info = probe(request.video)
         project.fps, project.duration, project.start_timecode = (
             info.fps or project.fps,

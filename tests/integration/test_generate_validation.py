@@ -52,3 +52,20 @@ def test_end_past_the_video_is_clamped_and_recorded(make_video, debug_bundle, tm
     assert "using 1.000 s" in err and "keyframe of 'ball' at 9 s is after the video's end" in err
     result = json.loads((out / "result.json").read_text())
     assert result["request"]["end"] == pytest.approx(1.0)
+
+
+def test_a_corrupt_project_is_refused_before_generating(make_video, tmp_path, capsys):
+    video = make_video(seconds=1.0)
+    project = tmp_path / "p.foley"
+    project.mkdir()
+    (project / "project.json").write_text("{ not json")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "generate", str(video), "-o", str(out), "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout.strip() == "NOTORCH", done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "project.json" in done.stderr
+    assert not out.exists()
