@@ -20,6 +20,7 @@ rather than libsndfile callback noise.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -137,6 +138,7 @@ def write_candidates(
         staging = _Staging([out])
     except ExportError as exc:  # it names its hidden folder; name the user's
         raise ExportError(exc.problem, out) from exc
+    previous = _listed_files(out / "result.json")
     try:
         result = _write(candidates, names, out, staging, video, timings, extra, remux)
         staging.commit()
@@ -153,7 +155,28 @@ def write_candidates(
         ):
             raise type(exc)(exc.problem, out / Path(exc.path).name) from exc  # the user's path
         raise
+    # A run into the same folder replaces the previous run's candidates whole: files its
+    # result.json listed that this run did not write go (other files are left alone).
+    for name in previous - _listed_in(result):
+        with contextlib.suppress(OSError):
+            (out / name).unlink()
     return result
+
+
+def _listed_in(result: dict[str, Any]) -> set[str]:
+    names = {str(e.get("file", "")) for e in result.get("candidates", []) if isinstance(e, dict)}
+    names |= {str(result["video"])} if result.get("video") else set()
+    # Only plain file names inside the output folder, never a path that leads elsewhere.
+    return {n for n in names if n and Path(n).name == n and n not in (".", "..")}
+
+
+def _listed_files(result_json: Path) -> set[str]:
+    """The files a previous run's ``result.json`` listed (empty when there is none or it is unreadable)."""
+    try:
+        data = json.loads(result_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return _listed_in(data) if isinstance(data, dict) else set()
 
 
 def _write(

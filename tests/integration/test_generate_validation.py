@@ -69,3 +69,28 @@ def test_a_corrupt_project_is_refused_before_generating(make_video, tmp_path, ca
     assert done.returncode == 2 and done.stdout.strip() == "NOTORCH", done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "project.json" in done.stderr
     assert not out.exists()
+
+
+def test_a_second_run_into_the_same_folder_replaces_the_candidates(make_video, debug_bundle, tmp_path):
+    video = make_video(seconds=1.0)
+    out = tmp_path / "out"
+    base = [
+        "generate",
+        str(video),
+        "-o",
+        str(out),
+        "--model",
+        str(debug_bundle),
+        "--steps",
+        "2",
+        "--no-video",
+    ]
+    assert main([*base, "--candidates", "3"]) == 0
+    (out / "mine.txt").write_text("the user's own file")
+    first = {p.name for p in out.glob("*.wav")}
+    assert len(first) == 3
+    assert main([*base, "--candidates", "1", "--seed", "7"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    listed = {e["file"] for e in result["candidates"]}
+    assert {p.name for p in out.glob("*.wav")} == listed and len(listed) == 1
+    assert (out / "mine.txt").read_text() == "the user's own file"
