@@ -117,15 +117,22 @@ def detect_in_region(
 #: peaks above 0.3 also pass 0.5 and it has at least :data:`_DECISIVE_MIN_PEAKS` of them.
 _DECISIVE_SHARE = 0.75
 _DECISIVE_MIN_PEAKS = 3
+#: ... or where its whole track stays below this (it is sure nothing happens). On the real
+#: development clips its maximum was never below 0.35.
+_DECISIVE_SILENCE = 0.2
 #: Onset-network peaks at least this probable are events.
 ONSET_EVENT_THRESHOLD = 0.5
 
 
 def onsets_are_decisive(probabilities: np.ndarray) -> bool:
     """Whether a visual onset network's per-frame track is decisive: its peaks are nearly all
-    clearly above one half, as on pictures like those it was trained on. On footage unlike its
-    training data its peaks sit at 0.3–0.6 and it is not trusted (docs/decisions.md)."""
-    peaks, _ = find_peaks(np.concatenate([[0.0], np.asarray(probabilities), [0.0]]), height=0.3)
+    clearly above one half, or it stays below 0.2 throughout, as on pictures like those it was
+    trained on. On footage unlike its training data its peaks sit at 0.3–0.6 and it is not
+    trusted (docs/decisions.md)."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.size and float(probabilities.max()) < _DECISIVE_SILENCE:
+        return True  # confidently nothing: a car gliding past, a static shot it knows
+    peaks, _ = find_peaks(np.concatenate([[0.0], probabilities, [0.0]]), height=0.3)
     if len(peaks) == 0:
         return False
     strong = int((probabilities[peaks - 1] > ONSET_EVENT_THRESHOLD).sum())

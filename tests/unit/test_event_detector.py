@@ -130,6 +130,7 @@ def test_onset_network_is_trusted_only_where_decisive():
     hesitant = np.zeros(100)
     hesitant[[10, 30, 50, 70]] = [0.4, 0.45, 0.55, 0.35]
     assert not onsets_are_decisive(hesitant)
+    assert onsets_are_decisive(np.full(100, 0.05))  # sure that nothing happens
     flow = flow_features([np.zeros((32, 32), np.uint8)] * 100, fps=24.0)
     times = np.arange(100) / 24.0
     chosen = choose_events(flow, decisive, times)
