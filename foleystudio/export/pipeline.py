@@ -170,7 +170,9 @@ def export_project(
     except BaseException as exc:
         staging.abort()
         if isinstance(exc, OSError):
-            raise ExportError(f"cannot write the export: {exc.strerror or exc}", exc.filename) from exc
+            raise ExportError(
+                f"cannot write the export: {exc.strerror or exc}", staging.user_path(exc.filename)
+            ) from exc
         raise
     progress(1.0, "export finished")
     return result
@@ -357,7 +359,23 @@ class _Staging:
                 self.stages[folder] = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
         except OSError as exc:
             self.abort()
+            blocker = _file_in_the_way(Path(exc.filename)) if exc.filename else None
+            if blocker is not None:
+                raise ExportError(
+                    "is a file, not a folder: cannot put the export inside it", blocker
+                ) from exc
             raise ExportError(f"cannot write there: {exc.strerror or exc}", exc.filename) from exc
+
+    def user_path(self, filename: object) -> object:
+        """``filename`` as the user knows it: a file in a hidden staging folder is named by its
+        place in the destination folder."""
+        if not filename:
+            return filename
+        path = Path(str(filename))
+        for folder, stage in self.stages.items():
+            if path.parent == stage:
+                return folder / path.name
+        return filename
 
     def path_for(self, final: Path) -> Path:
         """Where ``final`` is written until the commit."""
@@ -387,6 +405,15 @@ class _Staging:
             probe = probe.parent
         folder.mkdir(parents=True, exist_ok=True)
         self.created.extend(reversed(missing))
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is a file, which is
+    what a "File exists" / "Not a directory" error on making a folder really means."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe if probe.exists() and not probe.is_dir() else None
 
 
 # --- the work ----------------------------------------------------------------------------
