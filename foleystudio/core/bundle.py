@@ -98,7 +98,30 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     naming the file for a missing file, malformed JSON, a non-project file or a newer schema.
     """
     file, bundle = _project_file(path)
-    return _decode(file, bundle)
+    try:
+        return _decode(file, bundle)
+    except ProjectError as exc:
+        if file.parent.name == BACKUPS_DIR or not file.exists():
+            raise
+        good = _newest_good_backup(bundle)
+        if good is None:
+            raise
+        hint = (
+            f"; the newest good backup is {good} (open it with `foleystudio gui {good}`, "
+            f"or copy it over {file.name} to restore it)"
+        )
+        raise ProjectError(exc.problem + hint, exc.path) from exc
+
+
+def _newest_good_backup(bundle: Path) -> Path | None:
+    """The newest file in ``backups/`` that loads, or None."""
+    for backup in reversed(list_backups(bundle)):
+        try:
+            _decode(backup, bundle)
+        except ProjectError:
+            continue
+        return backup
+    return None
 
 
 def bundle_folder(path: str | os.PathLike[str]) -> Path:

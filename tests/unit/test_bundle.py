@@ -318,3 +318,21 @@ def test_renders_are_content_named_and_immutable(tmp_path: Path) -> None:
     assert rate == 48000
     np.testing.assert_array_equal(loaded, audio)  # 32-bit float: bit exact
     assert B.render_path(bundle, b"abc", ".bin") == B.render_path(bundle, b"abc", ".bin")
+
+
+def test_a_corrupt_project_names_its_newest_good_backup(tmp_path):
+    from foleystudio.core.bundle import list_backups, load_project, new_bundle, save_project
+    from foleystudio.errors import ProjectError
+
+    project, path = new_bundle(tmp_path / "film")
+    project.name = "first"
+    save_project(project, path)
+    project.name = "second"
+    save_project(project, path)
+    newest = list_backups(path)[-1]
+    (path / "project.json").write_text("{ broken")
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    message = str(info.value)
+    assert "malformed JSON" in message and str(newest) in message and "foleystudio gui" in message
+    assert load_project(newest).name in ("first", "film")
