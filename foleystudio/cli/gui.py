@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--screenshot",
         type=Path,
         metavar="FILE",
-        help="render the main window to this PNG and exit (works with QT_QPA_PLATFORM=offscreen)",
+        help="render the main window to this PNG and exit (needs no display)",
     )
     parser.add_argument(
         "--size", default="1600x1000", help="window size for --screenshot, WIDTHxHEIGHT (default 1600x1000)"
@@ -39,6 +40,9 @@ def run_gui(args: argparse.Namespace) -> int:
     width, height = _size(args.size)
     if args.path is not None and not args.path.exists():
         raise UsageError("no such file or folder", args.path)
+    if args.screenshot is not None and "QT_QPA_PLATFORM" not in os.environ:
+        # A screenshot is rendered off screen: it must work on a machine without a display.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from foleystudio.gui.app import run
 
     return run(args.path, screenshot=args.screenshot, size=(width, height))
