@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,14 +242,3 @@ def _parse_json(text: str, path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-
-
-def merge_close(times: Sequence[float], strengths: Sequence[float], gap: float) -> EventTrack:
-    """A track from candidate events, keeping the strongest of any closer than ``gap`` s."""
-    order = np.argsort(-np.asarray(strengths, dtype=np.float64), kind="stable")
-    kept: list[SoundEvent] = []
-    for i in order:
-        t = float(times[i])
-        if all(abs(t - e.time) >= gap for e in kept):
-            kept.append(SoundEvent(t, float(strengths[i])))
-    return EventTrack(tuple(kept))

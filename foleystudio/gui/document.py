@@ -556,17 +556,24 @@ class Document(QObject):
             return WHOLE_PICTURE
         raise UsageError("Open a video (or select an object) before tapping events")
 
+    def add_or_select_event(self, target: str, time: float, strength: float = 1.0) -> float:
+        """Add an event at ``time`` s and select it; where one is already at that time it is
+        selected instead (no doubled events). Returns the event's time."""
+        there = [
+            e.time for e in self.event_track(target).events if abs(e.time - time) <= cmd.EVENT_TIME_TOLERANCE
+        ]
+        if there:
+            self.select_events(target, there[:1])
+            return there[0]
+        self.add_event(target, time, strength)
+        return time
+
     def tap_event(self, target: str, time: float, snap: bool) -> float:
         """Add a tapped event at ``time`` s (on the nearest frame when ``snap``), one undo
         step per tap; a tap on an event already there selects it instead. Returns the time."""
         if snap:
             time = snap_to_frame(time, self.project.fps)
-        there = [e.time for e in self.event_track(target).events if abs(e.time - time) < 1e-6]
-        if there:
-            self.select_events(target, there[:1])
-            return there[0]
-        self.add_event(target, time)
-        return time
+        return self.add_or_select_event(target, time)
 
     def remove_events(self, target: str, times: Sequence[float]) -> None:
         self.push(cmd.RemoveEvents(target, list(times)))

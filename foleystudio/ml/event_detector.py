@@ -76,25 +76,22 @@ def impact_envelope(region: RegionFlow, cut: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class DetectedEvents:
-    """A detector's output for one region: ``envelope`` [T] at the flow's frame ``times`` and
-    the picked ``track``."""
+class SourceEvents:
+    """The detected events of one source and which detector gave them: ``"onsets"`` (the
+    model's visual onset network, decisive here) or ``"flow"`` (the optical-flow detector);
+    ``probability`` [T] in [0, 1] at frame ``times`` (s) is the track they were picked from."""
 
-    times: np.ndarray
-    envelope: np.ndarray
     track: EventTrack
-
-    @property
-    def probability(self) -> np.ndarray:
-        """[T] in [0, 1]: the envelope scaled by its largest peak (for display and features)."""
-        top = float(self.envelope.max()) if self.envelope.size else 0.0
-        return (self.envelope / top).astype(np.float32) if top > 0 else np.zeros_like(self.envelope)
+    detector: str
+    probability: np.ndarray
+    times: np.ndarray
 
 
 def detect_in_region(
     flow: FlowFeatures, box: int | None = None, settings: DetectorSettings | None = None
-) -> DetectedEvents:
-    """Events of the whole picture (``box=None``) or of object box ``box``."""
+) -> SourceEvents:
+    """The optical-flow detector's events of the whole picture (``box=None``) or of object box
+    ``box``; its probability is the impact envelope scaled by the range's largest value."""
     settings = settings or DetectorSettings()
     envelope = impact_envelope(flow.region(box), flow.cut)
     peaks = pick_peaks(
@@ -108,7 +105,9 @@ def detect_in_region(
     top = float(envelope[peaks].max()) if len(peaks) else 1.0
     strengths = np.clip(envelope[peaks] / top, 0.0, 1.0) if len(peaks) else np.zeros(0)
     track = EventTrack.from_times(flow.times[peaks], strengths)
-    return DetectedEvents(flow.times, envelope, track)
+    peak = float(envelope.max()) if envelope.size else 0.0
+    probability = envelope / peak if peak > 0 else np.zeros_like(envelope)
+    return SourceEvents(track, "flow", probability.astype(np.float32), flow.times)
 
 
 # -- the events generation follows --------------------------------------------------------------
@@ -139,17 +138,6 @@ def onsets_are_decisive(probabilities: np.ndarray) -> bool:
     return strong >= _DECISIVE_MIN_PEAKS and strong / len(peaks) >= _DECISIVE_SHARE
 
 
-@dataclass(frozen=True, eq=False)
-class SourceEvents:
-    """The detected events of one source and which detector gave them: ``"onsets"`` (the
-    model's visual onset network, decisive here) or ``"flow"`` (the optical-flow detector)."""
-
-    track: EventTrack
-    detector: str
-    probability: np.ndarray
-    times: np.ndarray
-
-
 def choose_events(
     flow: FlowFeatures,
     onset_probabilities: np.ndarray | None = None,
@@ -165,8 +153,7 @@ def choose_events(
         times = np.asarray(onset_times, dtype=np.float64)
         track = EventTrack.from_times(times[peaks - 1], np.clip(probs[peaks - 1], 0.0, 1.0))
         return SourceEvents(track, "onsets", probs.astype(np.float32), times)
-    detected = detect_in_region(flow, box, settings)
-    return SourceEvents(detected.track, "flow", detected.probability, detected.times)
+    return detect_in_region(flow, box, settings)
 
 
 def detect_events(
@@ -183,6 +170,20 @@ def detect_events(
     """The events generation would follow in ``[start, end)`` s of ``video`` (a path or
     ``VideoFile``): the whole picture's and each object's (by label). ``onset_net``: the
     model's visual onset network, used where it is decisive (:func:`choose_events`)."""
+    if not hasattr(video, "iter_frames"):
+        from foleystudio.core.media import VideoFile
+
+        with VideoFile(os.fspath(video)) as opened:  # type: ignore[arg-type]
+            return detect_events(
+                opened,
+                start,
+                end,
+                objects=objects,
+                onset_net=onset_net,
+                settings=settings,
+                cancel=cancel,
+                progress=progress,
+            )
     objects = dict(objects or {})
     keys = list(objects.values())
     flow = flow_from_video(
@@ -191,7 +192,7 @@ def detect_events(
     whole_probs = box_probs = times = None
     if onset_net is not None:
         frames, times = [], []
-        for t, frame in _frames_at(video, MOTION_FPS, start, end):
+        for t, frame in video.iter_frames(MOTION_FPS, MAX_SIDE, start=start, end=end):  # type: ignore[attr-defined]
             if cancel is not None:
                 cancel.raise_if_cancelled()
             frames.append(grey_small(frame))
@@ -206,13 +207,3 @@ def detect_events(
         for k, label in enumerate(objects)
     }
     return whole, per_object
-
-
-def _frames_at(video: object, fps: float, start: float, end: float):  # noqa: ANN202
-    if hasattr(video, "iter_frames"):
-        yield from video.iter_frames(fps, MAX_SIDE, start=start, end=end)  # type: ignore[attr-defined]
-        return
-    from foleystudio.core.media import VideoFile
-
-    with VideoFile(os.fspath(video)) as opened:  # type: ignore[arg-type]
-        yield from opened.iter_frames(fps, MAX_SIDE, start=start, end=end)

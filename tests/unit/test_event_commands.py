@@ -19,6 +19,7 @@ from foleystudio.core.project import Project, Track
 from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest
 from foleystudio.core.sources import ObjectSource, TextSource
 from foleystudio.errors import FoleyStudioError, ProjectError, UsageError
+from tests.unit.command_helpers import assert_apply_revert_redo
 
 BALL = "ball"
 
@@ -96,20 +97,7 @@ CASES: dict[str, tuple[Callable[[], C.Command], Callable[[Project], bool]]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_apply_revert_restores_exactly_and_redo_repeats(name: str) -> None:
     factory, check = CASES[name]
-    project = make_project()
-    before = project.to_dict()
-    command = factory()
-    assert command.text
-    command.apply(project)
-    after = project.to_dict()
-    assert after != before
-    assert check(project), f"{name}: edit not made"
-    command.revert(project)
-    assert project.to_dict() == before
-    command.apply(project)  # redo
-    assert project.to_dict() == after
-    command.revert(project)
-    assert project.to_dict() == before
+    assert_apply_revert_redo(name, make_project(), factory(), check)
 
 
 def test_through_the_undo_stack_and_gestures_merge() -> None:

@@ -10,7 +10,7 @@ import pytest
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.videowriter import write_video
 from foleystudio.errors import UsageError
-from foleystudio.ml.encoders.optical_flow import flow_features, flow_from_video, grey_for_flow
+from foleystudio.ml.encoders.optical_flow import flow_features, flow_from_video
 from foleystudio.ml.event_detector import (
     choose_events,
     detect_events,
@@ -114,13 +114,6 @@ def test_a_shot_cut_is_not_an_event():
     flow = flow_features(frames, fps=25.0)
     assert flow.cut[10] and flow.cut.sum() == 1
     assert len(detect_in_region(flow).track) == 0
-
-
-def test_grey_for_flow_scales_the_long_side():
-    grey = grey_for_flow(np.zeros((720, 1280, 3), np.uint8))
-    assert grey.shape == (144, 256) and grey.dtype == np.uint8
-    with pytest.raises(UsageError):
-        grey_for_flow(np.zeros((10, 10), np.uint8))
 
 
 def test_onset_network_is_trusted_only_where_decisive():

@@ -10,7 +10,6 @@ import pytest
 from foleystudio.core.events import (
     EventTrack,
     SoundEvent,
-    merge_close,
     parse_audacity_labels,
     read_event_file,
     read_event_objects,
@@ -85,11 +84,6 @@ def test_bad_files_name_the_file_and_problem(tmp_path, name, text, problem):
     assert str(path) in str(info.value) and problem in str(info.value)
     with pytest.raises(UsageError, match="not found"):
         read_event_file(tmp_path / "missing.json")
-
-
-def test_merge_close_keeps_the_strongest():
-    track = merge_close([1.0, 1.03, 2.0], [0.4, 0.9, 0.5], gap=0.08)
-    assert track.times.tolist() == [1.03, 2.0]
 
 
 def test_request_carries_events_through_json():

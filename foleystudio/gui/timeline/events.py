@@ -191,11 +191,7 @@ class EventLaneItem(QGraphicsRectItem):
         """Add an event at ``time`` s (snapped to a frame while snapping is on); where one is
         already at that time it is selected instead (no doubled events)."""
         time = self.snapped(time)
-        there = [e.time for e in self.document.event_track(self.target).events if abs(e.time - time) < 1e-6]
-        if there:
-            self.document.select_events(self.target, there[:1])
-            return
-        _report(self.document, lambda: self.document.add_event(self.target, time, strength))
+        _report(self.document, lambda: self.document.add_or_select_event(self.target, time, strength))
 
     def select_between(self, t0: float, t1: float, extend: bool = False) -> None:
         """Select the events with ``t0 <= time <= t1`` (added to the selection if ``extend``)."""

@@ -121,20 +121,6 @@ class FlowFeatures:
         return self.boxes[box]
 
 
-def grey_for_flow(frame: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
-    """uint8 grey [h, w] of an RGB uint8 frame [H, W, 3], area-scaled to long side <= ``side``."""
-    frame = np.asarray(frame)
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise UsageError(f"a frame must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    height, width = grey.shape
-    scale = side / max(height, width)
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return grey
-
-
 def _cell_means(field: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """[rows * cols, 2] mean vector of each grid cell of a flow field [h, w, 2] (area
     averaging: exact where the cells divide the field, area-weighted at shared pixels)."""
@@ -178,7 +164,7 @@ def flow_features(
     previous: np.ndarray | None = None,
     cancel: CancelToken | None = None,
 ) -> FlowFeatures:
-    """Flow features of uint8 grey frames (:func:`grey_for_flow`) at ``fps`` frames/s.
+    """Flow features of uint8 grey frames (long side at most :data:`FLOW_SIDE` px) at ``fps`` frames/s.
 
     ``times`` [T] display times (default ``start + arange(T) / fps``); ``boxes`` [K, T, 4]
     normalised ``x, y, w, h`` per frame; ``previous`` the frame just before the first, so
