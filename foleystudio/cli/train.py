@@ -77,6 +77,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Flowley run folder (its EMA weights) or model bundle that starts this run (fine-tuning; one without the "
         "onset feature is widened with zero weights for it)",
     )
+    f.add_argument(
+        "--event-tracks",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of training rows (0-1) whose onset feature is their true event track, half of them moved "
+        "against the picture, so the model follows a given track (needs --onsets)",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
@@ -145,6 +153,7 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
     from foleystudio.train.audio import load_trained_audio
     from foleystudio.train.clip import load_trained_clip
     from foleystudio.train.distributed import main_first
+    from foleystudio.train.event_tracks import EventTrackSettings
     from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
     from foleystudio.train.visual_onsets import load_trained_onsets
 
@@ -167,6 +176,7 @@ def _run_flowley(args: argparse.Namespace, ctx: Any) -> int:
         seed=args.seed,
         use_mix=not args.no_mix,
         init_from=args.init,
+        event_tracks=EventTrackSettings(track_prob=args.event_tracks),
     )
     summary = train_flowley(
         cache,

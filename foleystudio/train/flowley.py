@@ -41,6 +41,7 @@ from foleystudio.train.distributed import (
     single_process_context,
     wrap_model,
 )
+from foleystudio.train.event_tracks import EventTrackSettings, with_event_tracks
 from foleystudio.train.state import resume_or_start, save_training_state
 
 
@@ -76,6 +77,8 @@ class FlowleyTrainSettings:
     #: A Flowley run folder whose EMA weights start this run (fine-tuning); see
     #: :func:`init_from_run` for how a wider sync input is handled.
     init_from: str | None = None
+    #: Rows whose onset feature is their true event track, some moved against the picture.
+    event_tracks: EventTrackSettings = field(default_factory=EventTrackSettings)
 
 
 def batch_conditions(
@@ -179,6 +182,8 @@ def train_flowley(
     except DataError:
         val = None
     config = model_config_for(train, settings)
+    if settings.event_tracks.enabled and "visual_onsets" not in train.meta:
+        raise DataError("event-track training needs a cache with the onset feature (--onsets)", cache_path)
     torch.manual_seed(settings.seed)
     model = Flowley(config).to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -232,6 +237,8 @@ def train_flowley(
         rows = shard_rows(torch.randint(len(train), (settings.batch_size,), generator=gen), ctx)
         batch = _take(train, rows)
         gen = rank_generator(gen, ctx)
+        if settings.event_tracks.enabled:
+            batch = with_event_tracks(batch, config.token_rate, settings.event_tracks, gen)
         for group in optimizer.param_groups:
             group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
         loss, parts = training_loss(

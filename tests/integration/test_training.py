@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -174,6 +175,11 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
     settings = FlowleyTrainSettings(config="debug", steps=2, batch_size=2, eval_every=1000)
     train_flowley(four, tmp_path / "run4", settings)
     source = load_ema_model(tmp_path / "run4")
+    # Event-track training needs the onset column: a 4-feature cache is refused.
+    from foleystudio.train.event_tracks import EventTrackSettings
+
+    with pytest.raises(DataError, match="onset feature"):
+        train_flowley(four, tmp_path / "run4e", replace(settings, event_tracks=EventTrackSettings(0.5)))
     wide_config = model_config_for(a, settings)
     from foleystudio.ml.flowley import Flowley
 
@@ -253,7 +259,10 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
     assert all(torch.equal(v, loaded.flowley.state_dict()[k]) for k, v in again.state_dict().items())
     base = ["train", "flowley", "--data", str(corpus), "--config", "debug", "--batch", "2", "--steps", "1"]
     from_bundle = [*base, "--clip", str(bundle), "--onsets", str(bundle), "--init", str(bundle)]
-    assert main([*from_bundle, "--out", str(tmp_path / "flow2"), "--bundle", str(bundle)]) == 0
+    out2 = tmp_path / "flow2"
+    assert main([*from_bundle, "--event-tracks", "1", "--out", str(out2), "--bundle", str(bundle)]) == 0
+    start = json.loads((out2 / "log.jsonl").read_text().splitlines()[0])
+    assert start["settings"]["event_tracks"]["track_prob"] == 1.0
     tuned = load_model(str(bundle), torch.device("cpu"))
     assert tuned.onsets is not None and tuned.bundle.training["init_run"] == str(bundle)
     assert (bundle / "init_training_log.jsonl").read_bytes() == before["training_log.jsonl"]
