@@ -69,12 +69,15 @@ def measure_clip(engine: Any, record: Any, model: str, seed: int) -> dict[str, A
     from benchmarks.sync import true_onsets
     from foleystudio.core.events import EventTrack
     from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.core.sources import ObjectSource
     from foleystudio.ml.onsets import detect_onsets
 
     truth, _ = true_onsets(record.truth, DURATION_S)
     rng = np.random.default_rng(seed)
-    base = GenerationRequest(video=str(record.video), end=DURATION_S, model=model, seed=seed)
+    base = GenerationRequest(
+        str(record.video), end=DURATION_S, settings=GenerationSettings(model=model, seed=seed)
+    )
     row: dict[str, Any] = {"clip": record.name}
     for name, given in given_tracks(truth, rng, DURATION_S).items():
         (cand,) = engine.generate(base.replace(events=(("", EventTrack.from_times(given)),)))

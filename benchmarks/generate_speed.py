@@ -77,7 +77,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     import torch
 
     from foleystudio.core.machine import machine_description
-    from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.ml.codec import MelCodec
     from foleystudio.ml.device import make_generator
     from foleystudio.ml.flowley import Flowley, FlowTrainingConfig, flowley_config, sample, training_loss
@@ -94,22 +94,30 @@ def run(quick: bool = False) -> dict[str, Any]:
     noise = torch.randn(1, config.num_audio_tokens, config.latent_dim, generator=generator)
     repeats = 1 if quick else 3
 
-    sample(model, noise, cond, steps=2, cfg_scale=3.0)  # warm-up (allocator, kernels)
+    sample(
+        model, noise, cond, GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0)
+    )  # warm-up (allocator, kernels)
     sampling: dict[str, Any] = {}
     for steps in (8, 16, 25):
         for cfg in (1.0, 3.0):
             key = f"euler_{steps}_steps_{'cfg' if cfg != 1.0 else 'no_cfg'}"
             sampling[key] = _timed(
-                lambda s=steps, w=cfg: sample(model, noise, cond, steps=s, cfg_scale=w), repeats
+                lambda s=steps, w=cfg: sample(
+                    model, noise, cond, GenerationSettings(steps=s, cfg=w, sync_cfg=1.0)
+                ),
+                repeats,
             )
     # The request default: sync guidance only (a second branch, as with CFG).
     sampling["euler_16_steps_sync_guidance"] = _timed(
-        lambda: sample(model, noise, cond, steps=16, sync_scale=GenerationRequest.sync_cfg), repeats
+        lambda: sample(model, noise, cond, GenerationSettings(steps=16)), repeats
     )
     sampling["heun_16_steps_cfg"] = _timed(
-        lambda: sample(model, noise, cond, steps=16, method="heun", cfg_scale=3.0), repeats
+        lambda: sample(
+            model, noise, cond, GenerationSettings(steps=16, sampler="heun", cfg=3.0, sync_cfg=1.0)
+        ),
+        repeats,
     )
-    latent = sample(model, noise, cond, steps=4)
+    latent = sample(model, noise, cond, GenerationSettings(steps=4, sync_cfg=1.0))
     codec.decode(latent)  # warm-up
     decode = _timed(lambda: codec.decode(latent), repeats + 2)
     rtf = {key: round((value["median"] + decode["median"]) / WINDOW_S, 4) for key, value in sampling.items()}

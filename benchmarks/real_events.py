@@ -58,6 +58,7 @@ def f1_pair(events: np.ndarray, reference: np.ndarray, duration: float) -> dict[
 def measure_clip(path: Path, engine: Any, onset_net: Any, seconds: float, generate: bool) -> dict[str, Any]:
     from foleystudio.core.media import probe, read_audio
     from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.ml.event_detector import detect_events
     from foleystudio.ml.onsets import detect_onsets
 
@@ -80,7 +81,7 @@ def measure_clip(path: Path, engine: Any, onset_net: Any, seconds: float, genera
         "detection": f1_pair(whole.track.times, reference, end),
     }
     if generate:
-        request = GenerationRequest(video=str(path), end=end, num_candidates=2)
+        request = GenerationRequest(str(path), end=end, settings=GenerationSettings(num_candidates=2))
         scores = []
         for candidate in engine.generate(request):
             onsets = detect_onsets(candidate.audio, candidate.sample_rate)

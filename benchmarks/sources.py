@@ -188,6 +188,7 @@ def measure_clip(
     from benchmarks.sync import category_scores, true_onsets
     from foleystudio.core.audio import load_audio
     from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.core.sources import ObjectSource, TextSource
     from foleystudio.ml.onsets import detect_onsets
 
@@ -197,16 +198,10 @@ def measure_clip(
     loaded = engine.model(model)
     classifier = loaded.audio_classifier if loaded.audio is not None else None
     known = tuple(classifier.categories) if classifier is not None else ()
-    base = GenerationRequest(
-        video=str(record.video),
-        start=0.0,
-        end=end,
-        steps=steps,
-        seed=seed,
-        model=model,
-        cycle_iters=cycle_iters,
-        cycle_samples=cycle_samples,
+    settings = GenerationSettings(
+        steps=steps, seed=seed, model=model, cycle_iters=cycle_iters, cycle_samples=cycle_samples
     )
+    base = GenerationRequest(str(record.video), end=end, settings=settings)
     started = time.perf_counter()
     (whole,) = engine.generate(base.replace(text=record.text if labels else ""))
     rate = whole.sample_rate
@@ -576,7 +571,7 @@ def run(
     from benchmarks.sync import BOOTSTRAP_RESAMPLES, ONSET_TOLERANCE_S, model_summary
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
-    from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
 
@@ -584,7 +579,7 @@ def run(
         raise UsageError(f"clips must be at least 1, got {clips}")
     if duration <= 0:
         raise UsageError(f"duration must be positive, got {duration}")
-    defaults = GenerationRequest(video="")
+    defaults = GenerationSettings()
     cycle_iters = defaults.cycle_iters if cycle_iters is None else cycle_iters
     cycle_samples = defaults.cycle_samples if cycle_samples is None else cycle_samples
     if cycle_iters < 0 or cycle_samples < 1:

@@ -176,13 +176,14 @@ def measure_clip(
     from foleystudio.core.audio import load_audio
     from foleystudio.core.media import read_audio
     from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.ml.encoders.motion import MOTION_FPS, motion_from_video
     from foleystudio.ml.metrics import video_motion_peaks
     from foleystudio.ml.onsets import detect_onsets
 
     end = min(duration, float(truth["duration"]))
     request = GenerationRequest(
-        video=str(video), start=0.0, end=end, text=prompt, steps=steps, seed=seed, model=model
+        str(video), end=end, text=prompt, settings=GenerationSettings(steps=steps, seed=seed, model=model)
     )
     if cfg is not None:
         request = request.replace(cfg=cfg)
@@ -422,7 +423,7 @@ def run(
     """
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
-    from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
 
@@ -496,8 +497,8 @@ def run(
             "seed": seed,
             "prompt": prompt,
             "sampler": "euler",
-            "cfg": cfg if cfg is not None else GenerationRequest.cfg,
-            "sync_cfg": sync_cfg if sync_cfg is not None else GenerationRequest.sync_cfg,
+            "cfg": cfg if cfg is not None else GenerationSettings.cfg,
+            "sync_cfg": sync_cfg if sync_cfg is not None else GenerationSettings.sync_cfg,
             "onset_tolerance_s": ONSET_TOLERANCE_S,
             "aa_tolerance_s": AA_TOLERANCE_S,
             "shift_s": SHIFT_S,

@@ -2,6 +2,7 @@
 
 Each sub-command lives in its own module of this package and exposes
 ``register(subparsers)``; modules are discovered, so adding a command touches no other file.
+A module without ``register`` is a helper (e.g. ``settings_options``), not a command.
 Registration must stay light (no torch, no Qt import): heavy imports happen inside the
 command's handler, so ``foleystudio --version`` and ``info`` start fast.
 
@@ -30,10 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"foleystudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        module.register(sub)
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import foleystudio
+from foleystudio.core.settings import DEFAULT_MODEL
 
 DEMO_DIR = Path(foleystudio.__file__).resolve().parents[1] / "resources" / "demo"
-DEFAULT_MODEL = "foleyworld-tiny"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.core.media import probe
     from foleystudio.core.placement import place_candidate
     from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import CheckpointError
     from foleystudio.export import export_project
     from foleystudio.export.candidates import write_candidates
@@ -87,13 +88,19 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = engine.model(args.model)
     print(f"model: {model.name} from {model_path} on {engine.device_name}")
-    common = dict(video=str(video), model=args.model, steps=args.steps, device=args.device)
+    settings = GenerationSettings(model=args.model, steps=args.steps, device=args.device)
     t1 = time.perf_counter()
-    whole = engine.generate(GenerationRequest(**common, text=truth["text"], num_candidates=args.candidates))
+    whole = engine.generate(
+        GenerationRequest(
+            str(video), text=truth["text"], settings=settings.replace(num_candidates=args.candidates)
+        )
+    )
     t2 = time.perf_counter()
     write_candidates(whole, out / "candidates", video=video, timings={"generate_seconds": round(t2 - t1, 3)})
     sources = object_sources(truth)
-    stems = engine.generate(GenerationRequest(**common, sources=sources, per_source=True, num_candidates=1))
+    stems = engine.generate(
+        GenerationRequest(str(video), sources=sources, per_source=True, settings=settings)
+    )
     t3 = time.perf_counter()
     write_candidates(
         stems, out / "stems", video=video, per_source=True, timings={"generate_seconds": round(t3 - t2, 3)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from foleystudio.core.settings import DEFAULT_MODEL
 from foleystudio.errors import MediaError, UsageError
 
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("json", "audacity"), default=None, help="default: from -o's suffix")
     p.add_argument(
         "--model",
-        default="foleyworld-tiny",
+        default=DEFAULT_MODEL,
         help="model bundle whose visual onset network is used where it is decisive",
     )
     p.add_argument("--no-model", action="store_true", help="optical-flow detector only")

@@ -7,13 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from foleystudio.cli.settings_options import add_settings_options, settings_from_args
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.events import EventTrack, read_event_file
 from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import MediaError, UsageError
-
-DEFAULT_MODEL = "foleyworld-tiny"
 
 
 def parse_object(spec: str, index: int) -> ObjectSource:
@@ -102,30 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, help="range start in seconds (default 0)")
     p.add_argument("--end", type=float, default=None, help="range end in seconds (default: end of video)")
     p.add_argument("--text", default="", help="text prompt")
-    p.add_argument("--negative", default="", help="negative text prompt (steer away from it)")
-    p.add_argument("--omega", type=float, default=0.25, help="PSCA window ω in seconds (default 0.25)")
-    p.add_argument("--delta", type=float, default=0.5, help="PSCA decay width δ in seconds (default 0.5)")
-    p.add_argument("--steps", type=int, default=16, help="sampling steps (default 16)")
-    p.add_argument("--sampler", choices=("euler", "heun"), default="euler")
-    p.add_argument(
-        "--cfg", type=float, default=1.0, help="classifier-free guidance strength (default 1 = off)"
-    )
-    p.add_argument(
-        "--sync-cfg",
-        type=float,
-        default=GenerationRequest.sync_cfg,
-        help=f"sync guidance strength: how strongly the sound follows the picture's timing "
-        f"(default {GenerationRequest.sync_cfg:g}; 1 = off)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the first candidate")
-    p.add_argument(
-        "--candidates",
-        type=int,
-        default=1,
-        help="candidates (default 1), seeds seed..seed+N-1, sampled in one batch",
-    )
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    add_settings_options(p.add_argument_group("generation settings"), GenerationSettings)
     p.add_argument(
         "--object",
         action="append",
@@ -145,15 +122,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "LABEL=FILE for an object (repeatable); default: the detector's events",
     )
     p.add_argument("--stems", action="store_true", help="one output per object source, named after its label")
-    p.add_argument(
-        "--cycle-iters",
-        type=int,
-        default=0,
-        help="SSV2A Cycle Mix iterations T for the sources' mix embedding (0 = one Remixer pass)",
-    )
-    p.add_argument(
-        "--cycle-samples", type=int, default=4, help="SSV2A Cycle Mix sample size N per iteration (default 4)"
-    )
     p.add_argument(
         "--project", default=None, help="add the best result to this project bundle (created if needed)"
     )
@@ -184,22 +152,10 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         end=args.end,
         text=args.text,
-        negative_text=args.negative,
         sources=sources,
-        omega=args.omega,
-        delta=args.delta,
-        steps=args.steps,
-        sampler=args.sampler,
-        cfg=args.cfg,
-        sync_cfg=args.sync_cfg,
-        seed=args.seed,
-        num_candidates=args.candidates,
-        model=args.model,
-        device=args.device,
-        per_source=args.stems,
-        cycle_iters=args.cycle_iters,
-        cycle_samples=args.cycle_samples,
         events=events,
+        per_source=args.stems,
+        settings=settings_from_args(args, GenerationSettings),
     )
     # Bad values and where the files go are checked before any work (the engine import alone
     # takes seconds).
@@ -210,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.ml.engine import GenerationEngine
 
     started = time.perf_counter()
-    engine = GenerationEngine(args.device)
-    model_name = engine.model(args.model).name
+    engine = GenerationEngine(request.settings.device)
+    model_name = engine.model(request.settings.model).name
     loaded = time.perf_counter()
     last = [-1]
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foleystudio.cli._train_onsets import register_onsets
-from foleystudio.cli._train_ssv2a import register_ssv2a
+from foleystudio.cli.train_onsets import register_onsets
+from foleystudio.cli.train_ssv2a import register_ssv2a
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -27,8 +27,9 @@ from typing import Any
 
 from foleystudio.core.boxes import BoxKeyframe
 from foleystudio.core.events import EventTrack, SoundEvent
-from foleystudio.core.project import Clip, GenerationSettings, Project, Track, new_id
+from foleystudio.core.project import Clip, Project, Track, new_id
 from foleystudio.core.requests import WHOLE_PICTURE
+from foleystudio.core.settings import GENERATION_SETTING_NAMES, GenerationSettings
 from foleystudio.core.sources import ObjectSource, Source
 from foleystudio.errors import UsageError
 
@@ -838,9 +839,6 @@ class SetInOut(Command):
         return False
 
 
-_SETTING_NAMES = tuple(f.name for f in dataclasses.fields(GenerationSettings))
-
-
 class SetSettings(Command):
     """Change generation settings, e.g. ``SetSettings(steps=32, cfg=4.0)``.
 
@@ -852,17 +850,17 @@ class SetSettings(Command):
     def __init__(self, **changes: Any) -> None:
         if not changes:
             raise UsageError("no settings to change")
-        unknown = sorted(set(changes) - set(_SETTING_NAMES))
+        unknown = sorted(set(changes) - set(GENERATION_SETTING_NAMES))
         if unknown:
             raise UsageError(f"unknown generation setting(s) {', '.join(unknown)}")
-        _check_settings(changes)
+        GenerationSettings().replace(**changes)  # checked now: a bad value never enters the stack
         self.changes = dict(changes)
         self.text = "Change " + ", ".join(sorted(changes)) if len(changes) <= 3 else "Change settings"
         self._old: GenerationSettings | None = None
 
     def apply(self, project: Project) -> None:
         self._old = project.settings
-        project.settings = dataclasses.replace(project.settings, **self.changes)
+        project.settings = project.settings.replace(**self.changes)
 
     def revert(self, project: Project) -> None:
         assert self._old is not None, "revert before apply"
@@ -873,20 +871,6 @@ class SetSettings(Command):
             self.changes = dict(other.changes)
             return True
         return False
-
-
-def _check_settings(changes: dict[str, Any]) -> None:
-    for name in ("steps", "num_candidates"):
-        if name in changes and (type(changes[name]) is not int or changes[name] < 1):
-            raise UsageError(f"{name} must be a whole number >= 1, got {changes[name]!r}")
-    if "seed" in changes and (type(changes["seed"]) is not int or changes["seed"] < 0):
-        raise UsageError(f"seed must be a whole number >= 0, got {changes['seed']!r}")
-    for name in ("cfg", "sync_cfg", "omega", "delta"):
-        if name in changes and _finite(changes[name], name) < 0:
-            raise UsageError(f"{name} must be >= 0, got {changes[name]!r}")
-    for name in ("model", "sampler", "negative_text", "device"):
-        if name in changes and not isinstance(changes[name], str):
-            raise UsageError(f"{name} must be text, got {changes[name]!r}")
 
 
 class CommandGroup(Command):

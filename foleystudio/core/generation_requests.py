@@ -35,7 +35,6 @@ def build_request(
     """
     if not project.video:
         raise UsageError("open a video first: generation follows the picture")
-    s = project.settings
     start = project.in_point or 0.0
     end = project.out_point
     sources = tuple(project.sources)
@@ -70,23 +69,11 @@ def build_request(
         video=project.video,
         start=start,
         end=end,
-        negative_text=s.negative_text,
         sources=sources,
-        omega=s.omega,
-        delta=s.delta,
-        steps=s.steps,
-        sampler=s.sampler,
-        cfg=s.cfg,
-        sync_cfg=s.sync_cfg,
-        seed=s.seed,
-        num_candidates=s.num_candidates,
-        model=s.model,
-        device=s.device,
+        events=request_events(project, sources),
         per_source=per_source,
         inpaint=inpaint,
-        cycle_iters=s.cycle_iters,
-        cycle_samples=s.cycle_samples,
-        events=request_events(project, sources),
+        settings=project.settings,
     )
 
 

@@ -57,7 +57,7 @@ def place_candidate(
             "request": candidate.request.to_dict(),
             "seed": candidate.seed,
             "scores": dict(candidate.scores),
-            "model": model_name or candidate.request.model,
+            "model": model_name or candidate.request.settings.model,
             "source_id": candidate.source_id,
         },
     )

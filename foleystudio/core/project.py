@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from foleystudio.core.events import EventTrack
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import Source, source_from_dict, source_to_dict
 from foleystudio.core.timebase import parse_rate
 from foleystudio.errors import FoleyStudioError, ProjectError, UsageError
@@ -77,25 +78,10 @@ class Track:
     id: str = field(default_factory=new_id)
 
 
-@dataclass
-class GenerationSettings:
-    """The user's default generation settings shown in the inspector."""
-
-    model: str = "foleyworld-tiny"
-    steps: int = 16
-    cfg: float = 1.0
-    #: Sync guidance strength (see ``GenerationRequest.sync_cfg``).
-    sync_cfg: float = 3.0
-    omega: float = 0.25
-    delta: float = 0.5
-    seed: int = 0
-    num_candidates: int = 4
-    sampler: str = "euler"
-    negative_text: str = ""
-    device: str = "auto"
-    #: SSV2A Cycle Mix of the sources' mix embedding: iterations T (0 = one Remixer pass), samples N.
-    cycle_iters: int = 0
-    cycle_samples: int = 4
+def app_generation_settings() -> GenerationSettings:
+    """A new project's settings: the defaults, but four candidates, as an editor auditions
+    several takes (a script's request defaults to one)."""
+    return GenerationSettings(num_candidates=4)
 
 
 @dataclass
@@ -110,7 +96,7 @@ class Project:
     sample_rate: int = 48000
     tracks: list[Track] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
-    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    settings: GenerationSettings = field(default_factory=app_generation_settings)
     in_point: float | None = None
     out_point: float | None = None
     #: Event track per source: object source id, or ``WHOLE_PICTURE`` for the whole frame.
@@ -175,7 +161,7 @@ class Project:
             "sample_rate": self.sample_rate,
             "in_point": self.in_point,
             "out_point": self.out_point,
-            "settings": dict(vars(self.settings)),
+            "settings": self.settings.to_dict(),
             "sources": [
                 {**source_to_dict(s), **({"path": rel(s.path)} if s.kind == "audio" else {})}
                 for s in self.sources
@@ -228,9 +214,7 @@ class Project:
                 path,
             )
         try:
-            settings_data = data.get("settings") or {}
-            known = set(vars(GenerationSettings()))
-            settings = GenerationSettings(**{k: v for k, v in settings_data.items() if k in known})
+            settings = GenerationSettings.from_dict(data.get("settings") or {})
             sources = []
             for s in data.get("sources", []):
                 if s.get("kind") == "audio":

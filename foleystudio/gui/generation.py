@@ -22,6 +22,7 @@ from foleystudio.core.boxes import BoxKeyframe
 from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, ProgressCallback, sub_progress
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate, GenerationRequest
+from foleystudio.core.settings import DEFAULT_MODEL
 from foleystudio.errors import FoleyStudioError, GenerationError
 
 if TYPE_CHECKING:
@@ -86,10 +87,10 @@ class EngineHolder:
     ) -> list[Candidate]:
         """Load (if needed) and run one generation; returns the candidates."""
         progress(0.0, "loading the model")
-        engine = self.get(request.device)
+        engine = self.get(request.settings.device)
         cancel.raise_if_cancelled()
         candidates = list(engine.generate(request, progress, cancel))
-        self._model_name = engine.model(request.model).name  # loaded by now: no second load
+        self._model_name = engine.model(request.settings.model).name  # loaded by now: no second load
         return candidates
 
     def onset_net(self, model: str, device: str = "auto") -> tuple[Any, str]:
@@ -123,7 +124,7 @@ def detect_source_events(
     progress: ProgressCallback,
     cancel: CancelToken,
     *,
-    model: str = "foleyworld-tiny",
+    model: str = DEFAULT_MODEL,
     device: str = "auto",
 ) -> DetectedTracks:
     """Run the event detector over ``[start, end)`` s for ``targets`` (``objects`` gives the

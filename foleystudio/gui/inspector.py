@@ -2,8 +2,8 @@
 
 Sources: the project's object / text / audio sources, add and remove, rename, an object's
 keyframes; an audio file dropped on the list becomes an audio prompt (dropped on an audio
-source it replaces that source's file). Settings: model, sampler, steps, CFG, seed, Cycle Mix, number of
-candidates, and the PSCA window ω and decay δ with a live plot of the mask they make. Every
+source it replaces that source's file). Settings: a form made from ``GenerationSettings``' field descriptions
+(gui/settings_form.py), with a live plot of the PSCA mask that ω and δ make. Every
 change is a document edit (undoable); the Generate buttons ask the main window to run.
 """
 
@@ -16,10 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -29,25 +26,21 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from foleystudio.core.boxes import Box
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.dialogs import AUDIO_FILTER
 from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import first_of
 from foleystudio.gui.psca_plot import PscaPlot
+from foleystudio.gui.settings_form import SettingsForm
 
-#: Slider resolution for ω and δ (seconds per step) and their ranges (seconds).
-PSCA_STEP = 0.01
-OMEGA_MAX = 2.0
-DELTA_MAX = 3.0
 KIND_SYMBOL = {"object": "▣", "text": "T", "audio": "♪"}
 #: The box "+ Object" adds when none is drawn: centred, a third of the frame.
 DEFAULT_BOX = Box(1 / 3, 1 / 3, 1 / 3, 1 / 3)
@@ -152,81 +145,23 @@ class Inspector(QWidget):
         sg.addWidget(self.label_edit)
         sg.addWidget(self.keyframe_box)
 
-        # --- settings ---
-        self.model = QComboBox()
-        self.model.setEditable(True)
-        self.model.textActivated.connect(self._set_model)
-        self.model.lineEdit().editingFinished.connect(lambda: self._set_model(self.model.currentText()))
-        self.sampler = QComboBox()
-        self.sampler.addItems(["euler", "heun"])
-        self.sampler.currentTextChanged.connect(lambda v: self._set(sampler=v))
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 256)
-        self.steps.valueChanged.connect(lambda v: self._set(steps=int(v)))
-        self.cfg = QDoubleSpinBox()
-        self.cfg.setRange(0.0, 20.0)
-        self.cfg.setSingleStep(0.25)
-        self.cfg.setDecimals(2)
-        self.cfg.valueChanged.connect(lambda v: self._set(cfg=float(v)))
-        self.sync_cfg = QDoubleSpinBox()
-        self.sync_cfg.setRange(0.0, 20.0)
-        self.sync_cfg.setSingleStep(0.25)
-        self.sync_cfg.setDecimals(2)
-        self.sync_cfg.setToolTip("How strongly the sound follows the picture's timing (1 = off)")
-        self.sync_cfg.valueChanged.connect(lambda v: self._set(sync_cfg=float(v)))
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.valueChanged.connect(lambda v: self._set(seed=int(v)))
+        # --- settings: one row per GenerationSettings field, from its description ---
         dice = QToolButton()
         dice.setText("⚄")
         dice.setToolTip("New random seed")
-        dice.clicked.connect(lambda: self.seed.setValue(random.randrange(2**31 - 1)))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(dice)
-        self.num_candidates = QSpinBox()
-        self.num_candidates.setRange(1, 32)
-        self.num_candidates.setToolTip("How many candidates (seeds seed, seed+1, …)")
-        self.num_candidates.valueChanged.connect(lambda v: self._set(num_candidates=int(v)))
-        self.cycle_iters = QSpinBox()
-        self.cycle_iters.setRange(0, 1000)
-        self.cycle_iters.setToolTip(
-            "SSV2A Cycle Mix iterations for the sources' mix (0 = one Remixer pass); used by models with SSV2A"
-        )
-        self.cycle_iters.valueChanged.connect(lambda v: self._set(cycle_iters=int(v)))
-        self.cycle_samples = QSpinBox()
-        self.cycle_samples.setRange(1, 1024)
-        self.cycle_samples.setToolTip("Cycle Mix samples per iteration")
-        self.cycle_samples.valueChanged.connect(lambda v: self._set(cycle_samples=int(v)))
-        self.negative = QLineEdit()
-        self.negative.setPlaceholderText("negative prompt (optional)")
-        self.negative.editingFinished.connect(lambda: self._set(negative_text=self.negative.text()))
-
-        self.omega = self._psca_slider(OMEGA_MAX)
-        self.delta = self._psca_slider(DELTA_MAX)
-        self.omega_label = QLabel()
-        self.delta_label = QLabel()
-        self.omega.valueChanged.connect(lambda v: self._on_psca("omega", v))
-        self.delta.valueChanged.connect(lambda v: self._on_psca("delta", v))
+        self.settings_form = SettingsForm(GenerationSettings, extras={"seed": dice})
+        self.settings_form.edited.connect(lambda changes: self._set(**changes))
+        self.settings_form.drag_started.connect(self._begin_drag)
+        self.settings_form.drag_finished.connect(self._end_drag)
+        seed = self.settings_form.editor("seed")
+        dice.clicked.connect(lambda: seed.setValue(random.randrange(2**31 - 1)))
         self.plot = PscaPlot()
         for button in (add_object, add_text, add_audio, self.remove_button, dice, self.remove_key_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must keep meaning play/pause
         settings_group = QGroupBox("Generation")
-        form = QFormLayout(settings_group)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Model", self.model)
-        form.addRow("Sampler", self.sampler)
-        form.addRow("Steps", self.steps)
-        form.addRow("CFG", self.cfg)
-        form.addRow("Sync guidance", self.sync_cfg)
-        form.addRow("Seed", seed_row)
-        form.addRow("Candidates", self.num_candidates)
-        form.addRow("Avoid", self.negative)
-        form.addRow("Cycle Mix T", self.cycle_iters)
-        form.addRow("Cycle Mix N", self.cycle_samples)
-        form.addRow("Window ω", self._with_label(self.omega, self.omega_label))
-        form.addRow("Decay δ", self._with_label(self.delta, self.delta_label))
-        form.addRow(self.plot)
+        group_layout = QVBoxLayout(settings_group)
+        group_layout.addWidget(self.settings_form)
+        group_layout.addWidget(self.plot)
 
         # --- actions ---
         self.generate_button = QPushButton("Generate")
@@ -275,23 +210,6 @@ class Inspector(QWidget):
         self.sync()
 
     # --- construction helpers --------------------------------------------------------------
-    def _psca_slider(self, maximum: float) -> QSlider:
-        slider = QSlider(Qt.Orientation.Horizontal)
-        slider.setRange(0, round(maximum / PSCA_STEP))
-        slider.sliderPressed.connect(self._begin_drag)
-        slider.sliderReleased.connect(self._end_drag)
-        return slider
-
-    @staticmethod
-    def _with_label(slider: QSlider, label: QLabel) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(slider, 1)
-        label.setFixedWidth(52)
-        row.addWidget(label)
-        return box
-
     def _begin_drag(self) -> None:
         self._session = self.document.new_merge_session()
 
@@ -345,44 +263,7 @@ class Inspector(QWidget):
 
     def _sync_settings(self) -> None:
         s = self.document.project.settings
-        widgets = (
-            self.model,
-            self.sampler,
-            self.steps,
-            self.cfg,
-            self.sync_cfg,
-            self.seed,
-            self.num_candidates,
-            self.cycle_iters,
-            self.cycle_samples,
-            self.omega,
-            self.delta,
-        )
-        for w in widgets:
-            w.blockSignals(True)
-        if self.model.findText(s.model) < 0:
-            self.model.addItem(s.model)
-        self.model.setCurrentText(s.model)
-        if self.sampler.findText(s.sampler) < 0:
-            self.sampler.addItem(s.sampler)
-        self.sampler.setCurrentText(s.sampler)
-        self.steps.setValue(s.steps)
-        self.cfg.setValue(s.cfg)
-        self.sync_cfg.setValue(s.sync_cfg)
-        self.seed.setValue(s.seed)
-        self.num_candidates.setValue(s.num_candidates)
-        self.cycle_iters.setValue(s.cycle_iters)
-        self.cycle_samples.setValue(s.cycle_samples)
-        if not self.negative.hasFocus():
-            self.negative.setText(s.negative_text)
-        if not self.omega.isSliderDown():
-            self.omega.setValue(round(s.omega / PSCA_STEP))
-        if not self.delta.isSliderDown():
-            self.delta.setValue(round(s.delta / PSCA_STEP))
-        for w in widgets:
-            w.blockSignals(False)
-        self.omega_label.setText(f"{s.omega:.2f} s")
-        self.delta_label.setText(f"{s.delta:.2f} s")
+        self.settings_form.show_value(s)
         self.plot.set_params(s.omega, s.delta)
 
     def _update_buttons(self) -> None:
@@ -399,21 +280,12 @@ class Inspector(QWidget):
             return
         try:
             self.document.set_settings(self._session, **changes)
+            if "omega" in changes or "delta" in changes:
+                s = self.document.project.settings
+                self.plot.set_params(s.omega, s.delta)
         except FoleyStudioError as exc:
             self.document.error.emit(str(exc))
             self.sync()
-
-    def _set_model(self, name: str) -> None:
-        if name.strip():
-            self._set(model=name.strip())
-
-    def _on_psca(self, name: str, value: int) -> None:
-        seconds = round(value * PSCA_STEP, 4)
-        (self.omega_label if name == "omega" else self.delta_label).setText(f"{seconds:.2f} s")
-        omega = seconds if name == "omega" else self.omega.value() * PSCA_STEP
-        delta = seconds if name == "delta" else self.delta.value() * PSCA_STEP
-        self.plot.set_params(omega, delta)
-        self._set(**{name: seconds})
 
     def _on_current_source(
         self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None

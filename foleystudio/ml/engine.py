@@ -200,7 +200,7 @@ class GenerationEngine:
         cancel = cancel or CancelToken()
         _validate(request)
         try:
-            model = self.model(request.model)
+            model = self.model(request.settings.model)
             return self._generate(model, request, progress, cancel)
         except torch.cuda.OutOfMemoryError:
             if self.device.type != "cuda":
@@ -209,7 +209,7 @@ class GenerationEngine:
             progress(0.0, "GPU out of memory: generating on the CPU instead")
             self.device = torch.device("cpu")
             self._models.clear()
-            return self._generate(self.model(request.model), request, progress, cancel)
+            return self._generate(self.model(request.settings.model), request, progress, cancel)
 
     def _generate(
         self, model: LoadedModel, request: GenerationRequest, progress: ProgressCallback, cancel: CancelToken
@@ -248,7 +248,9 @@ class GenerationEngine:
         text = _prompt(request)
         text_cond = _text_conditions(model.clip, text)
         negative = (
-            _text_conditions(model.clip, request.negative_text) if request.negative_text.strip() else None
+            _text_conditions(model.clip, request.settings.negative_text)
+            if request.settings.negative_text.strip()
+            else None
         )
         reference = _reference_tokens(codec, request)
         targets: list[str | None] = list(objects) if objects else [None]
@@ -263,8 +265,8 @@ class GenerationEngine:
         known = None
         if kept is not None:
             known = _known_tokens(codec, kept, total_tokens, start, inpaint.start, inpaint.end)
-        n = request.num_candidates
-        seeds = [request.seed + i for i in range(n)]
+        n = request.settings.num_candidates
+        seeds = [request.settings.seed + i for i in range(n)]
         waves: dict[str | None, np.ndarray] = {}
         used_events: dict[str | None, tuple[EventTrack | None, str]] = {}
         autocast = (
@@ -321,13 +323,8 @@ class GenerationEngine:
                     plan,
                     conds,
                     noises,
-                    steps=request.steps,
-                    method=request.sampler,
-                    cfg_scale=request.cfg,
-                    uncond=unconds if request.cfg != 1.0 else None,
-                    sync_scale=request.sync_cfg,
-                    omega=request.omega,
-                    delta=request.delta,
+                    request.settings,
+                    uncond=unconds if request.settings.cfg != 1.0 else None,
                     known=known_t,
                     progress=report,
                     cancel=cancel,
@@ -363,10 +360,7 @@ class GenerationEngine:
                 score_text = target_texts.get(target, text_cond)
                 if model.audio is not None and score_text is not None:
                     scores["text"] = text_score(model.audio, audio, score_text["text_pooled"][0])
-                weights = request.search.__dict__ if request.search else {}
-                scores["total"] = total_score(
-                    scores, {k.removeprefix("weight_"): v for k, v in weights.items()}
-                )
+                scores["total"] = total_score(scores, {})
                 candidates.append(
                     Candidate(
                         audio=audio,

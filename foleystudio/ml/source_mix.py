@@ -71,8 +71,8 @@ def target_mix_embeddings(
     static: Sequence[PerceivedSource],
 ) -> dict[str | None, torch.Tensor | None]:
     """``{target: [1, audio_dim] mix embedding or None}``: None for a whole-frame target without
-    text or audio sources. Cycle Mix uses ``request.cycle_iters``/``cycle_samples`` and draws
-    from a generator seeded with ``request.seed``, so results repeat."""
+    text or audio sources. Cycle Mix uses ``request.settings.cycle_iters``/``cycle_samples`` and draws
+    from a generator seeded with ``request.settings.seed``, so results repeat."""
     manifold, remixer = ssv2a
     out: dict[str | None, torch.Tensor | None] = {}
     for index, target in enumerate(targets):
@@ -84,13 +84,13 @@ def target_mix_embeddings(
         if not sources:
             out[target] = None
             continue
-        generator = torch.Generator().manual_seed(request.seed * 1009 + index)
+        generator = torch.Generator().manual_seed(request.settings.seed * 1009 + index)
         out[target] = mix_embedding(
             manifold,
             remixer,
             sources,
-            cycle_iters=request.cycle_iters,
-            cycle_samples=request.cycle_samples,
+            cycle_iters=request.settings.cycle_iters,
+            cycle_samples=request.settings.cycle_samples,
             generator=generator,
         ).cpu()
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.sampler import sample
@@ -44,15 +45,10 @@ def sample_windows(
     plan: WindowPlan,
     window_conditions: list[Conditions],
     noise: list[torch.Tensor],
+    settings: GenerationSettings,
     *,
-    steps: int,
-    method: str,
-    cfg_scale: float,
-    uncond: list[Conditions] | None,
-    omega: float,
-    delta: float,
+    uncond: list[Conditions] | None = None,
     known: tuple[torch.Tensor, torch.Tensor] | None = None,
-    sync_scale: float = 1.0,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
@@ -83,13 +79,8 @@ def sample_windows(
             model,
             noise[k],
             cond,
-            steps=steps,
-            method=method,
-            cfg_scale=cfg_scale,
+            settings,
             uncond=un,
-            sync_scale=sync_scale,
-            omega=omega,
-            delta=delta,
             progress=sub_progress(progress, k / n, (k + 1) / n),
             cancel=cancel,
         )

@@ -39,7 +39,9 @@ class EventTrackSettings:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if not 0.0 < self.min_shift_s <= self.max_shift_s:
-            raise UsageError(f"need 0 < min_shift_s <= max_shift_s, got {self.min_shift_s}, {self.max_shift_s}")
+            raise UsageError(
+                f"need 0 < min_shift_s <= max_shift_s, got {self.min_shift_s}, {self.max_shift_s}"
+            )
 
     @property
     def enabled(self) -> bool:

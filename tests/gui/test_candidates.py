@@ -115,31 +115,39 @@ def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
     np.testing.assert_allclose(psca_mask_curve(d, 0.25, 0.0), [1, 1, 0, 0, 0, 0])  # δ = 0: a hard window
     window.open_path(video)
     doc, inspector = window.document, window.inspector
+    field = inspector.settings_form.editor
     count = doc.undo_stack.count()
-    inspector.omega.sliderPressed.emit()
+    field("omega").sliderPressed.emit()
     for v in (30, 40, 50):
-        inspector.omega.setValue(v)
-    inspector.omega.sliderReleased.emit()
+        field("omega").setValue(v)
+    field("omega").sliderReleased.emit()
     assert doc.project.settings.omega == pytest.approx(0.5)
     assert doc.undo_stack.count() == count + 1
     x, y = inspector.plot.curve_data()
     assert y[x <= 0.5].min() == 1.0 and y[x > 1.0].max() == 0.0
-    inspector.steps.setValue(8)
-    inspector.seed.setValue(1234)
+    field("steps").setValue(8)
+    field("seed").setValue(1234)
     assert (doc.project.settings.steps, doc.project.settings.seed) == (8, 1234)
     doc.undo()
-    assert doc.project.settings.seed == 0 and inspector.seed.value() == 0
+    assert doc.project.settings.seed == 0 and field("seed").value() == 0
     # Cycle Mix settings reach the request the Generate button builds.
     from foleystudio.core.generation_requests import build_request
 
-    inspector.cycle_iters.setValue(3)
-    inspector.cycle_samples.setValue(8)
-    assert inspector.sync_cfg.value() == doc.project.settings.sync_cfg == 3.0
-    inspector.sync_cfg.setValue(1.5)
+    field("cycle_iters").setValue(3)
+    field("cycle_samples").setValue(8)
+    assert field("sync_cfg").value() == doc.project.settings.sync_cfg == 3.0
+    field("sync_cfg").setValue(1.5)
     request = build_request(doc.project, "all")
-    assert (request.cycle_iters, request.cycle_samples, request.sync_cfg) == (3, 8, 1.5)
+    assert (request.settings.cycle_iters, request.settings.cycle_samples, request.settings.sync_cfg) == (
+        3,
+        8,
+        1.5,
+    )
     doc.undo()
-    assert inspector.sync_cfg.value() == 3.0
+    assert field("sync_cfg").value() == 3.0
+    # δ = 0 (a hard window) is a value every layer accepts: the slider's end, the request.
+    field("delta").setValue(0)
+    assert doc.project.settings.delta == 0.0 and build_request(doc.project, "all").settings.delta == 0.0
 
 
 def test_a_candidate_without_source_lands_on_the_selected_free_track(window, video) -> None:

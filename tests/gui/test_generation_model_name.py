@@ -45,4 +45,4 @@ def test_a_used_clip_names_the_real_model(window, video, named_bundle, tmp_path,
     saved = json.loads((tmp_path / "named.foley" / PROJECT_FILE).read_text())
     (clip,) = [clip for track in saved["tracks"] for clip in track["clips"]]
     assert clip["provenance"]["model"] == MODEL_NAME
-    assert clip["provenance"]["request"]["model"] == str(named_bundle)
+    assert clip["provenance"]["request"]["settings"]["model"] == str(named_bundle)

@@ -18,6 +18,7 @@ import pytest
 from foleystudio.cli import main as cli_main
 from foleystudio.cli.bench import BENCHMARKS, load_benchmark
 from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.errors import FoleyStudioError, UsageError
 from foleystudio.ml.engine import GenerationEngine
 
@@ -131,7 +132,7 @@ def test_bootstrap_interval_brackets_the_mean():
 
 def _captured_keeps(engine: GenerationEngine, request: GenerationRequest) -> tuple[np.ndarray, list[dict]]:
     """Generate, recording each network call's keep masks of the visual and sync groups."""
-    network = engine.model(request.model).flowley
+    network = engine.model(request.settings.model).flowley
     seen: list[dict] = []
 
     def hook(_module, args, kwargs):
@@ -155,13 +156,16 @@ def test_drop_conditions_reach_the_network(debug_bundle, corpus):
     engine = GenerationEngine("cpu")  # its own copy of the model: the weights are changed below
     video = corpus / "clip_00000.mp4"
     request = GenerationRequest(
-        video=str(video), end=2.0, text="a ball", steps=2, cfg=3.0, sync_cfg=1.0, model=str(debug_bundle)
+        str(video),
+        end=2.0,
+        text="a ball",
+        settings=GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0, model=str(debug_bundle)),
     )
     # An untrained Flowley's zero-initialised output layers make it ignore every condition;
     # random values there let the conditions reach the velocity.
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for param in engine.model(request.model).flowley.parameters():
+        for param in engine.model(request.settings.model).flowley.parameters():
             if not param.any():
                 param.copy_(0.05 * torch.randn(param.shape, generator=generator))
     kept_audio, kept = _captured_keeps(engine, request)

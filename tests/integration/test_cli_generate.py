@@ -10,7 +10,7 @@ from foleystudio.cli import main
 from foleystudio.cli.generate import parse_object
 from foleystudio.core.bundle import load_project
 from foleystudio.core.media import probe
-from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.errors import UsageError
 
 
@@ -35,7 +35,7 @@ def test_generate_writes_identical_wavs_result_and_video(debug_bundle, long_vide
     result = json.loads((tmp_path / "a" / "result.json").read_text())
     assert sorted(c["seed"] for c in result["candidates"]) == [7, 8]
     assert result["request"]["text"] == "a box" and result["timings"]["generate_seconds"] > 0
-    assert result["request"]["sync_cfg"] == GenerationRequest.sync_cfg
+    assert result["request"]["settings"]["sync_cfg"] == GenerationSettings.sync_cfg
     for entry in result["candidates"]:
         assert (tmp_path / "a" / entry["file"]).read_bytes() == (tmp_path / "b" / entry["file"]).read_bytes()
         assert set(entry["scores"]) >= {"sync", "total"}
@@ -44,7 +44,7 @@ def test_generate_writes_identical_wavs_result_and_video(debug_bundle, long_vide
     # Sync guidance off is a different sound from the same seed.
     assert main(["generate", *args, "--sync-cfg", "1", "--no-video", "-o", str(tmp_path / "c")]) == 0
     off = json.loads((tmp_path / "c" / "result.json").read_text())
-    assert off["request"]["sync_cfg"] == 1.0
+    assert off["request"]["settings"]["sync_cfg"] == 1.0
     on_file = next(c["file"] for c in result["candidates"] if c["seed"] == 7)
     off_file = next(c["file"] for c in off["candidates"] if c["seed"] == 7)
     assert (tmp_path / "c" / off_file).read_bytes() != (tmp_path / "a" / on_file).read_bytes()

@@ -22,8 +22,8 @@ def engine() -> GenerationEngine:
 
 
 def request(video, bundle, **kw) -> GenerationRequest:
-    base = dict(video=str(video), model=str(bundle), steps=3, end=3.0, text="a sliding box")
-    return GenerationRequest(**{**base, **kw})
+    base = GenerationRequest(str(video), end=3.0, text="a sliding box")
+    return base.replace(**{"model": str(bundle), "steps": 3, **kw})
 
 
 def test_candidates_are_deterministic_per_seed(engine, debug_bundle, long_video):
@@ -102,7 +102,7 @@ def test_bad_requests_are_clear_errors(engine, debug_bundle, long_video, tmp_pat
     with pytest.raises(UsageError, match="steps"):
         engine.generate(request(long_video, debug_bundle, steps=0))
     for bad in (-1.0, float("inf"), float("nan")):
-        with pytest.raises(UsageError, match="sync_cfg"):
+        with pytest.raises(UsageError, match="sync-cfg"):
             engine.generate(request(long_video, debug_bundle, sync_cfg=bad))
     with pytest.raises(FoleyStudioError, match="does not exist"):
         engine.generate(request(tmp_path / "missing.mp4", debug_bundle))

@@ -11,6 +11,7 @@ import pytest
 from foleystudio.cli import main
 from foleystudio.core.events import EventTrack, read_event_file, write_event_file
 from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.videowriter import write_video
 from foleystudio.ml.metrics import onset_f1
 from foleystudio.ml.onsets import detect_onsets
@@ -96,7 +97,10 @@ def test_generation_follows_the_given_track_not_the_picture(bounce_video):
     engine = GenerationEngine("cpu")
     given = np.array([0.55, 1.3, 1.75, 2.6, 3.3])  # not where the ball turns (0.4, 0.8, ...)
     request = GenerationRequest(
-        video=str(bounce_video), end=4.0, events=(("", EventTrack.from_times(given)),), num_candidates=2
+        str(bounce_video),
+        end=4.0,
+        events=(("", EventTrack.from_times(given)),),
+        settings=GenerationSettings(num_candidates=2),
     )
     candidates = engine.generate(request)
     assert all(c.events_from == "given" and np.allclose(c.events.times, given) for c in candidates)

@@ -17,6 +17,7 @@ from foleystudio.cli import main
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.levels import CEILING_DBTP, true_peak_dbtp
 from foleystudio.core.requests import GenerationRequest
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import ObjectSource
 from foleystudio.ml.codec import MelCodec
 from foleystudio.ml.engine import GenerationEngine
@@ -70,7 +71,10 @@ def test_stems_of_a_seed_keep_their_balance_and_sum_to_the_mix(loud_model, debug
     left = ObjectSource("a", "left thing", (BoxKeyframe(0, Box(0, 0, 0.5, 1)),))
     right = ObjectSource("b", "right thing", (BoxKeyframe(0, Box(0.5, 0, 0.5, 1)),))
     base = GenerationRequest(
-        video=str(long_video), model=str(debug_bundle), steps=3, end=3.0, sources=(left, right)
+        str(long_video),
+        end=3.0,
+        sources=(left, right),
+        settings=GenerationSettings(model=str(debug_bundle), steps=3),
     )
     stems = engine.generate(base.replace(per_source=True))
     (mix,) = engine.generate(base)

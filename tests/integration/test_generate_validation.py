@@ -19,7 +19,7 @@ PROBE = (
 @pytest.mark.parametrize(
     ("extra", "problem"),
     [
-        (["--omega", "nan"], "omega must be a finite number"),
+        (["--omega", "nan"], "--omega) must be a finite number"),
         (["--end", "inf"], "end must be a finite number"),
         (["--cfg", "-1"], "cfg"),
         (["--object", "0:2,2,2,2=ball"], "outside the frame"),

@@ -14,7 +14,8 @@ import pytest
 from foleystudio.core import bundle as B
 from foleystudio.core.audio import load_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.project import SCHEMA_VERSION, Clip, GenerationSettings, Project, Track
+from foleystudio.core.project import SCHEMA_VERSION, Clip, Project, Track
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
 from foleystudio.errors import ProjectError
 

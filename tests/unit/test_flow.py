@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from foleystudio.core.jobs import CancelToken
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.errors import GenerationError, JobCancelled, UsageError
 from foleystudio.ml.device import make_generator
 from foleystudio.ml.flowley import (
@@ -161,7 +162,12 @@ def test_a_debug_model_overfits_one_clip() -> None:
     assert onset_after < onset_before / 10
     # Sampling from fresh noise now lands on the memorised clip.
     model.eval()
-    out = sample(model, torch.randn(1, na, config.latent_dim, generator=make_generator(7)), cond, steps=16)
+    out = sample(
+        model,
+        torch.randn(1, na, config.latent_dim, generator=make_generator(7)),
+        cond,
+        GenerationSettings(sync_cfg=1.0),
+    )
     assert float((out - x1).pow(2).mean()) < 0.2 * float(x1.var())
 
 
@@ -171,9 +177,15 @@ def test_a_debug_model_overfits_one_clip() -> None:
 def test_sampling_is_deterministic_per_noise_and_shaped() -> None:
     model = debug_model()
     cond = make_conditions(model.config)
-    a = sample(model, noise_like(model.config, seed=1), cond, steps=3, cfg_scale=2.5)
-    b = sample(model, noise_like(model.config, seed=1), cond, steps=3, cfg_scale=2.5)
-    c = sample(model, noise_like(model.config, seed=2), cond, steps=3, cfg_scale=2.5)
+    a = sample(
+        model, noise_like(model.config, seed=1), cond, GenerationSettings(steps=3, cfg=2.5, sync_cfg=1.0)
+    )
+    b = sample(
+        model, noise_like(model.config, seed=1), cond, GenerationSettings(steps=3, cfg=2.5, sync_cfg=1.0)
+    )
+    c = sample(
+        model, noise_like(model.config, seed=2), cond, GenerationSettings(steps=3, cfg=2.5, sync_cfg=1.0)
+    )
     assert a.shape == noise_like(model.config).shape
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
@@ -184,14 +196,15 @@ def test_cfg_with_every_condition_dropped_equals_the_unconditional_path() -> Non
     cond = make_conditions(model.config)
     noise = noise_like(model.config)
     dropped = cond.dropped()
-    guided = sample(model, noise, dropped, steps=4, cfg_scale=4.0)
-    plain = sample(model, noise, dropped, steps=4, cfg_scale=1.0)
-    unconditional = sample(model, noise, Conditions(), steps=4)
+    guided = sample(model, noise, dropped, GenerationSettings(steps=4, cfg=4.0, sync_cfg=1.0))
+    plain = sample(model, noise, dropped, GenerationSettings(steps=4, cfg=1.0, sync_cfg=1.0))
+    unconditional = sample(model, noise, Conditions(), GenerationSettings(steps=4, sync_cfg=1.0))
     assert torch.allclose(guided, plain, atol=1e-5)
     assert torch.allclose(guided, unconditional, atol=1e-5)
     # With conditions, guidance changes the result.
     assert (
-        sample(model, noise, cond, steps=4, cfg_scale=4.0) - sample(model, noise, cond, steps=4)
+        sample(model, noise, cond, GenerationSettings(steps=4, cfg=4.0, sync_cfg=1.0))
+        - sample(model, noise, cond, GenerationSettings(steps=4, sync_cfg=1.0))
     ).abs().max() > 1e-3
 
 
@@ -205,7 +218,9 @@ def test_cfg_matches_the_guidance_formula_on_one_step() -> None:
         v_c = model(noise, t0, cond).velocity
         v_u = model(noise, t0, cond.unconditional()).velocity
     expected = noise + (v_u + w * (v_c - v_u))
-    assert torch.allclose(sample(model, noise, cond, steps=1, cfg_scale=w), expected, atol=1e-5)
+    assert torch.allclose(
+        sample(model, noise, cond, GenerationSettings(steps=1, cfg=w, sync_cfg=1.0)), expected, atol=1e-5
+    )
 
 
 def test_sync_guidance_matches_its_formula_alone_and_with_cfg() -> None:
@@ -218,14 +233,15 @@ def test_sync_guidance_matches_its_formula_alone_and_with_cfg() -> None:
         v_u = model(noise, t0, cond.unconditional()).velocity
         v_s = model(noise, t0, cond.dropped(("sync",))).velocity
     assert (v_c - v_s).abs().max() > 1e-4  # the sync features matter to this model
-    one = sample(model, noise, cond, steps=1, sync_scale=3.0)
+    one = sample(model, noise, cond, GenerationSettings(steps=1, sync_cfg=3.0))
     assert torch.allclose(one, noise + v_s + 3.0 * (v_c - v_s), atol=1e-5)
-    both = sample(model, noise, cond, steps=1, cfg_scale=2.0, sync_scale=3.0)
+    both = sample(model, noise, cond, GenerationSettings(steps=1, cfg=2.0, sync_cfg=3.0))
     assert torch.allclose(both, noise + v_u + 2.0 * (v_c - v_u) + 2.0 * (v_c - v_s), atol=1e-5)
     # Without sync features there is nothing to guide: the plain path.
     no_sync = cond.replace(sync=None)
     assert torch.equal(
-        sample(model, noise, no_sync, steps=2, sync_scale=3.0), sample(model, noise, no_sync, steps=2)
+        sample(model, noise, no_sync, GenerationSettings(steps=2, sync_cfg=3.0)),
+        sample(model, noise, no_sync, GenerationSettings(steps=2, sync_cfg=1.0)),
     )
 
 
@@ -239,8 +255,8 @@ def test_negative_prompt_changes_the_unconditional_branch() -> None:
         negative_text=torch.randn(1, 3, config.text_token_dim, generator=g),
         negative_text_pooled=torch.randn(1, config.text_pooled_dim, generator=g),
     )
-    a = sample(model, noise, cond, steps=2, cfg_scale=3.0)
-    b = sample(model, noise, cond, steps=2, cfg_scale=3.0, uncond=negative)
+    a = sample(model, noise, cond, GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0))
+    b = sample(model, noise, cond, GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0), uncond=negative)
     assert (a - b).abs().max() > 1e-4
     # The batched CFG forward equals separate forwards of the prompt and the negative prompt.
     with torch.no_grad():
@@ -248,7 +264,7 @@ def test_negative_prompt_changes_the_unconditional_branch() -> None:
         v_c = model(noise, t0, cond).velocity
         v_n = model(noise, t0, negative).velocity
     assert torch.allclose(
-        sample(model, noise, cond, steps=1, cfg_scale=3.0, uncond=negative),
+        sample(model, noise, cond, GenerationSettings(steps=1, cfg=3.0, sync_cfg=1.0), uncond=negative),
         noise + v_n + 3.0 * (v_c - v_n),
         atol=1e-5,
     )
@@ -264,8 +280,7 @@ def test_progress_every_step_and_cancel_between_steps() -> None:
         model,
         noise_like(model.config),
         cond,
-        steps=5,
-        method="heun",
+        GenerationSettings(steps=5, sampler="heun", sync_cfg=1.0),
         progress=lambda f, m: reports.append((f, m)),
     )
     assert [f for f, _ in reports] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
@@ -278,7 +293,14 @@ def test_progress_every_step_and_cancel_between_steps() -> None:
             token.cancel()
 
     with pytest.raises(JobCancelled):
-        sample(model, noise_like(model.config), cond, steps=6, progress=cancel_after_two, cancel=token)
+        sample(
+            model,
+            noise_like(model.config),
+            cond,
+            GenerationSettings(steps=6),
+            progress=cancel_after_two,
+            cancel=token,
+        )
     assert len(reports) == 7  # stopped before step 3
 
 
@@ -295,14 +317,14 @@ def test_heun_uses_more_evaluations_and_differs_from_euler() -> None:
         return original(*args, **kwargs)
 
     model.forward = counting  # type: ignore[method-assign]
-    heun = sample(model, noise, cond, steps=4, method="heun")
+    heun = sample(model, noise, cond, GenerationSettings(steps=4, sampler="heun", sync_cfg=1.0))
     assert len(calls) == 7
-    euler = sample(model, noise, cond, steps=4)
+    euler = sample(model, noise, cond, GenerationSettings(steps=4, sync_cfg=1.0))
     assert (heun - euler).abs().max() > 1e-5
-    with pytest.raises(UsageError, match="unknown sampler"):
-        sample(model, noise, cond, method="ddim")
-    with pytest.raises(UsageError, match="at least 1 step"):
-        sample(model, noise, cond, steps=0)
+    with pytest.raises(UsageError, match=r"Sampler \(--sampler\) must be one of euler, heun"):
+        GenerationSettings(sampler="ddim")
+    with pytest.raises(UsageError, match=r"Steps \(--steps\) must be between 1 and"):
+        GenerationSettings(steps=0)
 
 
 def test_an_explicit_unconditional_branch_shares_the_context() -> None:
@@ -311,15 +333,15 @@ def test_an_explicit_unconditional_branch_shares_the_context() -> None:
     noise = noise_like(model.config)
     bare = make_conditions(model.config).unconditional()  # no context of its own
     assert torch.equal(
-        sample(model, noise, cond, steps=2, cfg_scale=2.0, uncond=bare),
-        sample(model, noise, cond, steps=2, cfg_scale=2.0),
+        sample(model, noise, cond, GenerationSettings(steps=2, cfg=2.0, sync_cfg=1.0), uncond=bare),
+        sample(model, noise, cond, GenerationSettings(steps=2, cfg=2.0, sync_cfg=1.0)),
     )
 
 
 def test_inpainting_keeps_the_known_tokens() -> None:
     model = debug_model()
     cond = make_conditions(model.config, context=True)
-    out = sample(model, noise_like(model.config), cond, steps=3, cfg_scale=2.0)
+    out = sample(model, noise_like(model.config), cond, GenerationSettings(steps=3, cfg=2.0, sync_cfg=1.0))
     known = cond.context_mask
     assert torch.equal(out[known], cond.context[known])
     assert not torch.equal(out[~known], cond.context[~known])
@@ -331,22 +353,25 @@ def test_empty_conditions_and_batch_mismatches() -> None:
     noise = noise_like(config)
     # No condition at all: guidance has nothing to contrast and changes nothing.
     assert torch.equal(
-        sample(model, noise, Conditions(), steps=2, cfg_scale=3.0),
-        sample(model, noise, Conditions(), steps=2),
+        sample(model, noise, Conditions(), GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0)),
+        sample(model, noise, Conditions(), GenerationSettings(steps=2, sync_cfg=1.0)),
     )
     # A negative prompt against no prompt still runs as one batched forward.
     negative = Conditions(text=torch.randn(2, 3, config.text_token_dim))
-    steered = sample(model, noise, Conditions(), steps=2, cfg_scale=3.0, uncond=negative)
-    assert (steered - sample(model, noise, Conditions(), steps=2)).abs().max() > 1e-4
+    steered = sample(
+        model, noise, Conditions(), GenerationSettings(steps=2, cfg=3.0, sync_cfg=1.0), uncond=negative
+    )
+    assert (
+        steered - sample(model, noise, Conditions(), GenerationSettings(steps=2, sync_cfg=1.0))
+    ).abs().max() > 1e-4
     with pytest.raises(GenerationError, match="batch"):
-        sample(model, noise, make_conditions(config, batch=3), steps=1)
+        sample(model, noise, make_conditions(config, batch=3), GenerationSettings(steps=1))
     with pytest.raises(GenerationError, match="batch"):
         sample(
             model,
             noise,
             Conditions(),
-            steps=1,
-            cfg_scale=2.0,
+            GenerationSettings(steps=1, cfg=2.0),
             uncond=Conditions(text=torch.randn(1, 3, config.text_token_dim)),
         )
 

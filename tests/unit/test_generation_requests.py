@@ -8,7 +8,8 @@ import pytest
 
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.generation_requests import build_request
-from foleystudio.core.project import Clip, GenerationSettings, Project, Track
+from foleystudio.core.project import Clip, Project, Track
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import ObjectSource, TextSource
 from foleystudio.errors import UsageError
 
@@ -33,7 +34,12 @@ def test_all_covers_the_video_with_every_source_and_the_settings() -> None:
     project, _, _ = project_with_sources()
     request = build_request(project)
     assert (request.video, request.start, request.end) == ("/media/clip.mp4", 0.0, None)
-    assert (request.steps, request.num_candidates, request.omega, request.sync_cfg) == (4, 3, 0.3, 2.0)
+    assert (
+        request.settings.steps,
+        request.settings.num_candidates,
+        request.settings.omega,
+        request.settings.sync_cfg,
+    ) == (4, 3, 0.3, 2.0)
     assert request.text == "" and [s.kind for s in request.sources] == ["object", "text"]
     assert not request.per_source and request.inpaint is None
     project.in_point, project.out_point = 0.5, 1.0

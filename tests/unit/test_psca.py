@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.ml.flowley import PscaBiasCache, clamp_omega, psca_bias, psca_mask, sample
 from foleystudio.ml.flowley.psca import EPSILON, min_omega, psca_attention
 from tests.unit.flowley_helpers import debug_model, make_conditions, noise_like
@@ -182,5 +183,10 @@ def test_sampler_builds_the_bias_once_per_layer(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(network, "psca_bias", counting)
     model = debug_model()
     cond = make_conditions(model.config)
-    sample(model, noise_like(model.config), cond, steps=5, cfg_scale=2.0, omega=0.3, delta=0.2)
+    sample(
+        model,
+        noise_like(model.config),
+        cond,
+        GenerationSettings(steps=5, cfg=2.0, omega=0.3, delta=0.2, sync_cfg=1.0),
+    )
     assert len(calls) == model.config.single_depth

@@ -225,7 +225,7 @@ def test_tampered_or_mismatched_files_are_refused(tmp_path):
 
 def test_cli_registers_and_runs(tmp_path, capsys):
     from foleystudio.cli import build_parser
-    from foleystudio.cli._train_ssv2a import register_ssv2a
+    from foleystudio.cli.train_ssv2a import register_ssv2a
 
     # `train ssv2a` is a sub-command of `train`, not a top-level command.
     top = build_parser()

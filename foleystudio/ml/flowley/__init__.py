@@ -20,13 +20,12 @@ from foleystudio.ml.flowley.flow import (
 )
 from foleystudio.ml.flowley.network import Flowley, FlowleyOutput
 from foleystudio.ml.flowley.psca import PscaBiasCache, clamp_omega, psca_bias, psca_mask
-from foleystudio.ml.flowley.sampler import SAMPLER_METHODS, network_evaluations, sample
+from foleystudio.ml.flowley.sampler import network_evaluations, sample
 
 __all__ = [
     "CONDITION_NAMES",
     "GUIDED_CONDITIONS",
     "NAMED_CONFIGS",
-    "SAMPLER_METHODS",
     "Conditions",
     "FlowTrainingConfig",
     "Flowley",

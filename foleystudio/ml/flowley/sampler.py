@@ -22,12 +22,11 @@ from __future__ import annotations
 import torch
 
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
-from foleystudio.errors import GenerationError, UsageError
+from foleystudio.core.settings import GenerationSettings
+from foleystudio.errors import GenerationError
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.network import Flowley
 from foleystudio.ml.flowley.psca import PscaBiasCache
-
-SAMPLER_METHODS = ("euler", "heun")
 
 
 def network_evaluations(steps: int, method: str) -> int:
@@ -39,29 +38,24 @@ def sample(
     model: Flowley,
     noise: torch.Tensor,
     cond: Conditions,
+    settings: GenerationSettings,
     *,
-    steps: int = 16,
-    method: str = "euler",
-    cfg_scale: float = 1.0,
     uncond: Conditions | None = None,
-    sync_scale: float = 1.0,
-    omega: float | None = None,
-    delta: float | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """Integrate the flow from ``noise`` ``[B, Na, latent_dim]`` (t = 0) to a latent (t = 1).
+    """Integrate the flow from ``noise`` ``[B, Na, latent_dim]`` (t = 0) to a latent (t = 1)
+    with ``settings``' steps, sampler, guidance and PSCA window.
 
-    ``cfg_scale`` is the guidance strength w (1 = no guidance, a single forward per step);
+    ``settings.cfg`` is the guidance strength w (1 = no guidance, a single forward per step);
     ``uncond`` overrides the unconditional conditions (default: ``cond.unconditional()``).
-    ``sync_scale`` is the sync guidance strength w_s (1 = off; no effect without sync features).
-    ``omega``/``delta`` are the PSCA window and decay in seconds (default: training values).
-    Raises :class:`~foleystudio.errors.JobCancelled` when ``cancel`` is set between steps.
+    ``settings.sync_cfg`` is the sync guidance strength w_s (1 = off; no effect without sync
+    features). Raises :class:`~foleystudio.errors.JobCancelled` when ``cancel`` is set between
+    steps.
     """
-    if method not in SAMPLER_METHODS:
-        raise UsageError(f"unknown sampler '{method}' (choose one of: {', '.join(SAMPLER_METHODS)})")
-    if steps < 1:
-        raise UsageError(f"sampling needs at least 1 step, got {steps}")
+    steps, method = settings.steps, settings.sampler
+    cfg_scale, sync_scale = settings.cfg, settings.sync_cfg
+    omega, delta = settings.omega, settings.delta
     batch = noise.shape[0]
     device = noise.device
     for name, given in (("conditions", cond), ("unconditional conditions", uncond)):

@@ -1,0 +1,208 @@
+"""Typed settings values whose fields describe themselves (default, range, step, unit, help).
+
+A settings class is a frozen dataclass whose fields are made with :func:`setting`. The field's
+:class:`SettingSpec` is the one place a setting is described: validation (:func:`check_settings`),
+the command line (``cli/settings_options.py``) and the inspector's form (``gui/settings_form.py``)
+all read it, so adding a setting is a one-place change. ``ExportOptions`` (export/options.py)
+follows the same pattern.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from foleystudio.errors import UsageError
+
+S = TypeVar("S")
+
+#: The ODE solvers of the sampler (``ml/flowley/sampler.py``).
+SAMPLER_METHODS = ("euler", "heun")
+
+#: The bundled default model.
+DEFAULT_MODEL = "foleyworld-tiny"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """What the UI and the command line need to know about one setting.
+
+    ``minimum``/``maximum`` bound numbers (inclusive); ``choices`` lists the allowed texts (an
+    editable list when ``free_text``); ``option`` is the command-line flag (default: the field
+    name with dashes); ``decimals``, ``step`` and ``widget`` shape the form's field."""
+
+    label: str
+    help: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    decimals: int = 2
+    choices: tuple[str, ...] = ()
+    free_text: bool = False
+    option: str | None = None
+    #: ``"slider"`` asks the form for a slider with its value beside it instead of a spin box.
+    widget: str = ""
+
+
+def setting(default: Any, label: str, help: str, **spec: Any) -> Any:
+    """A dataclass field with ``default`` described by a :class:`SettingSpec`."""
+    return field(default=default, metadata={"setting": SettingSpec(label, help, **spec)})
+
+
+def setting_fields(cls_or_value: Any) -> list[tuple[dataclasses.Field, SettingSpec]]:
+    """The described fields of a settings class (or value), in declaration order."""
+    return [(f, f.metadata["setting"]) for f in dataclasses.fields(cls_or_value) if "setting" in f.metadata]
+
+
+def option_name(f: dataclasses.Field, spec: SettingSpec) -> str:
+    """The command-line flag of a setting, e.g. ``--sync-cfg``."""
+    return spec.option or "--" + f.name.replace("_", "-")
+
+
+def _kind(f: dataclasses.Field) -> type:
+    """``int``, ``float``, ``str`` or ``bool``: the type the field's default has."""
+    return type(f.default)
+
+
+def check_value(f: dataclasses.Field, spec: SettingSpec, value: Any) -> Any:
+    """``value`` as the setting's type, or :class:`UsageError` naming the setting and its range."""
+    kind = _kind(f)
+    name = f"{spec.label} ({option_name(f, spec)})"  # the app shows the label, the CLI the option
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise UsageError(f"{name} must be text, got {value!r}")
+        if spec.choices and not spec.free_text and value not in spec.choices:
+            raise UsageError(f"{name} must be one of {', '.join(spec.choices)}, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise UsageError(f"{name} must be a whole number, got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value!r}")
+    else:
+        value = float(value)
+    low, high = spec.minimum, spec.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        unit = f" {spec.unit}" if spec.unit else ""
+        raise UsageError(f"{name} must be between {low:g} and {high:g}{unit}, got {value:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Base of a settings value: every described field is checked on construction, so a bad
+    value raises :class:`UsageError` naming the setting wherever it came from (CLI, app,
+    script, JSON)."""
+
+    def __post_init__(self) -> None:
+        for f, spec in setting_fields(self):
+            object.__setattr__(self, f.name, check_value(f, spec, getattr(self, f.name)))
+
+    def replace(self: S, **changes: Any) -> S:
+        """A copy with ``changes`` (checked); an unknown name raises :class:`UsageError`."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})  # type: ignore[arg-type]
+        if unknown:
+            raise UsageError(f"unknown setting(s) {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    @classmethod
+    def from_dict(cls: type[S], data: Mapping[str, Any]) -> S:
+        """A value from JSON: unknown keys are ignored, missing ones take their default."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerationSettings(Settings):
+    """How to generate: the model, sampling, guidance, PSCA and candidates (not what or where)."""
+
+    model: str = setting(
+        DEFAULT_MODEL,
+        "Model",
+        "model bundle name or folder",
+        choices=(DEFAULT_MODEL,),
+        free_text=True,
+    )
+    device: str = setting("auto", "Device", "where to run: auto, cpu, cuda, cuda:N or mps", free_text=True)
+    sampler: str = setting("euler", "Sampler", "ODE solver of the flow", choices=SAMPLER_METHODS)
+    steps: int = setting(16, "Steps", "sampling steps", minimum=1, maximum=1000, step=1)
+    #: 1 is the default: the bundled model's onsets are best without classifier-free guidance
+    #: (with sync guidance 3 on 24 held-out clips, onset F1 0.82 at w = 1, 0.77 at 1.5, 0.55 at
+    #: 2.5; it raises category clarity instead; docs/decisions.md).
+    cfg: float = setting(
+        1.0, "CFG", "classifier-free guidance strength (1 = off)", minimum=0.0, maximum=20.0, step=0.25
+    )
+    #: 3 is the default: it lifts the bundled model's onset F1 from 0.57 to 0.82 on 84
+    #: held-out FoleyWorld clips (benchmarks/results/sync*.json, docs/decisions.md).
+    sync_cfg: float = setting(
+        3.0,
+        "Sync guidance",
+        "how strongly the sound follows the picture's timing (1 = off)",
+        minimum=0.0,
+        maximum=20.0,
+        step=0.25,
+    )
+    omega: float = setting(
+        0.25,
+        "Window ω",
+        "PSCA window: audio sees the frames this close",
+        unit="s",
+        minimum=0.0,
+        maximum=2.0,
+        step=0.01,
+        widget="slider",
+    )
+    #: δ = 0 is allowed: the weight then drops straight to β outside the window (psca_mask).
+    delta: float = setting(
+        0.5,
+        "Decay δ",
+        "PSCA decay width beyond the window",
+        unit="s",
+        minimum=0.0,
+        maximum=3.0,
+        step=0.01,
+        widget="slider",
+    )
+    seed: int = setting(0, "Seed", "seed of the first candidate", minimum=0, maximum=2**31 - 1, step=1)
+    num_candidates: int = setting(
+        1,
+        "Candidates",
+        "candidates, seeds seed … seed+N−1, sampled in one batch",
+        minimum=1,
+        maximum=64,
+        step=1,
+        option="--candidates",
+    )
+    negative_text: str = setting(
+        "", "Avoid", "negative text prompt (steer away from it)", option="--negative"
+    )
+    cycle_iters: int = setting(
+        0,
+        "Cycle Mix T",
+        "SSV2A Cycle Mix iterations for the sources' mix (0 = one Remixer pass)",
+        minimum=0,
+        maximum=1000,
+        step=1,
+    )
+    cycle_samples: int = setting(
+        4, "Cycle Mix N", "SSV2A Cycle Mix samples per iteration", minimum=1, maximum=1024, step=1
+    )
+
+
+#: The names of the generation settings, in declaration order.
+GENERATION_SETTING_NAMES = tuple(f.name for f in dataclasses.fields(GenerationSettings))
