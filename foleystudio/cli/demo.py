@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     write_candidates(
         stems, out / "stems", video=video, per_source=True, timings={"generate_seconds": round(t3 - t2, 3)}
     )
-    project, bundle = new_bundle(out / "demo.foley", video)
-    project.fps, project.duration, project.start_timecode = info.fps, info.duration, info.start_timecode
+    project, bundle = new_bundle(out / "demo.foley", video, info)
     for source in sources:
         AddSource(source).apply(project)
     for stem in stems:

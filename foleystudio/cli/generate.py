@@ -213,11 +213,11 @@ def run(args: argparse.Namespace) -> int:
 def _existing_project(bundle: str) -> Path | None:
     """The project bundle at ``bundle`` (or ``bundle.foley``) if one exists, loaded once to
     check it (a corrupt one raises its ProjectError); None when there is none yet."""
-    from foleystudio.core.bundle import load_project
+    from foleystudio.core.bundle import BUNDLE_SUFFIX, PROJECT_FILE, load_project
 
     path = Path(bundle)
-    for candidate in (path, path.with_name(path.name + ".foley")):
-        if (candidate / "project.json").is_file():
+    for candidate in (path, path.with_name(path.name + BUNDLE_SUFFIX)):
+        if (candidate / PROJECT_FILE).is_file():
             load_project(candidate)
             return candidate
     return None
@@ -227,7 +227,6 @@ def _add_to_project(bundle: str, candidates: list, request, track: str | None, m
     """Add the best candidate of each source to ``bundle`` (created if missing); returns its path."""
     from foleystudio.core import commands as cmd
     from foleystudio.core.bundle import load_project, new_bundle, save_project
-    from foleystudio.core.media import probe
     from foleystudio.core.placement import place_candidate
 
     path = _existing_project(bundle)
@@ -235,12 +234,6 @@ def _add_to_project(bundle: str, candidates: list, request, track: str | None, m
         project = load_project(path)
     else:
         project, path = new_bundle(Path(bundle), request.video)
-        info = probe(request.video)
-        project.fps, project.duration, project.start_timecode = (
-            info.fps or project.fps,
-            info.duration,
-            info.start_timecode,
-        )
     if project.video is None:
         project.video = request.video
     known = {s.id for s in project.sources}

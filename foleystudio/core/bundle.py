@@ -40,6 +40,7 @@ import numpy as np
 
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import save_audio
+from foleystudio.core.media import MediaInfo, probe
 from foleystudio.core.project import Project
 from foleystudio.core.sources import AudioSource
 from foleystudio.errors import AudioFileError, ProjectError
@@ -133,13 +134,16 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
 
 
 def new_bundle(
-    path: str | os.PathLike[str], video: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    video: str | os.PathLike[str] | None = None,
+    info: MediaInfo | None = None,
 ) -> tuple[Project, Path]:
     """Create and save an empty project in ``path`` (``.foley`` is appended if missing).
 
-    The project is named after the folder; ``video`` (optional) is stored as an absolute
-    path — the caller sets ``fps``/``duration`` from the media probe. Raises
-    :class:`ProjectError` if a project already exists there.
+    The project is named after the folder. With ``video`` it is stored as an absolute path
+    and the project takes the video's frame rate, duration and start timecode from ``info``
+    (its probe; probed here when not given). Raises :class:`ProjectError` if a project
+    already exists there.
     """
     bundle = Path(path).expanduser().absolute()
     if bundle.suffix != BUNDLE_SUFFIX:
@@ -151,6 +155,10 @@ def new_bundle(
     project = Project(name=bundle.stem)
     if video is not None:
         project.video = str(Path(video).expanduser().absolute())
+        info = info if info is not None else probe(project.video)
+        project.fps = info.fps or project.fps
+        project.duration = info.duration
+        project.start_timecode = info.start_timecode
     save_project(project, bundle)
     return project, bundle
 

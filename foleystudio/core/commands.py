@@ -12,8 +12,9 @@ older one, which absorbs the newer target and keeps its own "before" state.
 
 Validation happens at the start of ``apply``: a bad edit raises :class:`UsageError` (or
 :class:`ProjectError` for an unknown id) before anything changes. Commands do not depend
-on any stack: :class:`UndoStack` here serves the CLI and tests; the GUI wraps commands in
-``QUndoCommand``.
+on any stack. There is one undo model: the app's document records commands on its
+``QUndoStack`` through ``gui/undo.py``; the CLI, which has no undo, applies them directly
+(``command.apply(project)``), so both edit through the same commands.
 """
 
 from __future__ import annotations
@@ -899,93 +900,6 @@ class CommandGroup(Command):
 
 
 # --- the headless stack ------------------------------------------------------------------
-class UndoStack:
-    """A plain-Python undo stack over one project (the GUI uses QUndoStack instead).
-
-    ``index`` counts the commands currently applied; commands above it can be redone.
-    Pushing applies the command, drops the redo tail, and merges it into the top command
-    when both share a ``merge_id`` (!= -1), ``merge`` accepts, and the stack is not at its
-    clean state (as QUndoStack does, so a save point is never merged away). ``limit`` > 0
-    keeps only that many commands.
-    """
-
-    def __init__(self, project: Project, limit: int = 0) -> None:
-        self.project = project
-        self.limit = limit
-        self._commands: list[Command] = []
-        self._index = 0
-        self._clean: int | None = 0
-
-    @property
-    def index(self) -> int:
-        return self._index
-
-    @property
-    def count(self) -> int:
-        return len(self._commands)
-
-    def push(self, command: Command) -> None:
-        """Apply ``command`` and record it (a command that raises is not recorded)."""
-        command.apply(self.project)
-        del self._commands[self._index :]
-        if self._clean is not None and self._clean > self._index:
-            self._clean = None  # the clean state was in the discarded redo tail
-        top = self._commands[-1] if self._commands else None
-        if (
-            top is not None
-            and top.merge_id != -1
-            and top.merge_id == command.merge_id
-            and self._clean != self._index
-            and top.merge(command)
-        ):
-            return
-        self._commands.append(command)
-        self._index += 1
-        if self.limit > 0 and len(self._commands) > self.limit:
-            dropped = len(self._commands) - self.limit
-            del self._commands[:dropped]
-            self._index -= dropped
-            if self._clean is not None:
-                self._clean = self._clean - dropped if self._clean >= dropped else None
-
-    def can_undo(self) -> bool:
-        return self._index > 0
-
-    def can_redo(self) -> bool:
-        return self._index < len(self._commands)
-
-    def undo_text(self) -> str:
-        return self._commands[self._index - 1].text if self.can_undo() else ""
-
-    def redo_text(self) -> str:
-        return self._commands[self._index].text if self.can_redo() else ""
-
-    def undo(self) -> None:
-        if not self.can_undo():
-            raise UsageError("nothing to undo")
-        self._commands[self._index - 1].revert(self.project)
-        self._index -= 1
-
-    def redo(self) -> None:
-        if not self.can_redo():
-            raise UsageError("nothing to redo")
-        self._commands[self._index].apply(self.project)
-        self._index += 1
-
-    def set_clean(self) -> None:
-        """Mark the current state as saved."""
-        self._clean = self._index
-
-    def is_clean(self) -> bool:
-        return self._clean == self._index
-
-    def clear(self) -> None:
-        """Forget all commands (the project stays as it is, and counts as clean)."""
-        self._commands.clear()
-        self._index = 0
-        self._clean = 0
-
-
 __all__ = [
     "AddClip",
     "AddEvent",
@@ -1011,5 +925,4 @@ __all__ = [
     "SetTrackProperty",
     "SplitClip",
     "TrimClip",
-    "UndoStack",
 ]

@@ -160,11 +160,7 @@ class Document(QObject):
         info = probe(path)
         if not info.has_video:
             raise FoleyStudioError("has no video stream to work on", path)
-        project, bundle = bundles.new_bundle(untitled_bundle_path(Path(path).stem), video=path)
-        project.fps = info.fps or project.fps
-        project.duration = info.duration
-        project.start_timecode = info.start_timecode
-        bundles.save_project(project, bundle)
+        project, bundle = bundles.new_bundle(untitled_bundle_path(Path(path).stem), video=path, info=info)
         self._set_project(project, bundle, has_location=False)
         self.media = info
         self.message.emit(f"Opened {Path(path).name}")
@@ -255,6 +251,14 @@ class Document(QObject):
     def _notify(self, command: Any) -> None:
         self._prune_selection()
         self.changed.emit(command)
+
+    def report_error(self, exc: FoleyStudioError) -> None:
+        """Tell the user an edit a view asked for was refused (the ``error`` signal)."""
+        self.error.emit(str(exc))
+
+    def post_message(self, text: str) -> None:
+        """A short status message for the user (the ``message`` signal)."""
+        self.message.emit(text)
 
     def undo(self) -> None:
         self.undo_stack.undo()

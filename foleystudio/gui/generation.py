@@ -31,15 +31,6 @@ if TYPE_CHECKING:
 ENGINE_MODULE = "foleystudio.ml.engine"
 
 
-def engine_import_error() -> str | None:
-    """Why the engine cannot be used, or None if its module imports."""
-    try:
-        importlib.import_module(ENGINE_MODULE)
-    except ImportError as exc:
-        return f"generation is unavailable: the engine ({ENGINE_MODULE}) cannot be imported ({exc})"
-    return None
-
-
 class EngineHolder:
     """One ``GenerationEngine`` per device, created on first use (on the worker thread).
 

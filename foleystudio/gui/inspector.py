@@ -284,7 +284,7 @@ class Inspector(QWidget):
                 s = self.document.project.settings
                 self.plot.set_params(s.omega, s.delta)
         except FoleyStudioError as exc:
-            self.document.error.emit(str(exc))
+            self.document.report_error(exc)
             self.sync()
 
     def _on_current_source(
@@ -335,4 +335,4 @@ class Inspector(QWidget):
         try:
             action()
         except FoleyStudioError as exc:
-            self.document.error.emit(str(exc))
+            self.document.report_error(exc)

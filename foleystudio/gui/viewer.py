@@ -256,7 +256,7 @@ class VideoCanvas(QWidget):
             elif source_id is not None and box is not None and moved and box != self._start_box:
                 self.document.set_box(source_id, box)
         except FoleyStudioError as exc:
-            self.document.error.emit(str(exc))
+            self.document.report_error(exc)
         self.update()
 
     def _big_enough(self, box: Box) -> bool:

@@ -167,81 +167,6 @@ def test_apply_revert_restores_exactly_and_redo_repeats(name: str) -> None:
     assert_apply_revert_redo(name, make_project(), factory(), check)
 
 
-def test_through_the_undo_stack() -> None:
-    project = make_project()
-    stack = C.UndoStack(project)
-    states = [project.to_dict()]
-    for name in ("move clip to track", "split clip", "add keyframe", "remove source", "remove track"):
-        stack.push(CASES[name][0]())
-        states.append(project.to_dict())
-    assert stack.index == 5 and stack.count == 5 and not stack.can_redo()
-    assert stack.undo_text() == "Remove track 'Cup'"
-    for i in range(5, 0, -1):
-        stack.undo()
-        assert project.to_dict() == states[i - 1]
-    assert not stack.can_undo() and stack.is_clean()
-    with pytest.raises(UsageError):
-        stack.undo()
-    for i in range(1, 6):
-        stack.redo()
-        assert project.to_dict() == states[i]
-    # a new edit after undo discards the redo tail
-    stack.undo()
-    stack.undo()
-    stack.push(C.SetInOut(0.0, 1.0))
-    assert stack.count == 4 and not stack.can_redo()
-
-
-def test_drags_merge_into_one_step() -> None:
-    project = make_project()
-    stack = C.UndoStack(project)
-    before = project.to_dict()
-    for x in (1.5, 2.0, 2.5):
-        stack.push(C.MoveClip("c1", position=x))
-    stack.push(C.MoveClip("c1", track_id="t3"))  # dragged onto another track…
-    stack.push(C.MoveClip("c1", track_id="t1", position=3.0))  # …and back: still one step
-    assert stack.count == 1 and project.find_clip("c1")[1].position == 3.0
-    stack.push(C.MoveClip("c2", position=6.0))  # another clip: a new step
-    assert stack.count == 2
-    for g in (-1.0, -2.0, -3.0):
-        stack.push(C.SetTrackProperty("t2", "gain_db", g))
-    stack.push(C.SetTrackProperty("t2", "pan", 0.2))  # another property: a new step
-    for t in (2.5, 2.6):
-        stack.push(C.TrimClip("c2", "end", t + 4))
-    for box in (Box(0.2, 0.2, 0.1, 0.1), Box(0.3, 0.3, 0.1, 0.1)):
-        stack.push(C.SetBoxKeyframe("obj", BoxKeyframe(2.0, box)))
-    assert stack.count == 6
-    after = project.to_dict()
-    while stack.can_undo():
-        stack.undo()
-    assert project.to_dict() == before
-    while stack.can_redo():
-        stack.redo()
-    assert project.to_dict() == after
-    # mute toggles never merge
-    stack.push(C.SetTrackProperty("t1", "mute", True))
-    stack.push(C.SetTrackProperty("t1", "mute", False))
-    assert stack.count == 8
-    assert not C.SetTrackProperty("t1", "mute", True).merge(C.SetTrackProperty("t1", "mute", False))
-
-
-def test_no_merge_across_the_clean_state_and_limit() -> None:
-    project = make_project()
-    stack = C.UndoStack(project, limit=3)
-    stack.push(C.SetClipGain("c1", -1.0))
-    stack.set_clean()
-    stack.push(C.SetClipGain("c1", -2.0))  # the saved state must stay reachable
-    assert stack.count == 2 and not stack.is_clean()
-    stack.undo()
-    assert stack.is_clean() and project.find_clip("c1")[1].gain_db == -1.0
-    for g in range(3):
-        stack.push(C.SetInOut(float(g), None))
-        stack.push(C.RemoveClip(["c2", "c3", "c1"][g]))
-    assert stack.count == 3 and stack.index == 3 and not stack.is_clean()
-    stack.clear()
-    assert stack.is_clean() and not stack.can_undo()
-
-
 @pytest.mark.parametrize(
     ("factory", "error"),
     [
@@ -272,10 +197,6 @@ def test_invalid_edits_raise_before_changing_anything(factory, error: str) -> No
     with pytest.raises(FoleyStudioError, match=error):
         command.apply(project)
     assert project.to_dict() == before
-    stack = C.UndoStack(project)
-    with pytest.raises(FoleyStudioError):
-        stack.push(factory())
-    assert stack.count == 0 and project.to_dict() == before
 
 
 def test_last_keyframe_cannot_be_removed() -> None:

@@ -100,33 +100,6 @@ def test_apply_revert_restores_exactly_and_redo_repeats(name: str) -> None:
     assert_apply_revert_redo(name, make_project(), factory(), check)
 
 
-def test_through_the_undo_stack_and_gestures_merge() -> None:
-    project = make_project()
-    stack = C.UndoStack(project)
-    before = project.to_dict()
-    stack.push(C.AddEvent(BALL, 2.0))
-    # One drag sent as three moves (each naming where the events are now): one step.
-    stack.push(C.MoveEvents(BALL, [1.2, 2.0], 0.1))
-    stack.push(C.MoveEvents(BALL, [1.3, 2.1], 0.1))
-    stack.push(C.MoveEvents(BALL, [1.4, 2.2], -0.3))
-    assert stack.count == 2 and times(project, BALL) == [0.4, 1.1, 1.9, 3.0, 4.5]
-    stack.push(C.ScaleEventStrengths(BALL, [1.1], 0.5))
-    stack.push(C.ScaleEventStrengths(BALL, [1.1], 0.5))
-    assert stack.count == 3 and strengths(project, BALL)[1] == 0.15
-    moved = project.to_dict()
-    stack.undo()
-    stack.undo()
-    assert times(project, BALL) == [0.4, 1.2, 2.0, 3.0, 4.5]
-    stack.undo()
-    assert project.to_dict() == before
-    for _ in range(3):
-        stack.redo()
-    assert project.to_dict() == moved
-    # A move of another source does not merge into this one.
-    stack.push(C.MoveEvents(WHOLE_PICTURE, [2.0], 0.5))
-    assert stack.count == 4
-
-
 @pytest.mark.parametrize(
     ("factory", "error"),
     [

@@ -20,7 +20,6 @@ Interaction (also shown as the lane's tooltip and status message, :data:`LANE_HE
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QColor, QPainter, QPen
@@ -39,9 +38,7 @@ from foleystudio.core.requests import WHOLE_PICTURE
 from foleystudio.core.tapping import snap_to_frame
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
-
-if TYPE_CHECKING:
-    from foleystudio.gui.timeline.scene import TimelineScene
+from foleystudio.gui.timeline.geometry import TimelineView
 
 #: A marker is picked within this many pixels of its time.
 MARKER_GRAB = 4.0
@@ -101,15 +98,18 @@ def _report(document: Document, edit: Callable[[], object]) -> None:
     try:
         edit()
     except FoleyStudioError as exc:
-        document.error.emit(str(exc))
+        document.report_error(exc)
 
 
 class EventLaneItem(QGraphicsRectItem):
     """The event markers of one source (``target``: an object source id or ``WHOLE_PICTURE``)."""
 
-    def __init__(self, scene: TimelineScene, target: str, top: float, height: float) -> None:
+    def __init__(
+        self, view: TimelineView, document: Document, target: str, top: float, height: float
+    ) -> None:
         super().__init__()
-        self.timeline = scene
+        self.timeline = view
+        self.document = document
         self.target = target
         self.top = top
         self.height = height
@@ -127,10 +127,6 @@ class EventLaneItem(QGraphicsRectItem):
         self._factor = 1.0
         self._marquee: QRectF | None = None
         self.layout()
-
-    @property
-    def document(self) -> Document:
-        return self.timeline.document
 
     # --- geometry ------------------------------------------------------------------------
     def layout(self) -> None:
@@ -254,7 +250,7 @@ class EventLaneItem(QGraphicsRectItem):
 
     # --- interaction ---------------------------------------------------------------------
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.document.message.emit(LANE_HELP)
+        self.document.post_message(LANE_HELP)
 
     def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         over = self.event_at(event.scenePos().x()) is not None
@@ -324,7 +320,7 @@ class EventLaneItem(QGraphicsRectItem):
 
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
         menu = QMenu()
-        fill_event_menu(menu, self.document, self.target, self.timeline.event_action.emit)
+        fill_event_menu(menu, self.document, self.target, self.timeline.request_event_action)
         menu.exec(event.screenPos())
         event.accept()
 

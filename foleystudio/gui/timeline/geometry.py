@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
 from foleystudio.core.project import Project
 from foleystudio.core.requests import WHOLE_PICTURE
@@ -28,6 +29,29 @@ MIN_PPS = 2.0
 MAX_PPS = 2400.0
 #: Snapping reaches this far, in screen pixels.
 SNAP_PIXELS = 8.0
+
+
+class TimelineView(Protocol):
+    """What a timeline item asks of the view it is drawn in (geometry, snapping, menus) —
+    never the document, which an item is given itself. The scene implements it; items then
+    need not import the scene (no items ↔ scene import circle)."""
+
+    pixels_per_second: float
+    snapping: bool
+
+    def scene_width(self) -> float: ...
+
+    def track_top(self, index: int) -> float: ...
+
+    def row_at(self, y: float, default: int = 0) -> int: ...
+
+    def track_id_at_row(self, row: int) -> str | None: ...
+
+    def snap_targets(self, exclude: str | None = None) -> list[float]: ...
+
+    def render_duration(self, path: str) -> float | None: ...
+
+    def request_event_action(self, action: str, target: str) -> None: ...
 
 
 def snap_time(

@@ -147,7 +147,7 @@ class TrackHeader(QFrame):
         try:
             self.document.set_track(self.track_id, name, value, session)
         except FoleyStudioError as exc:
-            self.document.error.emit(str(exc))
+            self.document.report_error(exc)
 
     def _rename(self) -> None:
         track = next((t for t in self.document.project.tracks if t.id == self.track_id), None)

@@ -6,8 +6,6 @@ A clip item previews a drag locally and commits one command when the mouse is re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -24,11 +22,9 @@ from foleystudio.core.audio import db_to_gain
 from foleystudio.core.commands import MIN_CLIP_DURATION
 from foleystudio.core.project import Clip, Track
 from foleystudio.errors import FoleyStudioError
-from foleystudio.gui.timeline.geometry import TRACK_HEIGHT, snap_time
+from foleystudio.gui.document import Document
+from foleystudio.gui.timeline.geometry import TRACK_HEIGHT, TimelineView, snap_time
 from foleystudio.gui.timeline.waveforms import PEAKS_PER_SECOND
-
-if TYPE_CHECKING:
-    from foleystudio.gui.timeline.scene import TimelineScene
 
 #: Pixels at each end of a clip that grab its edge for trimming.
 EDGE_GRAB = 6
@@ -38,9 +34,10 @@ CLIP_MARGIN = 3
 class ClipItem(QGraphicsRectItem):
     """One clip on its track row."""
 
-    def __init__(self, scene: TimelineScene, track: Track, row: int, clip: Clip) -> None:
+    def __init__(self, view: TimelineView, document: Document, track: Track, row: int, clip: Clip) -> None:
         super().__init__()
-        self.timeline = scene
+        self.timeline = view
+        self.document = document
         self.track_id = track.id
         self.row = row
         self.clip = clip
@@ -74,7 +71,7 @@ class ClipItem(QGraphicsRectItem):
 
     @property
     def selected(self) -> bool:
-        return self.timeline.document.selected_clip_id == self.clip.id
+        return self.document.selected_clip_id == self.clip.id
 
     # --- painting ------------------------------------------------------------------------
     def paint(
@@ -152,7 +149,7 @@ class ClipItem(QGraphicsRectItem):
         if event.button() != Qt.MouseButton.LeftButton:
             event.ignore()
             return
-        self.timeline.document.select(clip_id=self.clip.id, track_id=self.track_id)
+        self.document.select(clip_id=self.clip.id, track_id=self.track_id)
         self._mode = self._edge_at(event.pos().x())
         self._press_x = event.scenePos().x()
         self._preview = (self.clip.position, self.clip.end, self.row)
@@ -166,7 +163,7 @@ class ClipItem(QGraphicsRectItem):
         dt = (event.scenePos().x() - self._press_x) / pps
         clip = self.clip
         targets = self.timeline.snap_targets(exclude=clip.id)
-        fps = self.timeline.document.project.fps if self.timeline.snapping else None
+        fps = self.document.project.fps if self.timeline.snapping else None
         snap = self.timeline.snapping
         if self._mode == "move":
             start = max(clip.position + dt, 0.0)
@@ -203,7 +200,7 @@ class ClipItem(QGraphicsRectItem):
         if mode is None or preview is None:
             return
         start, end, row = preview
-        document = self.timeline.document
+        document = self.document
         try:
             if mode == "move":
                 track_id = self.timeline.track_id_at_row(row) or self.track_id
@@ -214,7 +211,7 @@ class ClipItem(QGraphicsRectItem):
             elif mode == "trim_end" and abs(end - self.clip.end) > 1e-9:
                 document.trim_clip(self.clip.id, "end", end, self.timeline.render_duration(self.clip.render))
         except FoleyStudioError as exc:
-            document.error.emit(str(exc))
+            document.report_error(exc)
 
 
 class PlayheadItem(QGraphicsRectItem):

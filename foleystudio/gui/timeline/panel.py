@@ -120,7 +120,7 @@ class TimelineView(QGraphicsView):
         try:
             scene.document.import_audio_clip(path, track_id, max(pos.x(), 0.0) / scene.pixels_per_second)
         except FoleyStudioError as exc:
-            scene.document.error.emit(str(exc))
+            scene.document.report_error(exc)
 
 
 class TimelinePanel(QWidget):

@@ -105,7 +105,7 @@ class TimelineScene(QGraphicsScene):
                         del self.clip_items[item.clip.id]
             items = []
             for clip in track.clips:
-                item = ClipItem(self, track, row, clip)
+                item = ClipItem(self, self.document, track, row, clip)
                 self.addItem(item)
                 self.clip_items[clip.id] = item
                 items.append(item)
@@ -124,7 +124,7 @@ class TimelineScene(QGraphicsScene):
         self.lanes = {}
         for row in self.rows_layout:
             if row.kind == "events":
-                lane = EventLaneItem(self, row.key, row.top, row.height)
+                lane = EventLaneItem(self, self.document, row.key, row.top, row.height)
                 self.addItem(lane)
                 self.lanes[row.key] = lane
 
@@ -221,6 +221,10 @@ class TimelineScene(QGraphicsScene):
     def track_id_at_row(self, row: int) -> str | None:
         tracks = self.document.project.tracks
         return tracks[row].id if 0 <= row < len(tracks) else None
+
+    def request_event_action(self, action: str, target: str) -> None:
+        """Ask the window for an event action it runs (``event_action``: detect, import…)."""
+        self.event_action.emit(action, target)
 
     def render_duration(self, path: str) -> float | None:
         """Length of a render file in seconds (cached; None if unreadable)."""
