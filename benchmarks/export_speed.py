@@ -95,7 +95,7 @@ def run(quick: bool = False) -> dict[str, object]:
     """Measure and return the figures (also written to benchmarks/results/export_speed.json)."""
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
-    from foleystudio.export import export_project
+    from foleystudio.export import ExportDestinations, export_project
 
     machine = machine_description(load_average=True)  # the load at the start
     minutes = 1.0 if quick else 10.0
@@ -105,24 +105,24 @@ def run(quick: bool = False) -> dict[str, object]:
         project48 = build_project(root / "renders48", minutes, 48000)
         project16 = build_project(root / "renders16", minutes, 16000)
         cases = {
-            "stems": (project48, {"stems_dir": "stems"}),
-            "stems_16k_renders": (project16, {"stems_dir": "stems"}),
+            "stems": (project48, ExportDestinations(stems="stems")),
+            "stems_16k_renders": (project16, ExportDestinations(stems="stems")),
             "stems_mix_otio_rpp": (
                 project48,
-                {"stems_dir": "stems", "mix_path": "mix.wav", "otio_path": "a.otio", "rpp_path": "a.rpp"},
+                ExportDestinations(stems="stems", mix="mix.wav", otio="a.otio", rpp="a.rpp"),
             ),
         }
         seconds: dict[str, float] = {}
         runs: dict[str, list[float]] = {}
         output_bytes: dict[str, int] = {}
-        for case, (project, outputs) in cases.items():
+        for case, (project, destinations) in cases.items():
             times = []
             for _ in range(repeats):
                 out = root / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
                 t0 = time.perf_counter()
-                result = export_project(project, out, **outputs)
+                result = export_project(project, destinations, bundle_dir=out)
                 times.append(time.perf_counter() - t0)
             seconds[case] = round(float(np.median(times)), 3)
             runs[case] = [round(t, 3) for t in times]

@@ -36,7 +36,7 @@ def run(quick: bool = False) -> dict[str, object]:
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
     from foleystudio.core.media import VideoFile
-    from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+    from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
     from foleystudio.ml.encoders.motion import grey_small, motion_energy
     from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
 

@@ -145,9 +145,9 @@ def run(
     import torch
 
     from foleystudio.core.machine import machine_description
-    from foleystudio.ml.checkpoints import load_bundle
     from foleystudio.ml.encoders.visual_onsets import load_from_bundle
     from foleystudio.ml.engine import GenerationEngine
+    from foleystudio.ml.model_bundle import load_bundle
 
     clips = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     onset_net = load_from_bundle(load_bundle(model, torch.device("cpu")))

@@ -34,9 +34,9 @@ def detected_tracks(project) -> dict:  # noqa: ANN001
     """The picture's and each object's detected track over the whole clip."""
     import torch
 
-    from foleystudio.ml.checkpoints import load_bundle
     from foleystudio.ml.encoders.visual_onsets import load_from_bundle
     from foleystudio.ml.event_detector import detect_events
+    from foleystudio.ml.model_bundle import load_bundle
 
     onset_net = load_from_bundle(load_bundle(project.settings.model, torch.device("cpu")))
     objects = {s.id: s.keyframes for s in project.sources if isinstance(s, ObjectSource)}

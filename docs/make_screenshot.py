@@ -18,13 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from foleystudio.core import bundle as bundles
 from foleystudio.core import commands as cmd
+from foleystudio.core import project_bundle as bundles
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.media import probe
 from foleystudio.core.project import Clip, Track, new_id
 from foleystudio.core.sources import ObjectSource, TextSource
-from foleystudio.data.foleyworld.clip import generate_from_spec
+from foleystudio.data.foleyworld.corpus_clip import generate_from_spec
 from foleystudio.data.foleyworld.demo import DEMO_DIR, DEMO_SPEC
 
 ROOT = Path(__file__).resolve().parents[1]

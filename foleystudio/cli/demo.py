@@ -53,18 +53,18 @@ def object_sources(truth: dict, every: float = 0.25) -> tuple:
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from foleystudio.core.bundle import new_bundle, save_project
     from foleystudio.core.commands import AddSource
     from foleystudio.core.media import probe
     from foleystudio.core.placement import place_candidate
+    from foleystudio.core.project_bundle import new_bundle, save_project
     from foleystudio.core.requests import GenerationRequest
     from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import CheckpointError
-    from foleystudio.export import export_project
+    from foleystudio.export import ExportDestinations, export_project
     from foleystudio.export.candidates import write_candidates
-    from foleystudio.ml.checkpoints import find_bundle
     from foleystudio.ml.engine import GenerationEngine
     from foleystudio.ml.metrics import onset_f1
+    from foleystudio.ml.model_bundle import find_bundle
     from foleystudio.ml.onsets import detect_onsets
 
     video = DEMO_DIR / "demo.mp4"
@@ -114,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
     save_project(project, bundle)
     exported = export_project(
         project,
-        bundle,
-        stems_dir=out / "export" / "stems",
-        mix_path=out / "export" / "mix.wav",
-        video_path=out / "export" / "demo_foley.mp4",
-        otio_path=out / "export" / "demo.otio",
-        rpp_path=out / "export" / "demo.rpp",
+        ExportDestinations(
+            stems=out / "export" / "stems",
+            mix=out / "export" / "mix.wav",
+            video=out / "export" / "demo_foley.mp4",
+            otio=out / "export" / "demo.otio",
+            rpp=out / "export" / "demo.rpp",
+        ),
+        bundle_dir=bundle,
     )
     t4 = time.perf_counter()
     print(

@@ -96,7 +96,7 @@ def collect() -> dict[str, Any]:
     if not report["audio"]["ok"]:
         reason = report["audio"].get("error") or "no output device"
         problems.append(f"audio playback unavailable ({reason}); generation and export still work")
-    from foleystudio.ml.checkpoints import list_bundles, model_dirs
+    from foleystudio.ml.model_bundle import list_bundles, model_dirs
 
     bundles = list_bundles()
     report["models"] = {

@@ -116,9 +116,9 @@ def run_detect(args: argparse.Namespace) -> int:
 
     import torch
 
-    from foleystudio.ml.checkpoints import load_bundle
     from foleystudio.ml.encoders.visual_onsets import load_from_bundle
     from foleystudio.ml.event_detector import detect_events
+    from foleystudio.ml.model_bundle import load_bundle
 
     onset_net = None if args.no_model else load_from_bundle(load_bundle(args.model, torch.device("cpu")))
     whole, per_object = detect_events(

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foleystudio.cli.settings_options import add_settings_options, settings_from_args
+from foleystudio.export.options import ExportDestinations, ExportOptions
+
 
 def register(subparsers: Any) -> None:
     """Add the ``export`` sub-command."""
@@ -37,67 +40,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--edl", type=Path, metavar="FILE", help="CMX 3600 EDL (.edl; one per track when several)"
     )
-    parser.add_argument(
-        "--rate", type=int, default=48000, choices=(44100, 48000, 96000), help="sample rate (Hz)"
-    )
-    parser.add_argument("--bits", type=int, default=24, choices=(16, 24, 32), help="bit depth (32 = float)")
-    parser.add_argument(
-        "--per-clip", action="store_true", help="one time-stamped file per clip instead of per track"
-    )
-    parser.add_argument(
-        "--loudness", type=float, metavar="LUFS", help="normalise the mix to this integrated loudness"
-    )
-    parser.add_argument(
-        "--naming",
-        default="foley",
-        metavar="PRESET",
-        help="file naming: 'foley' (FEET/PROPS/CLOTH), 'plain', or a preset .json file",
-    )
-    parser.add_argument("--video-audio", default="aac", choices=("aac", "pcm"), help="audio codec of --video")
-    parser.add_argument("--no-ixml", action="store_true", help="write no iXML chunk")
+    add_settings_options(parser.add_argument_group("export options"), ExportOptions)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 
 
-def load_naming(value: str) -> Any:
-    """A built-in preset by name, or a preset JSON file."""
-    from foleystudio.errors import UsageError
-    from foleystudio.export import PRESETS, NamingPreset
-
-    if value.lower() in PRESETS:
-        return PRESETS[value.lower()]
-    path = Path(value)
-    if not path.is_file():
-        raise UsageError(f"unknown naming preset {value!r}: use {', '.join(PRESETS)} or a .json file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read naming preset: {exc}", path) from exc
-    return NamingPreset.from_dict(data)
-
-
 def run(args: argparse.Namespace) -> int:
-    from foleystudio.core.bundle import bundle_folder, load_project
+    from foleystudio.core.project_bundle import bundle_folder, load_project
     from foleystudio.export import export_project
 
     project = load_project(args.project)
     show = _progress_printer() if not args.json and sys.stderr.isatty() else None
+    destinations = ExportDestinations(
+        stems=_absolute(args.stems),
+        mix=_absolute(args.mix),
+        video=_absolute(args.video),
+        otio=_absolute(args.otio),
+        rpp=_absolute(args.rpp),
+        edl=_absolute(args.edl),
+    )
     result = export_project(
         project,
-        bundle_folder(args.project),
-        stems_dir=_absolute(args.stems),
-        mix_path=_absolute(args.mix),
-        video_path=_absolute(args.video),
-        otio_path=_absolute(args.otio),
-        rpp_path=_absolute(args.rpp),
-        edl_path=_absolute(args.edl),
-        sample_rate=args.rate,
-        bits=args.bits,
-        per_clip=args.per_clip,
-        naming=load_naming(args.naming),
-        loudness_target=args.loudness,
-        video_audio_codec=args.video_audio,
-        ixml=not args.no_ixml,
+        destinations,
+        settings_from_args(args, ExportOptions),
+        bundle_dir=bundle_folder(args.project),
         **({"progress": show} if show else {}),
     )
     if show:

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
 def _existing_project(bundle: str) -> Path | None:
     """The project bundle at ``bundle`` (or ``bundle.foley``) if one exists, loaded once to
     check it (a corrupt one raises its ProjectError); None when there is none yet."""
-    from foleystudio.core.bundle import BUNDLE_SUFFIX, PROJECT_FILE, load_project
+    from foleystudio.core.project_bundle import BUNDLE_SUFFIX, PROJECT_FILE, load_project
 
     path = Path(bundle)
     for candidate in (path, path.with_name(path.name + BUNDLE_SUFFIX)):
@@ -226,8 +226,8 @@ def _existing_project(bundle: str) -> Path | None:
 def _add_to_project(bundle: str, candidates: list, request, track: str | None, model_name: str = "") -> str:
     """Add the best candidate of each source to ``bundle`` (created if missing); returns its path."""
     from foleystudio.core import commands as cmd
-    from foleystudio.core.bundle import load_project, new_bundle, save_project
     from foleystudio.core.placement import place_candidate
+    from foleystudio.core.project_bundle import load_project, new_bundle, save_project
 
     path = _existing_project(bundle)
     if path is not None:

@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from foleystudio.ml.checkpoints import list_bundles, model_dirs
+    from foleystudio.ml.model_bundle import list_bundles, model_dirs
 
     bundles = list_bundles()
     if args.json:
@@ -72,7 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from foleystudio.ml.checkpoints import bundle_info, find_bundle, read_manifest, verify_bundle
+    from foleystudio.ml.model_bundle import bundle_info, find_bundle, read_manifest, verify_bundle
 
     folder = find_bundle(args.name)
     manifest = verify_bundle(folder) if args.verify else read_manifest(folder)
@@ -113,7 +113,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from foleystudio.ml.checkpoints import pull_bundle
+    from foleystudio.ml.model_bundle import pull_bundle
 
     path = pull_bundle(args.url, args.sha256, args.dest, overwrite=args.overwrite)
     print(f"installed {path}")

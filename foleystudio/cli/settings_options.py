@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TypeVar
 
-from foleystudio.core.settings import option_name, setting_fields
+from foleystudio.core.settings import is_optional, option_name, setting_fields, setting_kind
 
 S = TypeVar("S")
 
@@ -20,10 +20,13 @@ _PREFIX = "setting__"  # keeps settings apart from a command's own options in th
 def add_settings_options(parser: argparse.ArgumentParser | Any, cls: type) -> None:
     """Add one option per described field of ``cls`` to ``parser`` (or an argument group)."""
     for f, spec in setting_fields(cls):
-        kind = type(f.default)
+        kind = setting_kind(f, spec)
         unit = f" {spec.unit}" if spec.unit else ""
-        shown = f"{f.default}" if kind is not str else repr(f.default)
-        help_text = f"{spec.help} (default {shown}{unit})".replace("%", "%%")
+        if is_optional(f):  # off unless given
+            shown = f"off; e.g. {spec.suggested:g}{unit}"
+        else:
+            shown = (f"{f.default}" if kind is not str else repr(f.default)) + unit
+        help_text = f"{spec.help} (default {shown})".replace("%", "%%")
         name = option_name(f, spec)
         if kind is bool:
             parser.add_argument(

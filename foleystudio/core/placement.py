@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from foleystudio.core import commands as cmd
-from foleystudio.core.bundle import store_render
 from foleystudio.core.project import Clip, Project, Track
+from foleystudio.core.project_bundle import store_render
 from foleystudio.core.requests import Candidate
 from foleystudio.errors import FoleyStudioError
 

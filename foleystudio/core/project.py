@@ -1,7 +1,7 @@
 """The project document: video reference, tracks, clips, sources, settings (DESIGN.md §3).
 
 This module is the in-memory model and its JSON form (schema versioned). Reading and writing
-bundles on disk (atomic saves, backups, autosave, relative paths) is ``core/bundle.py``; edits
+bundles on disk (atomic saves, backups, autosave, relative paths) is ``core/project_bundle.py``; edits
 go through ``core/commands.py`` so they can be undone.
 
 Event tracks (issue 15): ``Project.events`` maps a sound source to the

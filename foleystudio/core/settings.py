@@ -30,9 +30,12 @@ DEFAULT_MODEL = "foleyworld-tiny"
 class SettingSpec:
     """What the UI and the command line need to know about one setting.
 
-    ``minimum``/``maximum`` bound numbers (inclusive); ``choices`` lists the allowed texts (an
-    editable list when ``free_text``); ``option`` is the command-line flag (default: the field
-    name with dashes); ``decimals``, ``step`` and ``widget`` shape the form's field."""
+    ``minimum``/``maximum`` bound numbers (inclusive); ``choices`` lists the allowed values,
+    texts or numbers (an editable list of texts when ``free_text``), and ``choice_labels`` how
+    the form shows them (default: the value and its unit); ``option`` is the command-line flag
+    (default: the field name with dashes); ``decimals``, ``step`` and ``widget`` shape the
+    form's field. A setting whose default is None is optional (None = off): ``suggested`` is
+    the value the form offers when it is turned on, and its type is the setting's."""
 
     label: str
     help: str
@@ -41,16 +44,23 @@ class SettingSpec:
     maximum: float | None = None
     step: float | None = None
     decimals: int = 2
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
+    choice_labels: tuple[str, ...] = ()
     free_text: bool = False
     option: str | None = None
     #: ``"slider"`` asks the form for a slider with its value beside it instead of a spin box.
     widget: str = ""
+    suggested: float | None = None
 
 
 def setting(default: Any, label: str, help: str, **spec: Any) -> Any:
     """A dataclass field with ``default`` described by a :class:`SettingSpec`."""
-    return field(default=default, metadata={"setting": SettingSpec(label, help, **spec)})
+    described = SettingSpec(label, help, **spec)
+    if default is None and described.suggested is None:
+        raise TypeError(f"optional setting {label!r} needs suggested= (its type is the setting's)")
+    if described.choice_labels and len(described.choice_labels) != len(described.choices):
+        raise TypeError(f"setting {label!r}: one label per choice")
+    return field(default=default, metadata={"setting": described})
 
 
 def setting_fields(cls_or_value: Any) -> list[tuple[dataclasses.Field, SettingSpec]]:
@@ -63,15 +73,31 @@ def option_name(f: dataclasses.Field, spec: SettingSpec) -> str:
     return spec.option or "--" + f.name.replace("_", "-")
 
 
-def _kind(f: dataclasses.Field) -> type:
-    """``int``, ``float``, ``str`` or ``bool``: the type the field's default has."""
-    return type(f.default)
+def setting_kind(f: dataclasses.Field, spec: SettingSpec) -> type:
+    """``int``, ``float``, ``str`` or ``bool``: the type of the field's default (of
+    ``suggested`` for an optional setting)."""
+    return type(spec.suggested) if f.default is None else type(f.default)
+
+
+def is_optional(f: dataclasses.Field) -> bool:
+    """Whether the setting may be None (off): its default is."""
+    return f.default is None
+
+
+def choice_labels(spec: SettingSpec) -> tuple[str, ...]:
+    """How the form shows each of ``spec.choices``: its label, or the value and its unit."""
+    unit = f" {spec.unit}" if spec.unit else ""
+    return spec.choice_labels or tuple(
+        f"{c}{unit}" if isinstance(c, int | float) else str(c) for c in spec.choices
+    )
 
 
 def check_value(f: dataclasses.Field, spec: SettingSpec, value: Any) -> Any:
     """``value`` as the setting's type, or :class:`UsageError` naming the setting and its range."""
-    kind = _kind(f)
+    kind = setting_kind(f, spec)
     name = f"{spec.label} ({option_name(f, spec)})"  # the app shows the label, the CLI the option
+    if value is None and is_optional(f):
+        return None
     if kind is bool:
         if not isinstance(value, bool):
             raise UsageError(f"{name} must be true or false, got {value!r}")
@@ -92,9 +118,12 @@ def check_value(f: dataclasses.Field, spec: SettingSpec, value: Any) -> Any:
         raise UsageError(f"{name} must be a finite number, got {value!r}")
     else:
         value = float(value)
+    unit = f" {spec.unit}" if spec.unit else ""
+    if spec.choices and value not in spec.choices:
+        allowed = ", ".join(f"{c:g}" for c in spec.choices)
+        raise UsageError(f"{name} must be one of {allowed}{unit}, got {value:g}")
     low, high = spec.minimum, spec.maximum
     if (low is not None and value < low) or (high is not None and value > high):
-        unit = f" {spec.unit}" if spec.unit else ""
         raise UsageError(f"{name} must be between {low:g} and {high:g}{unit}, got {value:g}")
     return value
 

@@ -36,7 +36,7 @@ from foleystudio.core.media import VIDEO_SUFFIXES, VideoFile, read_audio
 from foleystudio.errors import DataError, FoleyStudioError
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.encoders.audio import AudioEncoder
-from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.motion import (
     MAX_SIDE,
     MOTION_FPS,

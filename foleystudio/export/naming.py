@@ -17,9 +17,11 @@ letters, digits, ``-`` and ``_``; spaces become ``-``), empty fields collapse wi
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from foleystudio.errors import UsageError
@@ -199,6 +201,21 @@ PLAIN_PRESET = NamingPreset(
 )
 
 PRESETS: dict[str, NamingPreset] = {"foley": FOLEY_PRESET, "plain": PLAIN_PRESET}
+
+
+def load_preset(value: str) -> NamingPreset:
+    """A built-in preset by name (any case), or a preset JSON file (relative to the current
+    folder); raises :class:`UsageError` for an unknown name or a bad file."""
+    if value.lower() in PRESETS:
+        return PRESETS[value.lower()]
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UsageError(f"unknown naming preset {value!r}: use {', '.join(PRESETS)} or a .json file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read naming preset: {exc}", path) from exc
+    return NamingPreset.from_dict(data)
 
 
 def sanitize_component(text: str) -> str:

@@ -31,15 +31,16 @@ import numpy as np
 
 from foleystudio import __version__
 from foleystudio.core.atomicfile import fsync_dir
-from foleystudio.core.bundle import missing_media
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.project import Project, Track
+from foleystudio.core.project_bundle import missing_media
 from foleystudio.core.timebase import timecode_to_frames, timecode_to_samples, uses_drop_frame
 from foleystudio.errors import ExportError, FoleyStudioError, UsageError
 from foleystudio.export.bwf import BextInfo, IXMLInfo, coding_history_line, write_bwf
 from foleystudio.export.layout import ExportLayout, PlacedItem, PlacedTrack, build_layout, merged_regions
 from foleystudio.export.mixdown import MixReport, add_to_mix, finish_mix
-from foleystudio.export.naming import FOLEY_PRESET, NamingPreset
+from foleystudio.export.naming import load_preset
+from foleystudio.export.options import ExportDestinations, ExportOptions
 from foleystudio.export.stems import (
     ClipSpan,
     RenderCache,
@@ -49,10 +50,6 @@ from foleystudio.export.stems import (
     render_track,
     tracks_with_clips,
 )
-
-#: Export sample rates (Hz) and bit depths (32 = IEEE float) offered to the user.
-SAMPLE_RATES = (44100, 48000, 96000)
-BIT_DEPTHS = (16, 24, 32)
 
 _STAGING_PREFIX = ".foleystudio-export-"
 
@@ -103,68 +100,35 @@ class ExportResult:
 
 def export_project(
     project: Project,
-    bundle_dir: str | os.PathLike[str] | None = None,
+    destinations: ExportDestinations,
+    options: ExportOptions = ExportOptions(),
     *,
-    stems_dir: str | os.PathLike[str] | None = None,
-    mix_path: str | os.PathLike[str] | None = None,
-    video_path: str | os.PathLike[str] | None = None,
-    otio_path: str | os.PathLike[str] | None = None,
-    rpp_path: str | os.PathLike[str] | None = None,
-    edl_path: str | os.PathLike[str] | None = None,
-    sample_rate: int = 48000,
-    bits: int = 24,
-    per_clip: bool = False,
-    naming: NamingPreset | None = None,
-    loudness_target: float | None = None,
-    video_audio_codec: str = "aac",
-    ixml: bool = True,
+    bundle_dir: str | os.PathLike[str] | None = None,
     created: datetime | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> ExportResult:
-    """Export ``project``; every destination is optional but at least one is needed.
+    """Export ``project`` to ``destinations`` as ``options`` say.
 
-    ``stems_dir``: folder for the BWF stems (one mono file per track with clips, or one per
-    clip with ``per_clip``); ``mix_path``: stereo BWF mix; ``video_path``: the video remuxed
-    with the mix (``video_audio_codec`` "aac" or "pcm"); ``otio_path``/``rpp_path``/
-    ``edl_path``: interchange files referencing the stems (or the per-clip files, or the
-    renders when no stems are exported). Relative destinations resolve against
-    ``bundle_dir`` (the current folder when None). ``sample_rate`` 44100/48000/96000 Hz;
-    ``bits`` 16/24 (PCM) or 32 (float). ``loudness_target`` (LUFS) normalises the mix and
-    the video's sound; the applied gain is in ``ExportResult.mix_report``. ``created`` is the
-    bext origination date/time (default: now).
+    Stems are one mono file per track with clips (one per clip with ``options.per_clip``);
+    the interchange files reference the stems (or the per-clip files, or the renders when no
+    stems are exported). Relative destinations resolve against ``bundle_dir`` (the current
+    folder when None). ``options.loudness_target`` (LUFS) normalises the mix and the video's
+    sound; the applied gain is in ``ExportResult.mix_report``. ``created`` is the bext
+    origination date/time (default: now).
 
     Raises :class:`ExportError` (missing render/video, unwritable destination) or
-    :class:`UsageError` (bad option) before writing anything, :class:`JobCancelled` on
-    cancel; in every failure nothing is left behind.
+    :class:`UsageError` (bad option, unknown naming preset) before writing anything,
+    :class:`JobCancelled` on cancel; in every failure nothing is left behind.
     """
     cancel = cancel or CancelToken()
-    naming = naming or FOLEY_PRESET
-    if loudness_target is not None and not (
-        math.isfinite(loudness_target) and -70.0 <= loudness_target <= 0.0
-    ):
-        raise UsageError(f"loudness target must be between -70 and 0 LUFS, got {loudness_target}")
     created = created or datetime.now()
     base = Path(bundle_dir).expanduser().absolute() if bundle_dir is not None else Path.cwd()
-    plan = _Plan.make(
-        project,
-        base,
-        stems_dir,
-        mix_path,
-        video_path,
-        otio_path,
-        rpp_path,
-        edl_path,
-        sample_rate,
-        bits,
-        per_clip,
-        naming,
-        video_audio_codec,
-    )
+    plan = _Plan.make(project, destinations.resolved(base), options)
     _check_media(project, plan)
     staging = _Staging(plan.destination_folders())
     try:
-        result = _run(project, plan, staging, loudness_target, ixml, created, progress, cancel)
+        result = _run(project, plan, staging, created, progress, cancel)
         cancel.raise_if_cancelled()
         staging.commit()
     except BaseException as exc:
@@ -181,62 +145,29 @@ def export_project(
 # --- planning ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Plan:
-    """Validated options and the final path of every file."""
+    """Checked options, absolute destinations and the final path of every file."""
 
-    sample_rate: int
-    bits: int
-    per_clip: bool
-    naming: NamingPreset
-    video_audio_codec: str
-    stems_dir: Path | None
+    options: ExportOptions
+    to: ExportDestinations
     stem_names: dict[int, str]
     clip_names: dict[tuple[int, int], str]
-    mix: Path | None
-    video: Path | None
-    otio: Path | None
-    rpp: Path | None
-    edl: Path | None
     edl_paths: tuple[Path, ...]
     length: int
 
     @classmethod
-    def make(
-        cls,
-        project: Project,
-        base: Path,
-        stems_dir: Any,
-        mix: Any,
-        video: Any,
-        otio: Any,
-        rpp: Any,
-        edl: Any,
-        sample_rate: int,
-        bits: int,
-        per_clip: bool,
-        naming: NamingPreset,
-        video_audio_codec: str,
-    ) -> _Plan:
+    def make(cls, project: Project, to: ExportDestinations, options: ExportOptions) -> _Plan:
+        """The plan for absolute destinations ``to``; raises UsageError/ExportError."""
         from foleystudio.export.video import check_video_output
 
-        if sample_rate not in SAMPLE_RATES:
-            raise UsageError(f"export sample rate must be one of {SAMPLE_RATES} Hz, got {sample_rate}")
-        if bits not in BIT_DEPTHS:
-            raise UsageError(f"export bit depth must be one of {BIT_DEPTHS} (32 = float), got {bits}")
-
-        def resolve(path: Any) -> Path | None:
-            return None if path is None else (base / Path(path).expanduser()).absolute()
-
-        stems, mix, video, otio, rpp, edl = map(resolve, (stems_dir, mix, video, otio, rpp, edl))
-        if all(p is None for p in (stems, mix, video, otio, rpp, edl)):
-            raise UsageError("nothing to export: give a stems folder, a mix, a video or an interchange file")
-        if per_clip and stems is None:
-            raise UsageError("per-clip export needs a stems folder")
+        to.check_for(options)
+        naming = load_preset(options.naming)
+        sample_rate, per_clip, stems = options.sample_rate, options.per_clip, to.stems
         if stems is not None and stems.exists() and not stems.is_dir():
             raise UsageError("the stems destination exists and is not a folder", stems)
-        if mix is not None and mix.suffix.lower() not in (".wav", ".bwf"):
-            raise UsageError("the mix is a Broadcast WAV file: use a .wav name", mix)
-        if video is not None:
-            check_video_output(video, video_audio_codec)
+        if to.mix is not None and to.mix.suffix.lower() not in (".wav", ".bwf"):
+            raise UsageError("the mix is a Broadcast WAV file: use a .wav name", to.mix)
+        if to.video is not None:
+            check_video_output(to.video, options.video_audio_codec)
         length = project_length_samples(project, sample_rate)
         if length <= 0:
             raise ExportError("nothing to export: the project has no video duration and no clips")
@@ -255,51 +186,35 @@ class _Plan:
                     stem_names[number] = naming.stem_name(project.name, number, track.name)
 
         edl_paths: tuple[Path, ...] = ()
-        if edl is not None:
+        if to.edl is not None:
             from foleystudio.export.edl import edl_files
 
             # The EDL names depend only on the tracks and their lanes; a throwaway layout
             # (without reading any media) gives them.
             draft = _draft_layout(project, sample_rate, stems, per_clip)
-            edl_paths = tuple(path for path, *_ in edl_files(draft, edl))
+            edl_paths = tuple(path for path, *_ in edl_files(draft, to.edl))
 
-        plan = cls(
-            sample_rate,
-            bits,
-            per_clip,
-            naming,
-            video_audio_codec,
-            stems,
-            stem_names,
-            clip_names,
-            mix,
-            video,
-            otio,
-            rpp,
-            edl,
-            edl_paths,
-            length,
-        )
+        plan = cls(options, to, stem_names, clip_names, edl_paths, length)
         plan._check_collisions()
         return plan
 
     def stem_path(self, number: int) -> Path:
-        assert self.stems_dir is not None
-        return self.stems_dir / self.stem_names[number]
+        assert self.to.stems is not None
+        return self.to.stems / self.stem_names[number]
 
     def clip_path(self, number: int, clip: int) -> Path:
-        assert self.stems_dir is not None
-        return self.stems_dir / self.clip_names[(number, clip)]
+        assert self.to.stems is not None
+        return self.to.stems / self.clip_names[(number, clip)]
 
     def all_paths(self) -> list[Path]:
         paths = [self.stem_path(n) for n in self.stem_names] + [self.clip_path(*k) for k in self.clip_names]
-        paths += [p for p in (self.mix, self.video, self.otio, self.rpp) if p is not None]
+        paths += [p for p in (self.to.mix, self.to.video, self.to.otio, self.to.rpp) if p is not None]
         return paths + list(self.edl_paths)
 
     def destination_folders(self) -> list[Path]:
         folders = [p.parent for p in self.all_paths()]
-        if self.stems_dir is not None:
-            folders.append(self.stems_dir)
+        if self.to.stems is not None:
+            folders.append(self.to.stems)
         return list(dict.fromkeys(folders))
 
     def _check_collisions(self) -> None:
@@ -334,11 +249,12 @@ def _check_media(project: Project, plan: _Plan) -> None:
     """Every file the export reads must exist: clip renders, and the video when it is used."""
     timecode_to_frames(project.start_timecode, project.fps)  # raises UsageError for a bad timecode
     needed = {clip.render for track in project.tracks for clip in track.clips}
-    uses_video = plan.video is not None or any(p is not None for p in (plan.otio, plan.rpp, plan.edl))
+    to = plan.to
+    uses_video = to.video is not None or any(p is not None for p in (to.otio, to.rpp, to.edl))
     if project.video and uses_video:
         needed.add(project.video)
     missing = [p for p in missing_media(project) if p in needed]
-    if plan.video is not None and not project.video:
+    if to.video is not None and not project.video:
         raise ExportError("cannot export a video: the project has no video")
     if missing:
         what = "video" if missing[0] == project.video else "render"
@@ -421,15 +337,14 @@ def _run(
     project: Project,
     plan: _Plan,
     staging: _Staging,
-    loudness_target: float | None,
-    ixml: bool,
     created: datetime,
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> ExportResult:
-    sr, bits, length = plan.sample_rate, plan.bits, plan.length
+    options, to = plan.options, plan.to
+    sr, bits, length = options.sample_rate, options.bits, plan.length
     start_samples = timecode_to_samples(project.start_timecode, project.fps, sr)
-    needs_mix = plan.mix is not None or plan.video is not None
+    needs_mix = to.mix is not None or to.video is not None
     audible = {id(t) for t in project.audible_tracks()}
     bus = np.zeros((length, 2), np.float32) if needs_mix else None
     cache = RenderCache(sr)
@@ -440,11 +355,11 @@ def _run(
     if not tracks:
         warnings.append("the project has no clips: nothing but silence to export")
 
-    metadata = _Metadata(project, sr, bits, start_samples, created, ixml)
+    metadata = _Metadata(project, sr, bits, start_samples, created, options.ixml)
     for index, (number, track) in enumerate(tracks):
         cancel.raise_if_cancelled()
         progress(stems_share * index / max(1, len(tracks)), f"track {index + 1}/{len(tracks)}: {track.name}")
-        if plan.per_clip:
+        if options.per_clip:
             for span in clip_spans(track, sr):
                 if span.length > 0:
                     _write_clip_file(plan, staging, metadata, number, track, span, cache, cancel)
@@ -476,15 +391,15 @@ def _run(
     if bus is not None:
         cancel.raise_if_cancelled()
         progress(stems_share, "mixing")
-        mix, mix_report, mix_warnings = finish_mix(bus, sr, loudness_target, bits)
+        mix, mix_report, mix_warnings = finish_mix(bus, sr, options.loudness_target, bits)
         warnings += mix_warnings
         del bus
-        if plan.mix is not None:
+        if to.mix is not None:
             progress(stems_share + 0.05, "writing the mix")
             name = f"{project.name} mix"
             bext = metadata.bext(name, "mix", start_samples, 2, loudness=mix_report.loudness_lufs)
             write_bwf(
-                staging.path_for(plan.mix),
+                staging.path_for(to.mix),
                 mix,
                 sr,
                 bits,
@@ -492,7 +407,7 @@ def _run(
                 metadata.ixml(name, start_samples, ("Mix L", "Mix R")),
                 cancel=cancel,
             )
-        if plan.video is not None:
+        if to.video is not None:
             cancel.raise_if_cancelled()
             progress(stems_share + 0.1, "remuxing the video")
             from foleystudio.export.video import remux_video
@@ -502,33 +417,33 @@ def _run(
                 project.video,
                 mix,
                 sr,
-                staging.path_for(plan.video),
-                audio_codec=plan.video_audio_codec,
+                staging.path_for(to.video),
+                audio_codec=options.video_audio_codec,
                 bits=bits,
                 duration=project.duration or None,
             )
         del mix
 
-    if any(p is not None for p in (plan.otio, plan.rpp, plan.edl)):
+    if any(p is not None for p in (to.otio, to.rpp, to.edl)):
         cancel.raise_if_cancelled()
         progress(0.95, "writing the interchange files")
         layout = _final_layout(project, plan)
         if project.video is None:
             warnings.append("the project has no video: the interchange files have no picture track")
-        if plan.otio is not None:
+        if to.otio is not None:
             from foleystudio.export.otio_export import write_otio
 
-            write_otio(layout, staging.path_for(plan.otio))
-        if plan.rpp is not None:
+            write_otio(layout, staging.path_for(to.otio))
+        if to.rpp is not None:
             from foleystudio.export.reaper import write_rpp
 
-            write_rpp(layout, staging.path_for(plan.rpp), file_path=plan.rpp)
-        if plan.edl is not None:
+            write_rpp(layout, staging.path_for(to.rpp), file_path=to.rpp)
+        if to.edl is not None:
             from foleystudio.export.edl import edl_files, write_edls
 
-            written = {p.name for p, *_ in edl_files(layout, plan.edl)}
+            written = {p.name for p, *_ in edl_files(layout, to.edl)}
             assert written == {p.name for p in plan.edl_paths}, "EDL names changed between plan and write"
-            write_edls(layout, plan.edl, staging=staging.stages[plan.edl.parent])
+            write_edls(layout, to.edl, staging=staging.stages[to.edl.parent])
             if not plan.edl_paths:
                 warnings.append("no clips: no EDL written")
 
@@ -537,10 +452,10 @@ def _run(
             [plan.stem_path(n) for n in sorted(plan.stem_names)]
             + [plan.clip_path(*k) for k in sorted(plan.clip_names)]
         ),
-        mix=plan.mix,
-        video=plan.video,
-        otio=plan.otio,
-        rpp=plan.rpp,
+        mix=to.mix,
+        video=to.video,
+        otio=to.otio,
+        rpp=to.rpp,
         edls=plan.edl_paths,
         sample_rate=sr,
         bits=bits,
@@ -566,8 +481,8 @@ def _write_clip_file(
     write_bwf(
         staging.path_for(path),
         render_clip(track, span, cache),
-        plan.sample_rate,
-        plan.bits,
+        plan.options.sample_rate,
+        plan.options.bits,
         metadata.bext(f"{track.name} {span.clip.label}".strip(), span.clip.id, time_reference, 1),
         metadata.ixml(track.name, time_reference, (track.name,)),
         cancel=cancel,
@@ -584,21 +499,22 @@ def _final_layout(project: Project, plan: _Plan) -> ExportLayout:
             video_start = timecode_to_frames(info.start_timecode, project.fps)
         except FoleyStudioError:
             video_start = 0  # an unreadable or odd timecode: the picture's own time starts at 0
+    sample_rate = plan.options.sample_rate
     if plan.stem_names:
         return build_layout(
             project,
-            plan.sample_rate,
+            sample_rate,
             stem_files={n: plan.stem_path(n) for n in plan.stem_names},
             video_start_frames=video_start,
         )
-    if plan.per_clip:
+    if plan.options.per_clip:
         return build_layout(
             project,
-            plan.sample_rate,
+            sample_rate,
             clip_files={k: plan.clip_path(*k) for k in plan.clip_names},
             video_start_frames=video_start,
         )
-    return build_layout(project, plan.sample_rate, video_start_frames=video_start)
+    return build_layout(project, sample_rate, video_start_frames=video_start)
 
 
 @dataclass(frozen=True)

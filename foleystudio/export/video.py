@@ -15,17 +15,16 @@ import numpy as np
 
 from foleystudio.core.media import AAC_CONTAINERS, PCM_CONTAINERS, remux_with_audio
 from foleystudio.errors import ExportError, MediaError, UsageError
+from foleystudio.export.options import VIDEO_AUDIO_CODECS
 
-#: User-facing codec names -> what remux_with_audio takes (PCM depth follows the export bits).
-AUDIO_CODECS = ("aac", "pcm")
-
+#: What each user-facing codec name may go in (PCM depth follows the export bits).
 _CONTAINERS = {"aac": AAC_CONTAINERS, "pcm": PCM_CONTAINERS}
 
 
 def check_video_output(path: str | os.PathLike[str], audio_codec: str) -> None:
     """Raise :class:`UsageError` before any work when ``path``'s container cannot hold the codec."""
-    if audio_codec not in AUDIO_CODECS:
-        raise UsageError(f"unknown video audio codec {audio_codec!r}; use one of {AUDIO_CODECS}")
+    if audio_codec not in VIDEO_AUDIO_CODECS:
+        raise UsageError(f"unknown video audio codec {audio_codec!r}; use one of {VIDEO_AUDIO_CODECS}")
     suffix = Path(path).suffix.lower()
     if suffix not in _CONTAINERS[audio_codec]:
         raise UsageError(

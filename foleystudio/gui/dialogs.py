@@ -7,11 +7,9 @@ answer without modal dialogs by replacing its methods.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -26,14 +24,14 @@ from PySide6.QtWidgets import (
 
 from foleystudio.core.audio import AUDIO_SUFFIXES
 from foleystudio.core.media import VIDEO_SUFFIXES
+from foleystudio.errors import UsageError
+from foleystudio.export.naming import load_preset
+from foleystudio.export.options import ExportDestinations, ExportOptions
+from foleystudio.gui.settings_form import SettingsForm
 
 VIDEO_FILTER = "Video (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
 AUDIO_FILTER = "Audio (" + " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES)) + ");;All files (*)"
 EVENTS_FILTER = "Event tracks (*.json *.txt);;JSON (*.json);;Audacity labels (*.txt *.labels);;All files (*)"
-
-#: Export choices offered when ``foleystudio.export`` does not say (it normally does).
-DEFAULT_RATES = (44100, 48000, 96000)
-DEFAULT_BITS = (16, 24, 32)
 
 
 class Prompts:
@@ -102,12 +100,13 @@ class Prompts:
         return Path(path) if path else None
 
     def export_options(
-        self, project_name: str, bundle_dir: Path | None, rates: tuple[int, ...], bits: tuple[int, ...]
-    ) -> dict[str, Any] | None:
-        dialog = ExportDialog(project_name, bundle_dir, rates, bits, self.parent)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        self, project_name: str, bundle_dir: Path | None, options: ExportOptions
+    ) -> tuple[ExportDestinations, ExportOptions] | None:
+        """Where and how to export (starting from ``options``), or None when cancelled."""
+        dialog = ExportDialog(project_name, bundle_dir, options, self.parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
             return None
-        return dialog.options()
+        return dialog.chosen
 
 
 class PathField(QWidget):
@@ -146,18 +145,19 @@ class PathField(QWidget):
 
 
 class ExportDialog(QDialog):
-    """Destinations and format of an export (the work runs in a worker afterwards)."""
+    """Destinations and options of an export (the work runs in a worker afterwards).
+
+    The options' rows are made from :class:`ExportOptions`' field descriptions; Export is
+    refused, with the reason, while the destinations do not make an export."""
 
     def __init__(
-        self,
-        name: str,
-        bundle_dir: Path | None,
-        rates: tuple[int, ...],
-        bits: tuple[int, ...],
-        parent: QWidget | None = None,
+        self, name: str, bundle_dir: Path | None, options: ExportOptions, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
+        self.export_options = options
+        #: What the user accepted: ``(destinations, options)``.
+        self.chosen: tuple[ExportDestinations, ExportOptions] | None = None
         base = (bundle_dir or Path.cwd()) / "exports"
         self.stems = PathField(base / f"{name}_stems", folder=True)
         self.mix = PathField(base / f"{name}_mix.wav", folder=False, file_filter="WAV (*.wav)")
@@ -173,15 +173,6 @@ class ExportDialog(QDialog):
         self.edl = PathField(
             base / f"{name}.edl", folder=False, file_filter="CMX 3600 EDL (*.edl)", checked=False
         )
-        self.rate = QComboBox()
-        for r in rates:
-            self.rate.addItem(f"{r / 1000:g} kHz", r)
-        self.rate.setCurrentIndex(max(0, list(rates).index(48000) if 48000 in rates else 0))
-        self.bits = QComboBox()
-        for b in bits:
-            self.bits.addItem("32-bit float" if b == 32 else f"{b}-bit", b)
-        self.bits.setCurrentIndex(max(0, list(bits).index(24) if 24 in bits else 0))
-        self.per_clip = QCheckBox("One file per clip instead of per track")
         form = QFormLayout()
         form.addRow("Stems folder", self.stems)
         form.addRow("Stereo mix", self.mix)
@@ -189,9 +180,9 @@ class ExportDialog(QDialog):
         form.addRow("OpenTimelineIO", self.otio)
         form.addRow("Reaper project", self.rpp)
         form.addRow("EDL", self.edl)
-        form.addRow("Sample rate", self.rate)
-        form.addRow("Format", self.bits)
-        form.addRow("", self.per_clip)
+        self.form = SettingsForm(ExportOptions)
+        self.form.show_value(options)
+        self.form.edited.connect(self._edit)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -200,22 +191,35 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.form)
         layout.addWidget(buttons)
         self.resize(640, 0)
 
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for ``export_project``."""
-        return {
-            "stems_dir": self.stems.value(),
-            "mix_path": self.mix.value(),
-            "video_path": self.video.value(),
-            "otio_path": self.otio.value(),
-            "rpp_path": self.rpp.value(),
-            "edl_path": self.edl.value(),
-            "sample_rate": int(self.rate.currentData()),
-            "bits": int(self.bits.currentData()),
-            "per_clip": self.per_clip.isChecked(),
-        }
+    def destinations(self) -> ExportDestinations:
+        """The checked destinations; raises :class:`UsageError` when there is none."""
+        return ExportDestinations(
+            stems=self.stems.value(),
+            mix=self.mix.value(),
+            video=self.video.value(),
+            otio=self.otio.value(),
+            rpp=self.rpp.value(),
+            edl=self.edl.value(),
+        )
+
+    def accept(self) -> None:
+        try:
+            destinations = self.destinations()
+            destinations.check_for(self.export_options)
+            load_preset(self.export_options.naming)  # a typed preset name or file, checked now
+        except UsageError as exc:
+            QMessageBox.warning(self, "Export", str(exc))
+            return
+        self.chosen = (destinations, self.export_options)
+        super().accept()
+
+    def _edit(self, changes: dict) -> None:
+        # The form's editors keep to each setting's choices and range, so this is checked.
+        self.export_options = self.export_options.replace(**changes)
 
 
 SHORTCUTS_HELP = """<table>

@@ -3,7 +3,7 @@
 :class:`Document` owns the :class:`~foleystudio.core.project.Project`, its bundle folder,
 the ``QUndoStack`` over ``core/commands.py``, the playhead, the selection and the latest
 candidates. Views read from it and call its methods; it emits signals when something
-changed. Every edit is a core command; every file operation is a ``core/bundle.py`` call.
+changed. Every edit is a core command; every file operation is a ``core/project_bundle.py`` call.
 
 Decisions: a video opened without a project gets a bundle in the user folder
 (``$FOLEYSTUDIO_USER_DIR/untitled/``, or the platform's app-data folder) so renders and
@@ -30,8 +30,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from foleystudio.core import bundle as bundles
 from foleystudio.core import commands as cmd
+from foleystudio.core import project_bundle as bundles
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.events import EventTrack, read_event_file, write_event_file
 from foleystudio.core.media import MediaInfo, probe

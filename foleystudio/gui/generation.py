@@ -3,7 +3,7 @@
 :class:`EngineHolder` imports and creates ``foleystudio.ml.engine.GenerationEngine`` once,
 on the model worker thread, and keeps it for the next generations; if the engine cannot be
 imported the reason is reported plainly and everything else keeps working. The request for
-what the user asked is :func:`foleystudio.core.generation_requests.build_request` (no Qt).
+what the user asked is :func:`foleystudio.core.project_requests.build_request` (no Qt).
 
 Event detection (issue 15) runs here too (:func:`detect_source_events`), on the model worker:
 ``ml.event_detector.detect_events`` with the project model's visual onset network (as the

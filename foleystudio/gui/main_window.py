@@ -11,7 +11,7 @@ import copy
 import importlib.util
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import (
@@ -35,13 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from foleystudio import __version__
-from foleystudio.core import bundle as bundles
-from foleystudio.core.generation_requests import build_request
+from foleystudio.core import project_bundle as bundles
 from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
+from foleystudio.core.project_requests import build_request
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate
 from foleystudio.core.tapping import TAP_RATES
 from foleystudio.errors import FoleyStudioError, UsageError
+from foleystudio.export.options import ExportDestinations, ExportOptions
 from foleystudio.gui.candidates import CandidatesPanel
 from foleystudio.gui.dialogs import SHORTCUTS_HELP, Prompts
 from foleystudio.gui.document import Document
@@ -52,6 +53,9 @@ from foleystudio.gui.playback_control import PlaybackController
 from foleystudio.gui.timeline import TimelinePanel
 from foleystudio.gui.viewer import ViewerPanel
 from foleystudio.gui.workers import JobManager
+
+if TYPE_CHECKING:
+    from foleystudio.export import ExportResult
 
 #: Autosave period while there are unsaved edits (ms).
 AUTOSAVE_INTERVAL_MS = 60_000
@@ -72,7 +76,9 @@ class MainWindow(QMainWindow):
         self.engines = EngineHolder()
         self.audio = PlaybackEngine(open_device=audio_output)
         self.playback = PlaybackController(self.document, self.audio, self)
-        self.last_export: Any = None
+        self.last_export: ExportResult | None = None
+        #: The options of the last export this session: the next Export dialog starts from them.
+        self.export_settings = ExportOptions()
         #: Untitled bundles to delete once the document no longer refers to them.
         self._leftovers: list[Path] = []
 
@@ -708,20 +714,16 @@ class MainWindow(QMainWindow):
         d = self.document
         if d.bundle_dir is None:
             return
-        try:
-            from foleystudio import export as export_module
-        except ImportError as exc:
-            self.prompts.error(f"Export is unavailable in this build ({exc}).")
+        chosen = self.prompts.export_options(d.project.name, d.bundle_dir, self.export_settings)
+        if chosen is None:
             return
-        rates = tuple(getattr(export_module, "SAMPLE_RATES", (44100, 48000, 96000)))
-        bits = tuple(getattr(export_module, "BIT_DEPTHS", (16, 24, 32)))
-        options = self.prompts.export_options(d.project.name, d.bundle_dir, rates, bits)
-        if options is None:
-            return
-        self.start_export(options)
+        destinations, self.export_settings = chosen
+        self.start_export(destinations, self.export_settings)
 
-    def start_export(self, options: dict[str, Any]) -> None:
-        """Run ``export_project`` with ``options`` on a worker (a snapshot of the project)."""
+    def start_export(
+        self, destinations: ExportDestinations, options: ExportOptions = ExportOptions()
+    ) -> None:
+        """Export to ``destinations`` with ``options`` on a worker (a snapshot of the project)."""
         from foleystudio.export import export_project
 
         d = self.document
@@ -730,20 +732,17 @@ class MainWindow(QMainWindow):
         self.jobs.submit(
             "Export",
             lambda progress, cancel: export_project(
-                project, bundle_dir, progress=progress, cancel=cancel, **options
+                project, destinations, options, bundle_dir=bundle_dir, progress=progress, cancel=cancel
             ),
             on_done=self._on_exported,
             on_failed=self._on_job_failed,
             on_cancelled=lambda: self.statusBar().showMessage("Export cancelled; nothing was written", 5000),
         )
 
-    def _on_exported(self, result: Any) -> None:
+    def _on_exported(self, result: ExportResult) -> None:
         self.last_export = result
-        written = [str(p) for p in (getattr(result, "mix", None), getattr(result, "video", None)) if p]
-        stems = getattr(result, "stems", ())
-        summary = f"Exported {len(stems)} stem(s)" + (
-            f", {', '.join(Path(p).name for p in written)}" if written else ""
-        )
+        written = [p.name for p in (result.mix, result.video) if p is not None]
+        summary = f"Exported {len(result.stems)} stem(s)" + (f", {', '.join(written)}" if written else "")
         self.statusBar().showMessage(summary, 10000)
 
     # --- help ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A form built from a settings class's field descriptions (``core/settings.py``).
 
 One row per described field: a spin box for numbers (a slider with its value beside it where
-the field asks for one), a list for choices, a line for text, a check box for a switch. The
+the field asks for one; a check box that turns it on for an optional one), a list for
+choices (texts or numbers), a line for text, a check box for a switch. The
 label, range, step, unit and tooltip come from the field's :class:`SettingSpec`, so a setting
 added to the class appears here with no other change. The form holds no product logic: it
 shows a value (:meth:`SettingsForm.show_value`) and reports what the user changed (``edited``).
@@ -9,6 +10,7 @@ shows a value (:meth:`SettingsForm.show_value`) and reports what the user change
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foleystudio.core.settings import SettingSpec, setting_fields
+from foleystudio.core.settings import SettingSpec, choice_labels, is_optional, setting_fields, setting_kind
 
 #: The largest value a QSpinBox holds.
 _INT_MAX = 2**31 - 1
@@ -57,6 +59,31 @@ class _ValueSlider(QSlider):
         self.label.setText(f"{self.value_seconds():.{self.spec.decimals}f}{unit}")
 
 
+class _OptionalNumber(QWidget):
+    """An optional number: a check box that turns it on and its spin box (off = None)."""
+
+    def __init__(self, number: QSpinBox | QDoubleSpinBox, suggested: float) -> None:
+        super().__init__()
+        self.switch = QCheckBox()
+        self.number = number
+        number.setValue(suggested)
+        number.setEnabled(False)
+        self.switch.toggled.connect(number.setEnabled)
+        line = QHBoxLayout(self)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.switch)
+        line.addWidget(number, 1)
+
+    def value(self) -> float | None:
+        return self.number.value() if self.switch.isChecked() else None
+
+    def set_value(self, value: float | None) -> None:
+        """Show ``value`` (None: off, the number keeps what it showed)."""
+        self.switch.setChecked(value is not None)
+        if value is not None:
+            self.number.setValue(value)
+
+
 class SettingsForm(QWidget):
     """Editors for the described fields of ``cls``; ``extras`` puts a widget beside a field's
     editor (e.g. a "new seed" button)."""
@@ -75,7 +102,7 @@ class SettingsForm(QWidget):
         self._editors: dict[str, QWidget] = {}
         self._showing = False
         for f, spec in setting_fields(cls):
-            editor = self._make_editor(f.name, type(f.default), spec)
+            editor = self._make_editor(f, spec)
             editor.setToolTip(spec.help)
             self._editors[f.name] = editor
             row: QWidget = editor
@@ -109,15 +136,17 @@ class SettingsForm(QWidget):
             self._showing = False
 
     # --- editors ---------------------------------------------------------------------------
-    def _make_editor(self, name: str, kind: type, spec: SettingSpec) -> QWidget:
-        emit = self._emitter(name)
+    def _make_editor(self, f: dataclasses.Field, spec: SettingSpec) -> QWidget:
+        emit = self._emitter(f.name)
+        kind = setting_kind(f, spec)
         if kind is bool:
             box = QCheckBox()
             box.toggled.connect(lambda on: emit(bool(on)))
             return box
-        if kind is str and spec.choices:
+        if spec.choices:
             combo = QComboBox()
-            combo.addItems(list(spec.choices))
+            for choice, label in zip(spec.choices, choice_labels(spec), strict=True):
+                combo.addItem(label, choice)
             if spec.free_text:
                 combo.setEditable(True)
                 combo.textActivated.connect(lambda text: emit(text.strip()) if text.strip() else None)
@@ -125,7 +154,7 @@ class SettingsForm(QWidget):
                     lambda: emit(combo.currentText().strip()) if combo.currentText().strip() else None
                 )
             else:
-                combo.currentTextChanged.connect(emit)
+                combo.currentIndexChanged.connect(lambda index: emit(combo.itemData(index)))
             return combo
         if kind is str:
             line = QLineEdit()
@@ -138,19 +167,35 @@ class SettingsForm(QWidget):
             slider.sliderPressed.connect(self.drag_started)
             slider.sliderReleased.connect(self.drag_finished)
             return slider
+        number = self._number_box(kind, spec)
+        if is_optional(f):
+            assert spec.suggested is not None  # setting() makes sure of it
+            optional = _OptionalNumber(number, spec.suggested)
+            optional.switch.toggled.connect(lambda _: emit(optional.value()))
+            number.valueChanged.connect(
+                lambda _: emit(optional.value()) if optional.switch.isChecked() else None
+            )
+            return optional
+        number.valueChanged.connect(lambda v: emit(kind(v)))
+        return number
+
+    @staticmethod
+    def _number_box(kind: type, spec: SettingSpec) -> QSpinBox | QDoubleSpinBox:
+        """A spin box over the setting's range, in its steps, with its unit."""
         if kind is int:
             spin = QSpinBox()
             spin.setRange(int(spec.minimum or 0), int(min(spec.maximum or _INT_MAX, _INT_MAX)))
             spin.setSingleStep(int(spec.step or 1))
-            spin.valueChanged.connect(lambda v: emit(int(v)))
             return spin
         number = QDoubleSpinBox()
         number.setDecimals(spec.decimals)
-        number.setRange(spec.minimum if spec.minimum is not None else -1e9, spec.maximum or 1e9)
+        number.setRange(
+            spec.minimum if spec.minimum is not None else -1e9,
+            spec.maximum if spec.maximum is not None else 1e9,
+        )
         number.setSingleStep(spec.step or 0.1)
         if spec.unit:
             number.setSuffix(f" {spec.unit}")
-        number.valueChanged.connect(lambda v: emit(float(v)))
         return number
 
     def _emitter(self, name: str):  # noqa: ANN202 - a small closure factory
@@ -165,12 +210,16 @@ class SettingsForm(QWidget):
         if isinstance(editor, QCheckBox):
             editor.setChecked(bool(value))
         elif isinstance(editor, QComboBox):
-            if editor.findText(str(value)) < 0:
-                editor.addItem(str(value))
-            editor.setCurrentText(str(value))
+            index = editor.findData(value)
+            if index < 0:  # a free text not in the list
+                editor.addItem(str(value), value)
+                index = editor.count() - 1
+            editor.setCurrentIndex(index)
         elif isinstance(editor, QLineEdit):
             if not editor.hasFocus():
                 editor.setText(str(value))
+        elif isinstance(editor, _OptionalNumber):
+            editor.set_value(value)
         elif isinstance(editor, _ValueSlider):
             if not editor.isSliderDown():
                 editor.set_number(float(value))

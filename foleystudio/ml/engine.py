@@ -34,17 +34,17 @@ from foleystudio.core.media import probe
 from foleystudio.core.requests import Candidate, GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
 from foleystudio.errors import CheckpointError, FoleyStudioError, GenerationError, UsageError
-from foleystudio.ml.checkpoints import ModelBundle, load_bundle
 from foleystudio.ml.codec import Codec
 from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
 from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig, CategoryClassifier
-from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
 from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onsets_from_bundle
 from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import Conditions
+from foleystudio.ml.model_bundle import ModelBundle, load_bundle
 from foleystudio.ml.scores import event_sync_score, sync_score, text_score, total_score
 from foleystudio.ml.source_mix import load_audio_prompt, perceive_static_sources, target_mix_embeddings
 from foleystudio.ml.ssv2a.io import load_from_bundle

@@ -22,7 +22,7 @@ from foleystudio.core.events import EventTrack, render_track
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.core.media import VideoFile
 from foleystudio.errors import MediaError, UsageError
-from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.motion import (
     MAX_SIDE,
     MOTION_FPS,

@@ -21,7 +21,7 @@ from foleystudio.core.requests import GenerationRequest
 from foleystudio.core.sources import AudioSource, TextSource
 from foleystudio.errors import FoleyStudioError
 from foleystudio.ml.encoders.audio import AudioEncoder
-from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.features import VideoFeatures
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
 from foleystudio.ml.ssv2a.remixer import Remixer

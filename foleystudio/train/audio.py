@@ -64,7 +64,7 @@ from foleystudio.ml.encoders.audio import (
     CategoryClassifier,
     TextSpaceProjection,
 )
-from foleystudio.ml.encoders.clip import ClipEncoder
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.train.clip import load_trained_clip
 from foleystudio.train.common import RunLog, warmup_cosine
 from foleystudio.train.distributed import (

@@ -1,4 +1,4 @@
-"""Assemble model bundles (``ml/checkpoints.py`` format) from trained parts.
+"""Assemble model bundles (``ml/model_bundle.py`` format) from trained parts.
 
 The default bundle holds the Flowley network, its codec and the CLIP encoder whose
 features it was trained on (they must travel together). :func:`random_bundle` builds an
@@ -15,10 +15,10 @@ import torch
 
 from foleystudio.data.foleyworld import CATEGORIES
 from foleystudio.errors import UsageError
-from foleystudio.ml.checkpoints import save_bundle
+from foleystudio.ml.model_bundle import save_bundle
 from foleystudio.ml.codec import Codec, MelCodec
 from foleystudio.ml.encoders.audio import AudioEncoder, CategoryClassifier
-from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
 from foleystudio.ml.encoders.visual_onsets import MODULE as ONSETS_MODULE
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig, VisualOnsetNet

@@ -1,6 +1,6 @@
 """Train the small CLIP encoder on FoleyWorld: frames ↔ captions, object crops ↔ their text.
 
-open_clip builds the model (a custom small config, ``ml/encoders/clip.py``) and provides the
+open_clip builds the model (a custom small config, ``ml/encoders/clip_encoder.py``) and provides the
 contrastive loss (``open_clip.ClipLoss``). Image–text pairs are collected once from the
 corpus (a few frames per clip: the whole frame with the clip's text, each visible source's
 box crop with that source's text), then trained for ``steps`` steps, resumable.
@@ -30,7 +30,7 @@ from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord
 from foleystudio.errors import DataError
-from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.train.common import RunLog, warmup_cosine
 from foleystudio.train.distributed import (
     DistributedContext,

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from foleystudio.errors import CheckpointError
-from foleystudio.ml.checkpoints import MANIFEST, ModelBundle, load_bundle
+from foleystudio.ml.model_bundle import MANIFEST, ModelBundle, load_bundle
 from foleystudio.ml.ssv2a.io import load_from_bundle, load_ssv2a
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
 from foleystudio.ml.ssv2a.remixer import Remixer

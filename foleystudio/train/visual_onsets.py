@@ -8,7 +8,7 @@ with the onset frame positive. Augmentation (grey gain/offset, inversion, left-r
 keeps the network off the training looks' exact brightness, for new colours and backdrops.
 
 Resumable (``train/state.py``), logged to ``log.jsonl``; a finished run writes a model bundle
-(``ml/checkpoints.py``) into ``bundle/`` of its run folder, with the one module
+(``ml/model_bundle.py``) into ``bundle/`` of its run folder, with the one module
 ``visual_onsets`` and its validation figures in the manifest's ``training``.
 """
 
@@ -30,7 +30,7 @@ from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord, source_keyframes
 from foleystudio.errors import DataError, FoleyStudioError
-from foleystudio.ml.checkpoints import load_bundle, save_bundle
+from foleystudio.ml.model_bundle import load_bundle, save_bundle
 from foleystudio.ml.encoders.motion import MAX_SIDE, boxes_at_times, grey_small
 from foleystudio.ml.encoders.visual_onsets import (
     MODULE,

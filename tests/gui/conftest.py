@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from foleystudio.core.audio import save_audio
+from foleystudio.export.options import ExportDestinations, ExportOptions
 
 pytestmark = pytest.mark.gui
 
@@ -23,7 +24,7 @@ class ScriptedPrompts:
         self.unsaved_answer = "discard"
         self.recover_answer = True
         self.save_as_path: Path | None = None
-        self.export_answer: dict[str, Any] | None = None
+        self.export_answer: tuple[ExportDestinations, ExportOptions] | None = None
         self.asked: list[str] = []
 
     def error(self, text: str) -> None:
@@ -53,7 +54,7 @@ class ScriptedPrompts:
     def import_audio(self) -> Path | None:
         return None
 
-    def export_options(self, *args: Any) -> dict[str, Any] | None:
+    def export_options(self, *args: Any) -> tuple[ExportDestinations, ExportOptions] | None:
         return self.export_answer
 
 

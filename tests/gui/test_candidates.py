@@ -10,9 +10,10 @@ import pytest
 import soundfile as sf
 
 from foleystudio.core.boxes import Box
-from foleystudio.core.generation_requests import build_request
+from foleystudio.core.project_requests import build_request
 from foleystudio.core.psca_curve import psca_mask_curve
 from foleystudio.core.requests import Candidate
+from foleystudio.export.options import ExportDestinations
 from foleystudio.gui.spectrogram import LEVELS_DB, spectrogram_db
 
 pytestmark = pytest.mark.gui
@@ -131,7 +132,7 @@ def test_psca_mask_curve_and_inspector_sliders(window, video) -> None:
     doc.undo()
     assert doc.project.settings.seed == 0 and field("seed").value() == 0
     # Cycle Mix settings reach the request the Generate button builds.
-    from foleystudio.core.generation_requests import build_request
+    from foleystudio.core.project_requests import build_request
 
     field("cycle_iters").setValue(3)
     field("cycle_samples").setValue(8)
@@ -203,7 +204,7 @@ def test_generate_audition_use_save_reopen_export(window, video, tmp_path, qtbot
     saved = doc.project.to_dict()
     window.open_path(tmp_path / "gen.foley")
     assert window.document.project.to_dict() == saved
-    window.start_export({"stems_dir": str(tmp_path / "stems"), "mix_path": str(tmp_path / "mix.wav")})
+    window.start_export(ExportDestinations(stems=tmp_path / "stems", mix=tmp_path / "mix.wav"))
     qtbot.waitUntil(lambda: window.last_export is not None or bool(window.prompts.errors), timeout=60000)
     assert not window.prompts.errors and (tmp_path / "mix.wav").is_file()
 

@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 
 from foleystudio.core.boxes import Box
 from foleystudio.core.events import EventTrack, read_event_file, write_event_file
-from foleystudio.core.generation_requests import build_request
+from foleystudio.core.project_requests import build_request
 from foleystudio.core.requests import WHOLE_PICTURE
 from foleystudio.core.videowriter import write_video
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from foleystudio.core.bundle import PROJECT_FILE
+from foleystudio.core.project_bundle import PROJECT_FILE
 
 pytestmark = [
     pytest.mark.gui,

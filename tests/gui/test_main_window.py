@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from foleystudio.core import bundle as bundles
+from foleystudio.core import project_bundle as bundles
 from foleystudio.core.boxes import Box
+from foleystudio.export.options import ExportDestinations, ExportOptions
 
 pytestmark = pytest.mark.gui
 
@@ -202,19 +202,14 @@ def test_cli_gui_rejects_a_missing_file(tmp_path, capsys) -> None:
     assert "nope.mp4" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("foleystudio.export") is None, reason="foleystudio.export cannot be imported"
-)
 def test_export_runs_in_a_worker_and_writes_stems_and_mix(window, video, make_wav, tmp_path, qtbot) -> None:
     window.open_path(video)
     doc = window.document
     doc.import_audio_clip(make_wav("hit.wav", 0.5), None, 0.25)
-    window.prompts.export_answer = {
-        "stems_dir": str(tmp_path / "stems"),
-        "mix_path": str(tmp_path / "mix.wav"),
-        "sample_rate": 48000,
-        "bits": 24,
-    }
+    window.prompts.export_answer = (
+        ExportDestinations(stems=tmp_path / "stems", mix=tmp_path / "mix.wav"),
+        ExportOptions(sample_rate=48000, bits=24),
+    )
     window.act_export.trigger()
     qtbot.waitUntil(lambda: window.last_export is not None or bool(window.prompts.errors), timeout=20000)
     assert not window.prompts.errors, window.prompts.errors

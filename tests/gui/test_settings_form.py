@@ -24,3 +24,33 @@ def test_an_added_setting_gets_an_editor_with_its_range_and_reports_edits(qtbot)
     form.editor("delta").setValue(0)
     assert edits == [{"shimmer": 0.9}, {"delta": 0.0}]
     assert form.names()[-1] == "shimmer"
+
+
+def test_number_choices_and_an_optional_number_get_their_editors(qtbot):
+    from PySide6.QtWidgets import QCheckBox, QComboBox
+
+    from foleystudio.export.options import ExportOptions
+
+    form = SettingsForm(ExportOptions)
+    qtbot.addWidget(form)
+    rate, loudness = form.editor("sample_rate"), form.editor("loudness_target")
+    assert isinstance(rate, QComboBox)
+    assert [rate.itemData(i) for i in range(rate.count())] == [44100, 48000, 96000]
+    switch, number = loudness.findChild(QCheckBox), loudness.findChild(QDoubleSpinBox)
+    assert (number.minimum(), number.maximum(), number.value()) == (-70.0, 0.0, -23.0)  # max 0 is kept
+    edits = []
+    form.edited.connect(edits.append)
+    form.show_value(ExportOptions(sample_rate=96000, bits=32, loudness_target=None))
+    assert edits == [] and rate.currentText() == "96 kHz" and not switch.isChecked()
+    assert form.editor("bits").currentText() == "32-bit float" and not number.isEnabled()
+    rate.setCurrentIndex(1)
+    switch.setChecked(True)
+    number.setValue(-16.0)
+    switch.setChecked(False)
+    assert edits == [
+        {"sample_rate": 48000},
+        {"loudness_target": -23.0},
+        {"loudness_target": -16.0},
+        {"loudness_target": None},
+    ]
+    assert ExportOptions().replace(**edits[0], **edits[2]).loudness_target == -16.0

@@ -8,8 +8,8 @@ import pytest
 
 from foleystudio.cli import main
 from foleystudio.cli.generate import parse_object
-from foleystudio.core.bundle import load_project
 from foleystudio.core.media import probe
+from foleystudio.core.project_bundle import load_project
 from foleystudio.core.settings import GenerationSettings
 from foleystudio.errors import UsageError
 

@@ -193,7 +193,7 @@ def test_a_bundle_with_a_visual_onset_network_feeds_its_track(tmp_path, long_vid
     import torch
 
     from foleystudio.errors import CheckpointError
-    from foleystudio.ml.checkpoints import load_bundle, save_bundle
+    from foleystudio.ml.model_bundle import load_bundle, save_bundle
     from foleystudio.train.bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-onsets", with_onsets=True)

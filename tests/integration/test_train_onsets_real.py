@@ -68,7 +68,7 @@ def test_train_onsets_on_videos_with_sound(tmp_path):
     start = json.loads((run / "log.jsonl").read_text().splitlines()[0])
     assert start["fine_tuned"] is True
     # Fine-tuning starts from the shipped network: 3 small steps leave it close, not equal.
-    from foleystudio.ml.checkpoints import load_bundle
+    from foleystudio.ml.model_bundle import load_bundle
     from foleystudio.ml.encoders.visual_onsets import load_from_bundle
 
     shipped = load_from_bundle(load_bundle("foleyworld-tiny"))

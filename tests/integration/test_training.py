@@ -11,7 +11,7 @@ from foleystudio.cli import main
 from foleystudio.data.datasets import FeatureCache, scan_folder
 from foleystudio.data.foleyworld import generate_corpus
 from foleystudio.errors import DataError
-from foleystudio.ml.checkpoints import load_bundle
+from foleystudio.ml.model_bundle import load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_cache_audio_embeddings_and_mix_training(corpus, tmp_path):
     from foleystudio.data.datasets import add_audio_embeddings, build_feature_cache
     from foleystudio.ml.codec import MelCodec
     from foleystudio.ml.encoders.audio import AudioEncoder
-    from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+    from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
     from foleystudio.train.flowley import FlowleyTrainSettings, train_flowley
 
     records = scan_folder(corpus)
@@ -127,7 +127,7 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
 
     from foleystudio.data.datasets import add_visual_onsets, build_feature_cache
     from foleystudio.ml.codec import MelCodec
-    from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+    from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
     from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
     from foleystudio.ml.engine import load_model
     from foleystudio.train.flowley import (

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from foleystudio.core.boxes import Box
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.encoders.clip import CLIP_CONFIGS, ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.clip_encoder import CLIP_CONFIGS, ClipEncoder, ClipEncoderConfig
 
 DEBUG = ClipEncoderConfig("fw-clip-debug")
 

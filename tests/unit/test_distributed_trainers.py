@@ -20,7 +20,7 @@ from foleystudio.data.datasets import scan_folder
 from foleystudio.data.foleyworld import generate_corpus
 from foleystudio.errors import UsageError
 from foleystudio.ml.encoders.audio import AudioEncoder
-from foleystudio.ml.encoders.clip import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.train.audio import AudioTrainSettings, train_audio_encoder
 from foleystudio.train.clip import ClipTrainSettings, train_clip
 from foleystudio.train.distributed import TORCHRUN_VARIABLES, DistributedContext

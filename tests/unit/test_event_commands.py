@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from foleystudio.core import bundle as bundles
 from foleystudio.core import commands as C
+from foleystudio.core import project_bundle as bundles
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.events import EventTrack
-from foleystudio.core.generation_requests import build_request
 from foleystudio.core.project import Project, Track
+from foleystudio.core.project_requests import build_request
 from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest
 from foleystudio.core.sources import ObjectSource, TextSource
 from foleystudio.errors import FoleyStudioError, ProjectError, UsageError

@@ -9,7 +9,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from foleystudio.export import export_project
+from foleystudio.export import ExportDestinations, export_project
 from foleystudio.export.reaper import parse_rpp
 from tests.unit.test_export_support import add_clip, click, make_project, write_render
 
@@ -36,7 +36,9 @@ def audio_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
 
 
 def test_otio_round_trip_with_stems(tmp_path: Path, project) -> None:
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", otio_path=tmp_path / "cut.otio")
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems", otio=tmp_path / "cut.otio"), bundle_dir=tmp_path
+    )
     timeline = otio.adapters.read_from_file(str(result.otio))
     assert timeline.global_start_time.to_frames() == 86400  # 01:00:00:00 at 24 fps
     (video,) = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Video]
@@ -65,7 +67,7 @@ def test_otio_round_trip_with_stems(tmp_path: Path, project) -> None:
 def test_otio_references_renders_without_stems_and_splits_overlaps(tmp_path: Path, project) -> None:
     render = project.tracks[0].clips[0].render
     add_clip(project, "Footsteps", render, position=0.6, duration=0.3)  # overlaps "step L"
-    result = export_project(project, tmp_path, otio_path=tmp_path / "cut.otio")
+    result = export_project(project, ExportDestinations(otio=tmp_path / "cut.otio"), bundle_dir=tmp_path)
     timeline = otio.adapters.read_from_file(str(result.otio))
     names = [t.name for t in audio_tracks(timeline)]
     assert names == ["Footsteps", "Footsteps (2)", "Cloth"]
@@ -79,7 +81,9 @@ def test_otio_references_renders_without_stems_and_splits_overlaps(tmp_path: Pat
 
 
 def test_rpp_parsed_back_has_tracks_items_and_positions(tmp_path: Path, project) -> None:
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", rpp_path=tmp_path / "scene.rpp")
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems", rpp=tmp_path / "scene.rpp"), bundle_dir=tmp_path
+    )
     root = parse_rpp(result.rpp.read_text())
     assert root.tag == "REAPER_PROJECT"
     assert root.value("SAMPLERATE")[0] == "48000"
@@ -109,7 +113,7 @@ def test_rpp_parsed_back_has_tracks_items_and_positions(tmp_path: Path, project)
 
 def test_rpp_without_stems_carries_gains_and_solo(tmp_path: Path, project) -> None:
     project.track_named("Footsteps").solo = True
-    result = export_project(project, tmp_path, rpp_path=tmp_path / "scene.rpp")
+    result = export_project(project, ExportDestinations(rpp=tmp_path / "scene.rpp"), bundle_dir=tmp_path)
     root = parse_rpp(result.rpp.read_text())
     _, feet, cloth = root.findall("TRACK")
     assert feet.value("MUTESOLO")[:2] == ["0", "2"]
@@ -122,7 +126,9 @@ def test_rpp_without_stems_carries_gains_and_solo(tmp_path: Path, project) -> No
 
 
 def test_edl_written_and_parsed_by_the_adapter(tmp_path: Path, project) -> None:
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", edl_path=tmp_path / "scene.edl")
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems", edl=tmp_path / "scene.edl"), bundle_dir=tmp_path
+    )
     assert [p.name for p in result.edls] == ["scene_01_Footsteps.edl", "scene_02_Cloth.edl"]
     text = result.edls[0].read_text()
     assert "FCM: NON-DROP FRAME" in text
@@ -142,7 +148,7 @@ def test_edl_drop_frame_timecode(tmp_path: Path) -> None:
     render = write_render(tmp_path / "renders", "c.wav", click(SR, 1.0, 0.0), SR)
     project = make_project(duration=2.0, fps=Fraction(30000, 1001), start_timecode="00:00:59;28")
     add_clip(project, "Feet", render, position=1001 / 30000 * 4, duration=1001 / 30000 * 3)
-    result = export_project(project, tmp_path, edl_path=tmp_path / "scene.edl")
+    result = export_project(project, ExportDestinations(edl=tmp_path / "scene.edl"), bundle_dir=tmp_path)
     (edl,) = result.edls
     assert edl == tmp_path / "scene.edl"
     text = edl.read_text()
@@ -159,7 +165,9 @@ def test_interchange_without_video_has_no_picture_track(tmp_path: Path) -> None:
     render = write_render(tmp_path / "renders", "c.wav", np.full(SR, 0.1, np.float32), SR)
     project = make_project(duration=1.0)
     add_clip(project, "Feet", render, position=0.0, duration=0.5)
-    result = export_project(project, tmp_path, otio_path=tmp_path / "a.otio", rpp_path=tmp_path / "a.rpp")
+    result = export_project(
+        project, ExportDestinations(otio=tmp_path / "a.otio", rpp=tmp_path / "a.rpp"), bundle_dir=tmp_path
+    )
     timeline = otio.adapters.read_from_file(str(result.otio))
     assert [t.kind for t in timeline.tracks] == [otio.schema.TrackKind.Audio]
     assert [t.value("NAME")[0] for t in parse_rpp(result.rpp.read_text()).findall("TRACK")] == ["Feet"]

@@ -12,10 +12,10 @@ import soundfile as sf
 import wavinfo
 
 from foleystudio.cli import main
-from foleystudio.core.bundle import save_project
 from foleystudio.core.jobs import CancelToken
+from foleystudio.core.project_bundle import save_project
 from foleystudio.errors import ExportError, JobCancelled, UsageError
-from foleystudio.export import export_project
+from foleystudio.export import ExportDestinations, ExportOptions, export_project
 from tests.unit.test_export_support import add_clip, files_under, make_project, sine, write_render
 
 SR = 48000
@@ -35,7 +35,12 @@ def three_tracks(tmp_path: Path):
 
 
 def test_mix_pans_and_leaves_out_muted_tracks(tmp_path: Path) -> None:
-    result = export_project(three_tracks(tmp_path), tmp_path, mix_path=tmp_path / "mix.wav", bits=32)
+    result = export_project(
+        three_tracks(tmp_path),
+        ExportDestinations(mix=tmp_path / "mix.wav"),
+        ExportOptions(bits=32),
+        bundle_dir=tmp_path,
+    )
     mix, _ = sf.read(str(result.mix), dtype="float32")
     assert mix.shape == (SR, 2)
     assert mix[100] == pytest.approx([0.2, 0.4], abs=1e-6)  # hard pans: full level on one side only
@@ -45,7 +50,9 @@ def test_solo_wins_over_mute(tmp_path: Path) -> None:
     project = three_tracks(tmp_path)
     project.track_named("Muted").solo = True
     project.track_named("Right").solo = True
-    result = export_project(project, tmp_path, mix_path=tmp_path / "mix.wav", bits=32)
+    result = export_project(
+        project, ExportDestinations(mix=tmp_path / "mix.wav"), ExportOptions(bits=32), bundle_dir=tmp_path
+    )
     mix, _ = sf.read(str(result.mix), dtype="float32")
     centre = 0.3 * math.sqrt(0.5)  # constant-power centre: -3 dB per side
     assert mix[100] == pytest.approx([centre, 0.4 + centre], abs=1e-6)
@@ -55,9 +62,14 @@ def test_loudness_normalisation_is_explicit_and_reported(tmp_path: Path) -> None
     project = make_project(duration=2.0)
     render = write_render(tmp_path / "renders", "tone.wav", sine(SR, 2.0, 1000, 0.05), SR)
     add_clip(project, "Props", render, position=0.0, duration=2.0)
-    plain = export_project(project, tmp_path, mix_path=tmp_path / "plain.wav")
+    plain = export_project(project, ExportDestinations(mix=tmp_path / "plain.wav"), bundle_dir=tmp_path)
     assert plain.mix_report.normalization_gain_db is None and plain.mix_report.target_lufs is None
-    loud = export_project(project, tmp_path, mix_path=tmp_path / "loud.wav", loudness_target=-23.0)
+    loud = export_project(
+        project,
+        ExportDestinations(mix=tmp_path / "loud.wav"),
+        ExportOptions(loudness_target=-23.0),
+        bundle_dir=tmp_path,
+    )
     report = loud.mix_report
     assert report.loudness_lufs == pytest.approx(-23.0, abs=0.01)
     assert report.normalization_gain_db == pytest.approx(-23.0 - report.measured_lufs, abs=1e-6)
@@ -73,7 +85,7 @@ def test_clipping_mix_gives_a_warning(tmp_path: Path) -> None:
     project = make_project(duration=1.0)
     render = write_render(tmp_path / "renders", "tone.wav", sine(SR, 1.0, 500, 0.9), SR)
     add_clip(project, "Props", render, position=0.0, duration=1.0, gain_db=12.0)
-    result = export_project(project, tmp_path, mix_path=tmp_path / "mix.wav")
+    result = export_project(project, ExportDestinations(mix=tmp_path / "mix.wav"), bundle_dir=tmp_path)
     assert result.mix_report.peak_dbfs > 0
     assert any("over full scale" in w for w in result.warnings)
 
@@ -87,7 +99,9 @@ def test_remuxed_video_has_the_new_audio(tmp_path: Path, make_video) -> None:
     project = make_project(duration=1.0, video=str(video))
     render = write_render(tmp_path / "renders", "tone.wav", sine(SR, 1.0, 2000, 0.3), SR)
     add_clip(project, "Props", render, position=0.0, duration=1.0)
-    result = export_project(project, tmp_path, video_path=tmp_path / "out" / "with_foley.mp4")
+    result = export_project(
+        project, ExportDestinations(video=tmp_path / "out" / "with_foley.mp4"), bundle_dir=tmp_path
+    )
     assert result.video == tmp_path / "out" / "with_foley.mp4" and result.video.is_file()
     sound = read_audio(result.video, SR)[2400:40000]
     spectrum = np.abs(np.fft.rfft(sound))
@@ -108,7 +122,9 @@ def test_missing_render_fails_before_anything_is_written(tmp_path: Path) -> None
     out = tmp_path / "out"
     with pytest.raises(ExportError) as info:
         export_project(
-            project, tmp_path, stems_dir=out / "stems", mix_path=out / "mix.wav", rpp_path=out / "a.rpp"
+            project,
+            ExportDestinations(stems=out / "stems", mix=out / "mix.wav", rpp=out / "a.rpp"),
+            bundle_dir=tmp_path,
         )
     assert info.value.path == str(missing) and "not found" in info.value.problem
     assert not out.exists()
@@ -118,7 +134,7 @@ def test_missing_video_is_named(tmp_path: Path) -> None:
     project = three_tracks(tmp_path)
     project.video = str(tmp_path / "lost.mp4")
     with pytest.raises(ExportError) as info:
-        export_project(project, tmp_path, video_path=tmp_path / "v.mp4")
+        export_project(project, ExportDestinations(video=tmp_path / "v.mp4"), bundle_dir=tmp_path)
     assert info.value.path == str(tmp_path / "lost.mp4")
     assert not (tmp_path / "v.mp4").exists()
 
@@ -133,7 +149,11 @@ def test_failure_midway_leaves_no_half_written_file(tmp_path: Path) -> None:
     keep = out / "mix.wav"
     keep.write_bytes(b"previous mix")
     with pytest.raises(ExportError) as info:
-        export_project(project, tmp_path, stems_dir=out / "stems", mix_path=keep, otio_path=out / "a.otio")
+        export_project(
+            project,
+            ExportDestinations(stems=out / "stems", mix=keep, otio=out / "a.otio"),
+            bundle_dir=tmp_path,
+        )
     assert info.value.path == str(bad)
     assert files_under(out) == ["mix.wav", "stems"]  # no stem, no staging folder, no temp file
     assert keep.read_bytes() == b"previous mix"
@@ -153,9 +173,8 @@ def test_cancel_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(JobCancelled):
         export_project(
             project,
-            tmp_path,
-            stems_dir=out / "stems",
-            mix_path=out / "mix.wav",
+            ExportDestinations(stems=out / "stems", mix=out / "mix.wav"),
+            bundle_dir=tmp_path,
             progress=progress,
             cancel=token,
         )
@@ -164,28 +183,43 @@ def test_cancel_changes_nothing(tmp_path: Path) -> None:
 
 def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     project = three_tracks(tmp_path)
-    with pytest.raises(UsageError, match="sample rate"):
-        export_project(project, tmp_path, stems_dir=tmp_path / "s", sample_rate=22050)
-    with pytest.raises(UsageError, match="bit depth"):
-        export_project(project, tmp_path, stems_dir=tmp_path / "s", bits=8)
-    with pytest.raises(UsageError, match="loudness target"):
-        export_project(project, tmp_path, mix_path=tmp_path / "m.wav", loudness_target=math.nan)
+    # A bad rate, depth or loudness cannot even be made (tests/unit/test_settings.py).
     with pytest.raises(UsageError, match="nothing to export"):
-        export_project(project, tmp_path)
+        ExportDestinations()
+    with pytest.raises(UsageError, match="per-clip export needs a stems folder"):
+        export_project(
+            project,
+            ExportDestinations(mix=tmp_path / "m.wav"),
+            ExportOptions(per_clip=True),
+            bundle_dir=tmp_path,
+        )
+    with pytest.raises(UsageError, match="unknown naming preset 'nonsense'"):
+        export_project(
+            project,
+            ExportDestinations(stems=tmp_path / "s"),
+            ExportOptions(naming="nonsense"),
+            bundle_dir=tmp_path,
+        )
     with pytest.raises(UsageError, match="PCM"):
-        export_project(project, tmp_path, video_path=tmp_path / "v.mp4", video_audio_codec="pcm")
+        export_project(
+            project,
+            ExportDestinations(video=tmp_path / "v.mp4"),
+            ExportOptions(video_audio_codec="pcm"),
+            bundle_dir=tmp_path,
+        )
     with pytest.raises(UsageError, match="same name"):
         export_project(
             project,
-            tmp_path,
-            stems_dir=tmp_path / "s",
-            mix_path=tmp_path / "s" / "Scene-12_01_PROPS_Left.wav",
+            ExportDestinations(stems=tmp_path / "s", mix=tmp_path / "s" / "Scene-12_01_PROPS_Left.wav"),
+            bundle_dir=tmp_path,
         )
     assert not (tmp_path / "s").exists()
 
 
 def test_relative_destinations_resolve_against_the_bundle(tmp_path: Path) -> None:
-    result = export_project(three_tracks(tmp_path), tmp_path / "b.foley", mix_path="exports/mix.wav")
+    result = export_project(
+        three_tracks(tmp_path), ExportDestinations(mix="exports/mix.wav"), bundle_dir=tmp_path / "b.foley"
+    )
     assert result.mix == tmp_path / "b.foley" / "exports" / "mix.wav" and result.mix.is_file()
 
 
@@ -240,7 +274,10 @@ def test_video_with_pcm_audio_in_mov(tmp_path: Path, make_video) -> None:
     render = write_render(tmp_path / "renders", "tone.wav", sine(SR, 0.5, 1000, 0.3), SR)
     add_clip(project, "Props", render, position=0.0, duration=0.5)
     result = export_project(
-        project, tmp_path, video_path=tmp_path / "v.mov", video_audio_codec="pcm", bits=16
+        project,
+        ExportDestinations(video=tmp_path / "v.mov"),
+        ExportOptions(video_audio_codec="pcm", bits=16),
+        bundle_dir=tmp_path,
     )
     info = probe(result.video)
     assert info.audio_codec == "pcm_s16le" and info.sample_rate == SR and info.channels == 2

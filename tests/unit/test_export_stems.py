@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import wavinfo
 
-from foleystudio.export import export_project
+from foleystudio.export import ExportDestinations, ExportOptions, export_project
 from tests.unit.test_export_support import add_clip, click, make_project, write_render
 
 RATES = (44100, 48000, 96000)
@@ -23,7 +23,12 @@ def test_click_lands_at_round_t_times_sr_in_its_stem(tmp_path: Path, rate: int) 
     project = make_project(duration=3.0)
     position = 1.2000167  # between samples at every rate, nearer the next one: round != floor
     add_clip(project, "Footsteps", render, position=position, duration=0.8, offset=0.25)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", sample_rate=rate)
+    result = export_project(
+        project,
+        ExportDestinations(stems=tmp_path / "stems"),
+        ExportOptions(sample_rate=rate),
+        bundle_dir=tmp_path,
+    )
     stem, sr = sf.read(str(result.stems[0]), dtype="float32")
     assert sr == rate
     expected = round((position + 0.5 - 0.25) * rate)  # click at 0.5 s in the render, clip reads from 0.25 s
@@ -38,7 +43,12 @@ def test_resampled_click_peaks_at_its_sample(tmp_path: Path, rate: int) -> None:
     render = write_render(tmp_path / "renders", "click.wav", click(48000, 1.0, 0.5), 48000)
     project = make_project(duration=2.0)
     add_clip(project, "Props", render, position=0.3, duration=1.0)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", sample_rate=rate)
+    result = export_project(
+        project,
+        ExportDestinations(stems=tmp_path / "stems"),
+        ExportOptions(sample_rate=rate),
+        bundle_dir=tmp_path,
+    )
     stem, _ = sf.read(str(result.stems[0]), dtype="float32")
     assert int(np.argmax(np.abs(stem))) == round(0.8 * rate)
 
@@ -51,7 +61,12 @@ def test_every_stem_has_the_project_length(tmp_path: Path) -> None:
     add_clip(project, "Cloth", render, position=2.2, duration=0.9)  # ends after the video: 3.1 s
     add_clip(project, "Props", render, position=1.0, duration=0.25)
     project.tracks.append(type(project.tracks[0])(name="Empty"))  # no clips: no stem
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", sample_rate=sr)
+    result = export_project(
+        project,
+        ExportDestinations(stems=tmp_path / "stems"),
+        ExportOptions(sample_rate=sr),
+        bundle_dir=tmp_path,
+    )
     assert len(result.stems) == 3
     assert result.length_samples == round(3.1 * sr)
     for path in result.stems:
@@ -70,7 +85,9 @@ def test_clip_and_track_gain_are_applied_pan_is_not(tmp_path: Path) -> None:
     project = make_project(duration=1.0)
     add_clip(project, "Props", render, position=0.0, duration=0.5, gain_db=-6.0, pan=-1.0)
     project.tracks[0].gain_db = 6.0
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", bits=32)
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems"), ExportOptions(bits=32), bundle_dir=tmp_path
+    )
     stem, _ = sf.read(str(result.stems[0]), dtype="float32")
     assert stem[: sr // 2] == pytest.approx(np.full(sr // 2, 0.25), abs=1e-6)  # -6 + 6 dB, no pan law
     assert not stem[sr // 2 :].any()
@@ -82,7 +99,9 @@ def test_stems_are_mono_and_exported_for_muted_tracks(tmp_path: Path) -> None:
     render = write_render(tmp_path / "renders", "st.wav", stereo, sr)
     project = make_project(duration=1.0)
     add_clip(project, "Props", render, position=0.0, duration=1.0, mute=True)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", bits=32)
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems"), ExportOptions(bits=32), bundle_dir=tmp_path
+    )
     stem, _ = sf.read(str(result.stems[0]), dtype="float32")
     assert stem.ndim == 1 and stem[100] == pytest.approx(0.3)  # channels averaged
 
@@ -92,7 +111,9 @@ def test_render_shorter_than_clip_is_padded_with_silence(tmp_path: Path) -> None
     render = write_render(tmp_path / "renders", "short.wav", np.full(sr // 10, 0.5, np.float32), sr)
     project = make_project(duration=1.0)
     add_clip(project, "Props", render, position=0.5, duration=0.4)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", bits=32)
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems"), ExportOptions(bits=32), bundle_dir=tmp_path
+    )
     stem, _ = sf.read(str(result.stems[0]), dtype="float32")
     assert np.flatnonzero(stem).tolist() == list(range(round(0.5 * sr), round(0.6 * sr)))
 
@@ -113,7 +134,9 @@ def test_bext_time_reference_read_by_wavinfo(
     render = write_render(tmp_path / "renders", "c.wav", click(48000, 0.5, 0.1), 48000)
     project = make_project(name="Reel 3", duration=1.0, fps=fps, start_timecode=timecode)
     add_clip(project, "Feet", render, position=0.2, duration=0.3)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", mix_path=tmp_path / "mix.wav")
+    result = export_project(
+        project, ExportDestinations(stems=tmp_path / "stems", mix=tmp_path / "mix.wav"), bundle_dir=tmp_path
+    )
     assert result.start_samples == expected
     for path in (*result.stems, result.mix):
         info = wavinfo.WavInfoReader(str(path))
@@ -137,7 +160,12 @@ def test_bit_depths_read_back_by_soundfile_and_wavinfo(tmp_path: Path, bits: int
     render = write_render(tmp_path / "renders", "n.wav", rng.uniform(-0.5, 0.5, sr).astype(np.float32), sr)
     project = make_project(duration=1.0, start_timecode="00:00:00:00")
     add_clip(project, "Props", render, position=0.0, duration=1.0)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", sample_rate=sr, bits=bits)
+    result = export_project(
+        project,
+        ExportDestinations(stems=tmp_path / "stems"),
+        ExportOptions(sample_rate=sr, bits=bits),
+        bundle_dir=tmp_path,
+    )
     stem, _ = sf.read(str(result.stems[0]), dtype="float32")
     source, _ = sf.read(render, dtype="float32")
     assert sf.info(str(result.stems[0])).subtype == subtype
@@ -152,7 +180,7 @@ def test_odd_sized_chunks_are_padded(tmp_path: Path) -> None:
     render = write_render(tmp_path / "renders", "c.wav", click(sr, 0.5, 0.1), sr)
     project = make_project(duration=1001 / sr, start_timecode="00:00:00:00")
     add_clip(project, "Props", render, position=0.0, duration=1001 / sr)
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems")
+    result = export_project(project, ExportDestinations(stems=tmp_path / "stems"), bundle_dir=tmp_path)
     data = result.stems[0].read_bytes()
     assert int.from_bytes(data[4:8], "little") == len(data) - 8
     assert len(data) % 2 == 0 and sf.info(str(result.stems[0])).frames == 1001
@@ -164,7 +192,12 @@ def test_per_clip_files_are_time_stamped_at_their_position(tmp_path: Path) -> No
     project = make_project(duration=3.0, start_timecode="01:00:00:00")
     add_clip(project, "Feet", render, position=2.0, duration=0.5, label="heel scuff")
     add_clip(project, "Feet", render, position=0.5, duration=0.25, label="step")
-    result = export_project(project, tmp_path, stems_dir=tmp_path / "stems", per_clip=True)
+    result = export_project(
+        project,
+        ExportDestinations(stems=tmp_path / "stems"),
+        ExportOptions(per_clip=True),
+        bundle_dir=tmp_path,
+    )
     names = [p.name for p in result.stems]
     assert names == ["Scene-12_01_FEET_001_step.wav", "Scene-12_01_FEET_002_heel-scuff.wav"]
     for path, position, seconds in zip(result.stems, (0.5, 2.0), (0.25, 0.5), strict=True):

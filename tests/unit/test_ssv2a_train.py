@@ -243,7 +243,7 @@ def test_cli_registers_and_runs(tmp_path, capsys):
 
 
 def test_model_bundle_round_trip(tmp_path):
-    from foleystudio.ml.checkpoints import load_bundle, save_bundle
+    from foleystudio.ml.model_bundle import load_bundle, save_bundle
     from foleystudio.ml.ssv2a.io import bundle_parts, load_from_bundle
 
     m, r = _tiny_pair()

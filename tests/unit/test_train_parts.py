@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from foleystudio.errors import CheckpointError, DataError
-from foleystudio.ml.checkpoints import find_bundle
+from foleystudio.ml.model_bundle import find_bundle
 from foleystudio.ml.engine import load_model
 from foleystudio.train.audio import load_trained_audio
 from foleystudio.train.clip import load_trained_clip

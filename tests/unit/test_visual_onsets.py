@@ -9,7 +9,7 @@ import torch
 
 from foleystudio.core.boxes import Box
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.checkpoints import load_bundle
+from foleystudio.ml.model_bundle import load_bundle
 from foleystudio.ml.encoders.visual_onsets import (
     VisualOnsetConfig,
     VisualOnsetNet,

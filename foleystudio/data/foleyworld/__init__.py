@@ -18,7 +18,7 @@ Public API::
 
 from __future__ import annotations
 
-from foleystudio.data.foleyworld.clip import (
+from foleystudio.data.foleyworld.corpus_clip import (
     CATEGORIES,
     MAX_SOURCES,
     ClipSpec,

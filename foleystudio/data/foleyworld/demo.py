@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foleystudio.data.foleyworld.clip import ClipSpec, generate_from_spec
+from foleystudio.data.foleyworld.corpus_clip import ClipSpec, generate_from_spec
 from foleystudio.data.foleyworld.writer import write_clip
 
 DEMO_SPEC = ClipSpec(

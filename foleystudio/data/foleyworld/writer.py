@@ -36,7 +36,7 @@ from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import resample, save_audio
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.videowriter import write_video
-from foleystudio.data.foleyworld.clip import CATEGORIES, ClipSpec, FoleyWorldClip, generate_from_spec
+from foleystudio.data.foleyworld.corpus_clip import CATEGORIES, ClipSpec, FoleyWorldClip, generate_from_spec
 from foleystudio.data.foleyworld.samples import SAMPLES
 from foleystudio.errors import DataError, JobCancelled, UsageError
 

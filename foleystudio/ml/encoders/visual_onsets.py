@@ -29,7 +29,7 @@ from torch import nn
 
 from foleystudio.core.boxes import Box
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.checkpoints import ModelBundle
+from foleystudio.ml.model_bundle import ModelBundle
 
 #: Name of the network's module and config in a model bundle.
 MODULE = "visual_onsets"

@@ -33,7 +33,7 @@ from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
 from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig
 
 if TYPE_CHECKING:
-    from foleystudio.ml.checkpoints import ModelBundle
+    from foleystudio.ml.model_bundle import ModelBundle
 
 FORMAT_VERSION = 1
 MANIFOLD_FILE = "ssv2a_manifold.safetensors"
@@ -145,7 +145,7 @@ def load_ssv2a(
 def bundle_parts(
     manifold: CMSSManifold, remixer: Remixer, training: dict[str, Any] | None = None
 ) -> tuple[dict[str, torch.nn.Module], dict[str, Any]]:
-    """``(modules, configs)`` to merge into ``ml.checkpoints.save_bundle``'s arguments:
+    """``(modules, configs)`` to merge into ``ml.model_bundle.save_bundle``'s arguments:
     modules ``ssv2a_manifold``/``ssv2a_remixer`` and the config ``ssv2a``."""
     return (
         {SSV2A_MODULES[0]: manifold, SSV2A_MODULES[1]: remixer},

@@ -1,4 +1,4 @@
-"""core/bundle.py: project bundles, atomic saves, backups, autosave, relative paths, relinking."""
+"""core/project_bundle.py: project bundles, atomic saves, backups, autosave, relative paths, relinking."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foleystudio.core import bundle as B
+from foleystudio.core import project_bundle as B
 from foleystudio.core.audio import load_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.project import SCHEMA_VERSION, Clip, Project, Track
@@ -295,10 +295,13 @@ def test_relink_folder_prefers_exact_then_shallow_names(tmp_path: Path) -> None:
         B.relink_folder(Project(video=str(tmp_path / "gone.mov")), tmp_path / "nope")
 
 
-def test_new_bundle(tmp_path: Path) -> None:
-    project, bundle = B.new_bundle(tmp_path / "Reel 1", video=tmp_path / "v.mp4")
+def test_new_bundle(tmp_path: Path, make_video) -> None:
+    video = make_video(seconds=1.5, fps=25)
+    project, bundle = B.new_bundle(tmp_path / "Reel 1", video=video)
     assert bundle == tmp_path / "Reel 1.foley" and project.name == "Reel 1"
-    assert project.video == str(tmp_path / "v.mp4")
+    assert project.video == str(video)
+    # A project for a video takes its rate and length from the probe.
+    assert project.fps == 25 and project.duration == pytest.approx(1.5, abs=0.05)
     assert (bundle / "project.json").is_file() and (bundle / "renders").is_dir()
     assert B.load_project(bundle).to_dict() == project.to_dict()
     with pytest.raises(ProjectError, match="already exists"):
@@ -322,7 +325,7 @@ def test_renders_are_content_named_and_immutable(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_project_names_its_newest_good_backup(tmp_path):
-    from foleystudio.core.bundle import list_backups, load_project, new_bundle, save_project
+    from foleystudio.core.project_bundle import list_backups, load_project, new_bundle, save_project
     from foleystudio.errors import ProjectError
 
     project, path = new_bundle(tmp_path / "film")

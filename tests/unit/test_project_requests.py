@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.generation_requests import build_request
 from foleystudio.core.project import Clip, Project, Track
+from foleystudio.core.project_requests import build_request
 from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import ObjectSource, TextSource
 from foleystudio.errors import UsageError

@@ -14,7 +14,9 @@ import torch
 import foleystudio
 from foleystudio.cli import main
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.checkpoints import (
+from foleystudio.ml.codec import MelCodec
+from foleystudio.ml.flowley import Flowley, flowley_config
+from foleystudio.ml.model_bundle import (
     MANIFEST,
     find_bundle,
     list_bundles,
@@ -26,15 +28,13 @@ from foleystudio.ml.checkpoints import (
     user_models_dir,
     verify_bundle,
 )
-from foleystudio.ml.codec import MelCodec
-from foleystudio.ml.flowley import Flowley, flowley_config
 from tests.unit.flowley_helpers import debug_model, make_conditions, noise_like
 
 
 @pytest.fixture
 def models_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated FOLEYSTUDIO_MODELS folder and user folder, and no packaged models."""
-    import foleystudio.ml.checkpoints as checkpoints
+    import foleystudio.ml.model_bundle as checkpoints
 
     folder = tmp_path / "env-models"
     folder.mkdir()
@@ -290,6 +290,6 @@ def test_the_packaged_default_model_is_intact(capsys: pytest.CaptureFixture[str]
     info = json.loads(capsys.readouterr().out)
     assert set(info["modules"]) >= {"flowley", "clip", "audio", "audio_classifier"}
     assert info["training"]["steps"] > 0
-    from foleystudio.ml.checkpoints import find_bundle
+    from foleystudio.ml.model_bundle import find_bundle
 
     assert (find_bundle("foleyworld-tiny") / "training_log.jsonl").is_file()
