@@ -1,7 +1,7 @@
 """``foleystudio train onsets``: train the visual onset network on a FoleyWorld corpus.
 
-A sub-command of ``train`` (``cli/train.py`` calls :func:`register_onsets`); the leading
-underscore keeps CLI discovery from treating it as a top-level command.
+A sub-command of ``train`` (``cli/train.py`` calls :func:`register_onsets`); having no
+``register``, CLI discovery does not take it for a top-level command.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ def register_onsets(parts: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop (resumably) after training this long in this call",
+    )
     p.set_defaults(func=run_onsets)
 
 
@@ -44,16 +49,13 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def run_onsets(args: argparse.Namespace) -> int:
-    from foleystudio.data.datasets import scan_folder
     from foleystudio.errors import UsageError
     from foleystudio.ml.device import pick_device
     from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
     from foleystudio.train.visual_onsets import (
         VisualOnsetTrainSettings,
-        is_foleyworld_corpus,
+        examples_from_folder,
         load_trained_onsets,
-        onset_examples,
-        soundtrack_examples,
         train_visual_onsets,
     )
 
@@ -62,11 +64,7 @@ def run_onsets(args: argparse.Namespace) -> int:
     settings = VisualOnsetTrainSettings(steps=args.steps, batch_size=args.batch, seed=args.seed)
     init = None if args.init is None else load_trained_onsets(args.init)
     config = VisualOnsetConfig() if init is None else init.config
-    if is_foleyworld_corpus(args.data):
-        records = [r for r in scan_folder(args.data) if r.split in ("train", "val")]
-        examples = onset_examples(records, config, objects=settings.objects, progress=_progress)
-    else:
-        examples = soundtrack_examples(args.data, config, progress=_progress)
+    examples = examples_from_folder(args.data, config, objects=settings.objects, progress=_progress)
     summary = train_visual_onsets(
         examples,
         args.out,

@@ -1,8 +1,8 @@
 """``foleystudio train ssv2a``: train the SSV2A manifold, Remixer and Temporal Aggregation.
 
 This module adds a *sub-command of* ``train`` (``cli/train.py`` calls
-:func:`register_ssv2a` with its sub-parsers), not a top-level command; the leading
-underscore keeps CLI discovery from treating it as one.
+:func:`register_ssv2a` with its sub-parsers), not a top-level command; having no
+``register``, CLI discovery does not take it for one.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ def register_ssv2a(parts: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop (resumably) after training this long in this call",
+    )
     p.set_defaults(func=run_ssv2a)
 
 

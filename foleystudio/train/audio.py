@@ -35,11 +35,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -66,19 +65,15 @@ from foleystudio.ml.encoders.audio import (
 )
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.train.clip import load_trained_clip
-from foleystudio.train.common import RunLog, warmup_cosine
 from foleystudio.train.distributed import (
     DistributedContext,
-    all_reduce_mean,
-    any_rank,
-    barrier,
     contrastive_loss,
     local_batch_size,
     shard_rows,
     single_process_context,
     wrap_model,
 )
-from foleystudio.train.state import resume_or_start, save_training_state
+from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update
 
 AUDIO_WEIGHTS = "audio.safetensors"
 AUDIO_CONFIG = "audio_config.json"
@@ -361,6 +356,165 @@ def _text_embeddings(clip: ClipEncoder, texts: list[str]) -> torch.Tensor:
     return F.normalize(pooled.float().cpu(), dim=-1)
 
 
+@dataclass(frozen=True, eq=False)
+class _AudioBatch:
+    """This rank's crops [n, samples] and their texts' embeddings [n, D] (on the device), and
+    ``size``, the rows of the global batch."""
+
+    waves: torch.Tensor
+    targets: torch.Tensor
+    size: int
+
+
+class _AudioTask(Task[_AudioBatch]):
+    """Phase 1: crops pulled towards their text's embedding; :meth:`finish` runs phase 2."""
+
+    label = "audio"
+
+    def __init__(
+        self,
+        model: _AudioTextModel,
+        stems: StemSet,
+        text_emb: torch.Tensor,
+        settings: AudioTrainSettings,
+        ctx: DistributedContext,
+        phase2: _Phase2,
+    ) -> None:
+        self.model, self.stems, self.text_emb, self.settings, self.ctx = model, stems, text_emb, settings, ctx
+        self.phase2 = phase2
+        self.train_rows, self.val_rows = stems.rows("train"), stems.rows("val")
+        self.text_dev = text_emb.to(ctx.device)
+        self.loss_fn = contrastive_loss(ctx)
+        # The logit scale goes through the wrapper's forward too, so DDP averages its gradient.
+        self.net = wrap_model(model, ctx, forward=lambda m, wave: (m(wave), m.logit_scale.exp()))
+
+    def batch(self, step: int) -> _AudioBatch:
+        s, ctx = self.settings, self.ctx
+        rng = np.random.default_rng((s.seed, step))
+        rows = _distinct_text_batch(self.stems, self.train_rows, s.batch_size, rng)
+        seconds = rng.uniform(s.crop_min, s.crop_max)
+        # The batch holds as many texts as there are, so it may not split: cut it to a multiple.
+        local_rows = shard_rows(rows, ctx, drop_remainder=True)
+        # One process keeps its historical stream; ranks crop their different rows differently.
+        crop_rng = np.random.default_rng((s.seed, step, ctx.rank)) if ctx.distributed else rng
+        rate = self.model.encoder.config.sample_rate
+        waves = _crops(self.stems, local_rows, seconds, rate, s, crop_rng).to(ctx.device)
+        targets = self.text_dev[torch.from_numpy(self.stems.text_ids[local_rows]).to(ctx.device)]
+        return _AudioBatch(waves, targets, len(rows))
+
+    def loss(self, batch: _AudioBatch) -> Update:
+        points, logit_scale = self.net(batch.waves)
+        loss = self.loss_fn(points, batch.targets, logit_scale)
+        return Update(loss, info={"batch": batch.size, "logit_scale": float(logit_scale.detach())})
+
+    def after_update(self, step: int) -> None:
+        with torch.no_grad():  # as CLIP: the temperature may not go below 1/100
+            self.model.logit_scale.clamp_(0, math.log(100))
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        if not len(self.val_rows):
+            return {}
+        _, points = self._embed(self.val_rows, None)
+        return retrieval_top1(points, self.stems.text_ids[self.val_rows], self.text_emb)
+
+    def finish(self, result: LoopResult) -> dict[str, Any]:
+        summary = {**result.summary(), "stems": len(self.stems.paths)}
+        if not (result.finished and self.ctx.is_main):
+            return summary
+        classifier = self._fit_classifier(result.steps)
+        if classifier is None:  # cancelled: the state is saved, resuming redoes phase 2
+            return {**summary, "finished": False, "reason": "cancelled"}
+        if len(self.val_rows):
+            val_audio, val_points = self._embed(self.val_rows, None)
+            summary.update(retrieval_top1(val_points, self.stems.text_ids[self.val_rows], self.text_emb))
+            with torch.no_grad():
+                predicted = classifier.logits(val_audio).argmax(dim=1).numpy()
+            summary["val_classifier_accuracy"] = float(
+                np.mean(predicted == self.stems.categories[self.val_rows])
+            )
+            summary["val_stems"] = len(self.val_rows)
+        summary["logit_scale"] = self.model.logit_scale.exp().item()
+        summary["final_loss"] = result.scalars.get("loss", float("nan"))
+        self.phase2.write(self.model, classifier, self.stems.texts, summary)
+        self.phase2.progress(1.0, "audio encoder done")
+        return summary
+
+    def _embed(
+        self, rows: np.ndarray, rng: np.random.Generator | None, seconds: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of one crop per row: the loudest of the mean crop length without ``rng``."""
+        s = self.settings
+        seconds = 0.5 * (s.crop_min + s.crop_max) if seconds is None else seconds
+        return _embed_rows(self.model, self.stems, rows, seconds, s, rng, self.ctx.device)
+
+    def _fit_classifier(self, step: int) -> CategoryClassifier | None:
+        """Phase 2: the category classifier on frozen embeddings of augmented training crops
+        (None when cancelled)."""
+        s = self.settings
+        self.model.eval()
+        crop_rng = np.random.default_rng((s.seed, _CLASSIFIER_STREAM, step))
+        rows = np.repeat(self.train_rows, s.classifier_crops)
+        chunks = []
+        for k in range(0, len(rows), 64):
+            if self.phase2.cancel is not None and self.phase2.cancel.cancelled:
+                return None
+            emb, _ = self._embed(rows[k : k + 64], crop_rng, crop_rng.uniform(s.crop_min, s.crop_max))
+            chunks.append(emb)
+            self.phase2.progress(0.8 * min(1.0, (k + 64) / len(rows)), "embedding crops for the classifier")
+        labels = torch.from_numpy(self.stems.categories[rows])
+        return _fit_classifier(torch.cat(chunks), labels, s, CATEGORIES)
+
+
+@dataclass(frozen=True, eq=False)
+class _Phase2:
+    """Where a finished audio run writes its files, and phase 2's cancel and progress."""
+
+    run_dir: Path
+    clip_run_dir: str | os.PathLike[str]
+    settings: AudioTrainSettings
+    cancel: CancelToken | None
+    progress: ProgressCallback
+
+    def write(
+        self,
+        model: _AudioTextModel,
+        classifier: CategoryClassifier,
+        texts: list[str],
+        summary: dict[str, Any],
+    ) -> None:
+        """``audio.safetensors``, ``classifier.safetensors``, ``audio_config.json`` and, with a
+        projection, ``text_projection.safetensors``."""
+        encoder = model.encoder.cpu()
+        encoder.save_weights(self.run_dir / AUDIO_WEIGHTS)
+        atomic_write_bytes(self.run_dir / CLASSIFIER_WEIGHTS, _safetensors(classifier))
+        if model.to_text.linear is not None:
+            atomic_write_bytes(self.run_dir / PROJECTION_WEIGHTS, _safetensors(model.to_text))
+        config = {
+            "config_name": self.settings.config,
+            "encoder": encoder.config.to_dict(),
+            "text_dim": model.to_text.text_dim,
+            "text_projection": model.to_text.linear is not None,
+            "clip_run": str(self.clip_run_dir),
+            "categories": list(CATEGORIES),
+            "texts": texts,
+            "validation": {k: v for k, v in summary.items() if k.endswith(("_top1", "_accuracy"))},
+        }
+        atomic_write_bytes(self.run_dir / AUDIO_CONFIG, json.dumps(config, indent=2).encode())
+
+
+def _safetensors(module: nn.Module) -> bytes:
+    return save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+
+
+def _check_settings(settings: AudioTrainSettings) -> None:
+    if settings.config not in AUDIO_CONFIGS:
+        raise DataError(f"unknown audio encoder config {settings.config!r} (have {sorted(AUDIO_CONFIGS)})")
+    if not 0 < settings.crop_min <= settings.crop_max:
+        raise DataError(
+            f"crop lengths must satisfy 0 < crop_min <= crop_max, got {settings.crop_min}, {settings.crop_max}"
+        )
+
+
 def train_audio_encoder(
     records: Sequence[ClipRecord],
     run_dir: str | os.PathLike[str],
@@ -376,9 +530,9 @@ def train_audio_encoder(
 ) -> dict[str, Any]:
     """Train (or resume) the audio encoder against the CLIP run's text space, then its classifier.
 
-    Stops early (resumably: the state is saved, no final files are written, the summary says
-    ``finished: False``) when ``cancel`` is set or after ``max_seconds`` of training (on any
-    rank: all stop after the same step). ``ctx`` (from
+    Stopping (cancel, ``max_seconds`` of this call; also a cancel while fitting the classifier:
+    the state is saved, no final files are written, the summary says ``finished: False``) and
+    the log are ``train/loop.py``'s. ``ctx`` (from
     :func:`~foleystudio.train.distributed.init_distributed`) trains this rank of a torchrun
     run on ``ctx.device`` (``device`` is then ignored); None is one process on ``device``.
     Only rank 0 writes files, reports progress and fits the classifier; every rank returns
@@ -390,17 +544,10 @@ def train_audio_encoder(
         local_batch_size(settings.batch_size, ctx)  # a batch that does not split fails here
     if not ctx.is_main:
         progress = no_progress
-    dev = ctx.device
-    if settings.config not in AUDIO_CONFIGS:
-        raise DataError(f"unknown audio encoder config {settings.config!r} (have {sorted(AUDIO_CONFIGS)})")
-    if not 0 < settings.crop_min <= settings.crop_max:
-        raise DataError(
-            f"crop lengths must satisfy 0 < crop_min <= crop_max, got {settings.crop_min}, {settings.crop_max}"
-        )
+    _check_settings(settings)
     clip = load_trained_clip(clip_run_dir)  # first: a wrong --clip fails before reading the stems
     stems = collect_stems(records, CATEGORIES, cancel, sub_progress(progress, 0.0, 0.1))
-    train_rows, val_rows = stems.rows("train"), stems.rows("val")
-    if not len(train_rows):
+    if not len(stems.rows("train")):
         raise DataError("no training-split stems to train the audio encoder on")
     text_emb = _text_embeddings(clip, stems.texts)
     del clip
@@ -408,155 +555,39 @@ def train_audio_encoder(
     encoder = AudioEncoder.create(settings.config, "cpu", seed=settings.seed)
     with seeded_init(settings.seed + 1):
         model = _AudioTextModel(encoder, text_emb.shape[1])
-    model.to(dev)
+    model.to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    log = RunLog(run_dir)
-    step, elapsed, _ = resume_or_start(run_dir, model, optimizer, resume)
-    if step == 0 and ctx.is_main:
-        log.write(
-            event="start",
-            settings=asdict(settings),
-            processes=ctx.world_size,
-            clip_run=str(clip_run_dir),
-            stems=len(stems.paths),
-            train_stems=len(train_rows),
-            val_stems=len(val_rows),
-            distinct_texts=len(stems.texts),
-            text_dim=int(text_emb.shape[1]),
-            projection=model.to_text.linear is not None,
-            machine=machine_description(),
-        )
-    rate = encoder.config.sample_rate
-    val_seconds = 0.5 * (settings.crop_min + settings.crop_max)
-    text_dev = text_emb.to(dev)
-    loss_fn = contrastive_loss(ctx)
-    # The logit scale goes through the wrapper's forward too, so DDP averages its gradient.
-    net = wrap_model(model, ctx, forward=lambda m, wave: (m(wave), m.logit_scale.exp()))
-
-    def checkpoint() -> None:
-        save_training_state(
-            run_dir, model, optimizer, step, {"elapsed": elapsed, "settings": asdict(settings)}
-        )
-
-    def validate() -> dict[str, float]:
-        _, points = _embed_rows(model, stems, val_rows, val_seconds, settings, None, dev)
-        return retrieval_top1(points, stems.text_ids[val_rows], text_emb)
-
-    model.train()
-    started = time.monotonic() - elapsed
-    session_start = time.monotonic()
-    loss_value = float("nan")
-    while step < settings.steps:
-        cancelled = cancel is not None and cancel.cancelled
-        timed_out = max_seconds is not None and time.monotonic() - session_start >= max_seconds
-        if any_rank(cancelled or timed_out, ctx):
-            break
-        rng = np.random.default_rng((settings.seed, step))
-        rows = _distinct_text_batch(stems, train_rows, settings.batch_size, rng)
-        seconds = rng.uniform(settings.crop_min, settings.crop_max)
-        # The batch holds as many texts as there are, so it may not split: cut it to a multiple.
-        local_rows = shard_rows(rows, ctx, drop_remainder=True)
-        # One process keeps its historical stream; ranks crop their different rows differently.
-        crop_rng = np.random.default_rng((settings.seed, step, ctx.rank)) if ctx.distributed else rng
-        waves = _crops(stems, local_rows, seconds, rate, settings, crop_rng).to(dev)
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        targets = text_dev[torch.from_numpy(stems.text_ids[local_rows]).to(dev)]
-        audio_points, logit_scale = net(waves)
-        loss = loss_fn(audio_points, targets, logit_scale)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-        optimizer.step()
-        with torch.no_grad():  # as CLIP: the temperature may not go below 1/100
-            model.logit_scale.clamp_(0, math.log(100))
-        step += 1
-        loss_value = all_reduce_mean(loss.item(), ctx)  # each rank's loss is its rows' share
-        if step % settings.log_every == 0 and ctx.is_main:
-            log.write(
-                event="train",
-                step=step,
-                loss=loss_value,
-                batch=len(rows),
-                lr=optimizer.param_groups[0]["lr"],
-                grad_norm=grad_norm,
-                logit_scale=model.logit_scale.exp().item(),
-                wall=round(time.monotonic() - started, 1),
-            )
-        if step % settings.save_every == 0 and ctx.is_main:
-            elapsed = time.monotonic() - started
-            checkpoint()
-            if len(val_rows):
-                log.write(event="val", step=step, **validate())
-        progress(
-            0.1 + 0.8 * step / settings.steps, f"audio step {step}/{settings.steps} loss {loss_value:.3f}"
-        )
-    elapsed = time.monotonic() - started
-    summary: dict[str, Any] = {
-        "steps": step,
-        "elapsed_seconds": round(elapsed, 1),
-        "stems": len(stems.paths),
-        "finished": step >= settings.steps,
-    }
-    if ctx.is_main:
-        checkpoint()
-        if not summary["finished"]:
-            log.write(event="stop", **summary)
-    if not (summary["finished"] and ctx.is_main):
-        barrier(ctx)  # the other ranks return once rank 0 has written the run (see below)
-        return summary
-
-    # Phase 2: the category classifier on frozen embeddings of augmented training crops.
-    model.eval()
-    crop_rng = np.random.default_rng((settings.seed, _CLASSIFIER_STREAM, step))
-    rows = np.repeat(train_rows, settings.classifier_crops)
-    chunks = []
-    for k in range(0, len(rows), 64):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        seconds = crop_rng.uniform(settings.crop_min, settings.crop_max)
-        emb, _ = _embed_rows(model, stems, rows[k : k + 64], seconds, settings, crop_rng, dev)
-        chunks.append(emb)
-        progress(0.9 + 0.08 * min(1.0, (k + 64) / len(rows)), "embedding crops for the classifier")
-    classifier = _fit_classifier(
-        torch.cat(chunks), torch.from_numpy(stems.categories[rows]), settings, CATEGORIES
+    loop_settings = LoopSettings(
+        steps=settings.steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        log_every=settings.log_every,
+        save_every=settings.save_every,
+        eval_every=settings.save_every,  # validated at each checkpoint
     )
-    if len(val_rows):
-        val_audio, val_points = _embed_rows(model, stems, val_rows, val_seconds, settings, None, dev)
-        summary.update(retrieval_top1(val_points, stems.text_ids[val_rows], text_emb))
-        with torch.no_grad():
-            predicted = classifier.logits(val_audio).argmax(dim=1).numpy()
-        summary["val_classifier_accuracy"] = float(np.mean(predicted == stems.categories[val_rows]))
-        summary["val_stems"] = len(val_rows)
-    summary["logit_scale"] = model.logit_scale.exp().item()
-    summary["final_loss"] = loss_value
-
-    encoder = model.encoder.cpu()
-    encoder.save_weights(run_dir / AUDIO_WEIGHTS)
-    atomic_write_bytes(
-        run_dir / CLASSIFIER_WEIGHTS,
-        save({k: v.detach().cpu().contiguous() for k, v in classifier.state_dict().items()}),
-    )
-    if model.to_text.linear is not None:
-        atomic_write_bytes(
-            run_dir / PROJECTION_WEIGHTS,
-            save({k: v.detach().cpu().contiguous() for k, v in model.to_text.state_dict().items()}),
-        )
-    config = {
-        "config_name": settings.config,
-        "encoder": encoder.config.to_dict(),
-        "text_dim": int(text_emb.shape[1]),
-        "text_projection": model.to_text.linear is not None,
+    loop = TrainLoop(run_dir, model, optimizer, loop_settings, ctx=ctx, resume=resume)
+    phase2 = _Phase2(run_dir, clip_run_dir, settings, cancel, sub_progress(progress, 0.9, 1.0))
+    task = _AudioTask(model, stems, text_emb, settings, ctx, phase2)
+    facts = {
+        "settings": asdict(settings),
+        "processes": ctx.world_size,
         "clip_run": str(clip_run_dir),
-        "categories": list(CATEGORIES),
-        "texts": stems.texts,
-        "validation": {k: v for k, v in summary.items() if k.endswith(("_top1", "_accuracy"))},
+        "stems": len(stems.paths),
+        "train_stems": len(task.train_rows),
+        "val_stems": len(task.val_rows),
+        "distinct_texts": len(stems.texts),
+        "text_dim": int(text_emb.shape[1]),
+        "projection": model.to_text.linear is not None,
+        "machine": machine_description(),
     }
-    atomic_write_bytes(run_dir / AUDIO_CONFIG, json.dumps(config, indent=2).encode())
-    progress(1.0, "audio encoder done")
-    log.write(event="stop", **summary)
-    barrier(ctx)
-    return summary
+    return loop.run(
+        task,
+        facts=facts,
+        checkpoint_meta={"settings": asdict(settings)},
+        max_seconds=max_seconds,
+        progress=sub_progress(progress, 0.1, 0.9),
+        cancel=cancel,
+    )
 
 
 # ------------------------------------------------------------------------------- loading
@@ -569,9 +600,16 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"not a finished audio-encoder run: {exc}", run_dir) from exc
 
 
-def load_trained_audio(
-    run_dir: str | os.PathLike[str], device: str = "cpu"
-) -> tuple[AudioEncoder, CategoryClassifier, tuple[str, ...]]:
+class TrainedAudio(NamedTuple):
+    """A finished audio-encoder part: the encoder, its category classifier and their categories
+    (a tuple, so ``encoder, classifier, categories = load_trained_audio(…)`` still unpacks)."""
+
+    encoder: AudioEncoder
+    classifier: CategoryClassifier
+    categories: tuple[str, ...]
+
+
+def load_trained_audio(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainedAudio:
     """The encoder, the category classifier and its categories of a finished run or of a model
     bundle (eval mode)."""
     from foleystudio.ml.engine import audio_from_bundle
@@ -582,7 +620,7 @@ def load_trained_audio(
         if encoder is None or classifier is None:
             raise CheckpointError("the bundle has no audio encoder with a category classifier", bundle.path)
         dev = pick_device(device)
-        return encoder.to(dev), classifier.to(dev), tuple(classifier.categories)
+        return TrainedAudio(encoder.to(dev), classifier.to(dev), tuple(classifier.categories))
     run_dir = Path(run_dir)
     data = _read_config(run_dir)
     try:
@@ -595,7 +633,7 @@ def load_trained_audio(
     classifier = CategoryClassifier(config.embed_dim, categories)
     load_safetensors_strict(classifier, run_dir / CLASSIFIER_WEIGHTS)
     dev = pick_device(device)
-    return encoder.to(dev).eval(), classifier.to(dev).eval(), categories
+    return TrainedAudio(encoder.to(dev).eval(), classifier.to(dev).eval(), categories)
 
 
 def load_text_projection(run_dir: str | os.PathLike[str], device: str = "cpu") -> TextSpaceProjection:

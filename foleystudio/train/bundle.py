@@ -15,7 +15,6 @@ import torch
 
 from foleystudio.data.foleyworld import CATEGORIES
 from foleystudio.errors import UsageError
-from foleystudio.ml.model_bundle import save_bundle
 from foleystudio.ml.codec import Codec, MelCodec
 from foleystudio.ml.encoders.audio import AudioEncoder, CategoryClassifier
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
@@ -24,6 +23,7 @@ from foleystudio.ml.encoders.visual_onsets import MODULE as ONSETS_MODULE
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig, VisualOnsetNet
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.config import flowley_config
+from foleystudio.ml.model_bundle import save_bundle
 from foleystudio.ml.ssv2a.io import bundle_parts
 from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
 from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,25 +24,21 @@ import torch
 
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.boxes import Box
-from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
 from foleystudio.data.datasets import ClipRecord
 from foleystudio.errors import DataError
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
-from foleystudio.train.common import RunLog, warmup_cosine
 from foleystudio.train.distributed import (
     DistributedContext,
-    all_reduce_mean,
-    any_rank,
-    barrier,
     contrastive_loss,
     local_batch_size,
     shard_rows,
     single_process_context,
     wrap_model,
 )
-from foleystudio.train.state import resume_or_start, save_training_state
+from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update
 
 
 @dataclass(frozen=True)
@@ -140,6 +135,64 @@ def retrieval_accuracy(encoder: ClipEncoder, pairs: ImageTextPairs, rows: np.nda
     return float((best == truth).mean())
 
 
+class _ClipTask(Task[tuple[torch.Tensor, torch.Tensor]]):
+    """Contrastive loss on random training pairs; validation: image→text retrieval."""
+
+    label = "CLIP"
+
+    def __init__(
+        self,
+        encoder: ClipEncoder,
+        net: torch.nn.Module,
+        pairs: ImageTextPairs,
+        settings: ClipTrainSettings,
+        ctx: DistributedContext,
+        run_dir: Path,
+    ) -> None:
+        self.encoder, self.net, self.pairs, self.settings, self.ctx = encoder, net, pairs, settings, ctx
+        self.run_dir = run_dir
+        self.train_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "train"])
+        self.val_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "val"])
+        self.loss_fn = contrastive_loss(ctx)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pixels, tokens) of this rank's share of the step's pairs."""
+        s, gen = self.settings, np.random.default_rng((self.settings.seed, step))
+        rows = gen.choice(self.train_rows, size=min(s.batch_size, len(self.train_rows)), replace=False)
+        rows = shard_rows(rows, self.ctx, drop_remainder=True)  # this rank's share of the global batch
+        images = self.pairs.images[rows]
+        if gen.random() < 0.5:  # sound does not depend on left/right
+            images = images[:, :, ::-1]
+        pixels = self.encoder.preprocess(np.ascontiguousarray(images))
+        return pixels, self.encoder.tokenize([self.pairs.texts[i] for i in rows])
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Update:
+        image, text, logit_scale = self.net(*batch)
+        # Each rank's loss is its rows' share; the loop averages it over ranks for the log.
+        return Update(
+            self.loss_fn(image, text, logit_scale), info={"logit_scale": float(logit_scale.detach())}
+        )
+
+    def after_update(self, step: int) -> None:
+        with torch.no_grad():
+            self.encoder.model.logit_scale.clamp_(0, np.log(100))
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        if not len(self.val_rows):
+            return {}
+        return {"retrieval_top1": retrieval_accuracy(self.encoder, self.pairs, self.val_rows)}
+
+    def finish(self, result: LoopResult) -> dict[str, Any]:
+        summary = {**result.summary(), "pairs": len(self.pairs.texts)}
+        if result.finished and self.ctx.is_main:
+            self.encoder.save_weights(self.run_dir / "clip.safetensors")
+            config = json.dumps(self.encoder.config.to_dict(), indent=2).encode()
+            atomic_write_bytes(self.run_dir / "clip_config.json", config)
+            if "retrieval_top1" in result.evaluation:
+                summary["val_retrieval_top1"] = result.evaluation["retrieval_top1"]
+        return summary
+
+
 def train_clip(
     records: Sequence[ClipRecord],
     run_dir: str | os.PathLike[str],
@@ -147,16 +200,20 @@ def train_clip(
     *,
     resume: bool = False,
     device: str = "auto",
+    max_seconds: float | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     ctx: DistributedContext | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) the CLIP encoder; writes ``clip.safetensors`` + ``clip_config.json``.
+    """Train (or resume) the CLIP encoder; a finished run writes ``clip.safetensors`` +
+    ``clip_config.json``.
 
-    ``ctx`` (from :func:`~foleystudio.train.distributed.init_distributed`) trains this rank of
-    a torchrun run on ``ctx.device`` (``device`` is then ignored); None is one process on
-    ``device``. Only rank 0 writes files and reports progress; every rank returns the summary
-    (the validation figure only on rank 0) once rank 0 has written the finished run.
+    Stopping (cancel, ``max_seconds`` of this call: resumable, no final files, ``finished:
+    False``) and the log are ``train/loop.py``'s. ``ctx`` (from
+    :func:`~foleystudio.train.distributed.init_distributed`) trains this rank of a torchrun run
+    on ``ctx.device`` (``device`` is then ignored); None is one process on ``device``. Only rank
+    0 writes files and reports progress; every rank returns the summary (the validation figure
+    only on rank 0) once rank 0 has written the finished run.
     """
     run_dir = Path(run_dir)
     ctx = single_process_context(device) if ctx is None else ctx
@@ -164,35 +221,19 @@ def train_clip(
         local_batch_size(settings.batch_size, ctx)  # a batch that does not split fails here
     if not ctx.is_main:
         progress = no_progress
-    dev = ctx.device
-    encoder = ClipEncoder.from_config(ClipEncoderConfig(settings.config), dev, seed=settings.seed)
+    encoder = ClipEncoder.from_config(ClipEncoderConfig(settings.config), ctx.device, seed=settings.seed)
     optimizer = torch.optim.AdamW(
         encoder.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
-    log = RunLog(run_dir)
-    step, elapsed, _ = resume_or_start(run_dir, encoder.model, optimizer, resume)
+    loop = TrainLoop(run_dir, encoder.model, optimizer, _loop_settings(settings), ctx=ctx, resume=resume)
     pairs = collect_pairs(
         records,
         encoder.image_size,
         settings.frames_per_clip,
         settings.seed,
         cancel,
-        lambda f, m: progress(0.2 * f, m),
+        sub_progress(progress, 0, 0.2),
     )
-    train_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "train"])
-    val_rows = np.array([i for i, s in enumerate(pairs.splits) if s == "val"])
-    if step == 0 and ctx.is_main:
-        log.write(
-            event="start",
-            settings=asdict(settings),
-            processes=ctx.world_size,
-            pairs=len(pairs.texts),
-            train_pairs=len(train_rows),
-            val_pairs=len(val_rows),
-            distinct_texts=len(set(pairs.texts)),
-            machine=machine_description(),
-        )
-    loss_fn = contrastive_loss(ctx)
     # The towers run through the wrapper's forward so that DDP averages their gradients.
     net = wrap_model(
         encoder.model,
@@ -203,59 +244,37 @@ def train_clip(
             m.logit_scale.exp(),
         ),
     )
-    started = time.monotonic() - elapsed
-    encoder.model.train()
-    while step < settings.steps:
-        if any_rank(cancel is not None and cancel.cancelled, ctx):
-            break
-        gen = np.random.default_rng((settings.seed, step))
-        rows = gen.choice(train_rows, size=min(settings.batch_size, len(train_rows)), replace=False)
-        rows = shard_rows(rows, ctx, drop_remainder=True)  # this rank's share of the global batch
-        images = pairs.images[rows]
-        if gen.random() < 0.5:  # sound does not depend on left/right
-            images = images[:, :, ::-1]
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        pixels = encoder.preprocess(np.ascontiguousarray(images))
-        tokens = encoder.tokenize([pairs.texts[i] for i in rows])
-        loss = loss_fn(*net(pixels, tokens))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            encoder.model.logit_scale.clamp_(0, np.log(100))
-        step += 1
-        loss_value = all_reduce_mean(loss.item(), ctx)  # each rank's loss is its rows' share
-        if step % settings.log_every == 0 and ctx.is_main:
-            log.write(
-                event="train",
-                step=step,
-                loss=loss_value,
-                lr=optimizer.param_groups[0]["lr"],
-                logit_scale=float(encoder.model.logit_scale.exp()),
-                wall=round(time.monotonic() - started, 1),
-            )
-        if (step % settings.save_every == 0 or step == settings.steps) and ctx.is_main:
-            elapsed = time.monotonic() - started
-            save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
-            if len(val_rows):
-                log.write(event="val", step=step, retrieval_top1=retrieval_accuracy(encoder, pairs, val_rows))
-        progress(
-            0.2 + 0.8 * step / settings.steps, f"CLIP step {step}/{settings.steps} loss {loss_value:.3f}"
-        )
-    elapsed = time.monotonic() - started
-    summary = {"steps": step, "elapsed_seconds": round(elapsed, 1), "pairs": len(pairs.texts)}
-    if ctx.is_main:
-        save_training_state(run_dir, encoder.model, optimizer, step, {"elapsed": elapsed})
-        encoder.save_weights(run_dir / "clip.safetensors")
-        atomic_write_bytes(
-            run_dir / "clip_config.json", json.dumps(encoder.config.to_dict(), indent=2).encode()
-        )
-        if len(val_rows):
-            summary["val_retrieval_top1"] = retrieval_accuracy(encoder, pairs, val_rows)
-        log.write(event="stop", **summary)
-    barrier(ctx)  # every rank returns once the finished run is on disk
-    return summary
+    task = _ClipTask(encoder, net, pairs, settings, ctx, run_dir)
+    facts = {
+        "settings": asdict(settings),
+        "processes": ctx.world_size,
+        "pairs": len(pairs.texts),
+        "train_pairs": len(task.train_rows),
+        "val_pairs": len(task.val_rows),
+        "distinct_texts": len(set(pairs.texts)),
+        "machine": machine_description(),
+    }
+    return loop.run(
+        task,
+        facts=facts,
+        checkpoint_meta={"settings": asdict(settings)},
+        max_seconds=max_seconds,
+        progress=sub_progress(progress, 0.2, 1.0),
+        cancel=cancel,
+    )
+
+
+def _loop_settings(settings: ClipTrainSettings) -> LoopSettings:
+    # Validated at each checkpoint (retrieval is slow next to a step); CLIP's update is unclipped.
+    return LoopSettings(
+        steps=settings.steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        log_every=settings.log_every,
+        save_every=settings.save_every,
+        eval_every=settings.save_every,
+        grad_clip=None,
+    )
 
 
 def load_trained_clip(run_dir: str | os.PathLike[str], device: str = "cpu") -> ClipEncoder:

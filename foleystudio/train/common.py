@@ -1,4 +1,4 @@
-"""Pieces every trainer shares: the run log, the learning-rate schedule, EMA, the machine."""
+"""Pieces of the training loop (``train/loop.py``): the run log, the learning-rate schedule, EMA."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-# Re-exported for train/flowley.py; new code imports it from foleystudio.core.machine.
 
 
 class RunLog:

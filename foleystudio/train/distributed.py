@@ -1,4 +1,7 @@
-"""One training loop for a single process and for several processes launched by ``torchrun``.
+"""Training in a single process and in several processes launched by ``torchrun``.
+
+``train/loop.py`` follows these rules for every trainer; a trainer's batch and loss follow the
+first one.
 
 Launch: ``torchrun --nproc_per_node N -m foleystudio train ...`` starts N processes ("ranks")
 and gives each ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``.

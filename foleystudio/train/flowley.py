@@ -1,25 +1,24 @@
 """Train Flowley on a feature cache (``data/datasets.py``), resumable, CPU or GPU.
 
-Every ``save_every`` steps the run folder gets the model, optimizer and EMA weights
-(``train/state.py``), so a killed run resumes where it stopped with ``resume=True``. The
-log (``log.jsonl``) keeps the training and validation losses, learning rate and wall time.
-Batches are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the
-same batches it would have seen without the interruption.
+The loop (``train/loop.py``) keeps the model, optimizer and EMA weights in the run folder every
+``save_every`` steps, so a killed run resumes where it stopped with ``resume=True``; the log
+(``log.jsonl``) keeps the training and validation losses, learning rate and wall time. Batches
+are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the same batches
+it would have seen without the interruption.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
-from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.machine import machine_description
 from foleystudio.data.datasets import FeatureCache
@@ -29,12 +28,8 @@ from foleystudio.ml.flowley import Flowley, FlowleyConfig
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
-from foleystudio.train.common import Ema, RunLog, warmup_cosine
 from foleystudio.train.distributed import (
     DistributedContext,
-    all_reduce_means,
-    any_rank,
-    barrier,
     local_batch_size,
     rank_generator,
     shard_rows,
@@ -42,7 +37,8 @@ from foleystudio.train.distributed import (
     wrap_model,
 )
 from foleystudio.train.event_tracks import EventTrackSettings, with_event_tracks
-from foleystudio.train.state import resume_or_start, save_training_state
+from foleystudio.train.loop import EMA_FILE, LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
+from foleystudio.train.state import STATE_JSON
 
 
 @dataclass(frozen=True)
@@ -153,6 +149,71 @@ def validation_loss(
     return total / max(count, 1)
 
 
+@dataclass(frozen=True, eq=False)
+class _FlowleyBatch:
+    """A step's rows (this rank's share) and the generator of their noise."""
+
+    tensors: dict[str, torch.Tensor]
+    generator: torch.Generator
+
+
+class _FlowleyTask(Task[_FlowleyBatch]):
+    """Flow-matching loss on random cache rows; validation: the fixed-noise flow loss."""
+
+    label = "Flowley"
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        model: Flowley,
+        train: FeatureCache,
+        val: FeatureCache | None,
+        settings: FlowleyTrainSettings,
+        ctx: DistributedContext,
+    ) -> None:
+        self.net, self.model, self.train, self.val = net, model, train, val
+        self.settings, self.ctx = settings, ctx
+        self.flow = FlowTrainingConfig(**settings.flow)
+
+    def batch(self, step: int) -> _FlowleyBatch:
+        s = self.settings
+        gen = step_generator(s.seed, step)
+        rows = shard_rows(torch.randint(len(self.train), (s.batch_size,), generator=gen), self.ctx)
+        tensors = _take(self.train, rows)
+        gen = rank_generator(gen, self.ctx)
+        if s.event_tracks.enabled:
+            tensors = with_event_tracks(tensors, self.model.config.token_rate, s.event_tracks, gen)
+        return _FlowleyBatch(tensors, gen)
+
+    def loss(self, batch: _FlowleyBatch) -> Update:
+        s, dev, b = self.settings, self.ctx.device, batch.tensors
+        conditions = batch_conditions(
+            b, dev, with_mix=s.use_mix, mix_noise=s.mix_noise, generator=batch.generator
+        )
+        loss, parts = training_loss(
+            self.net,
+            b["tokens"].float().to(dev),
+            conditions,
+            batch.generator,
+            self.flow,
+            onset_targets=b["onsets"].float().to(dev),
+        )
+        return Update(loss, scalars=parts)
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        if self.val is None:
+            return {}
+        return {"val_flow": validation_loss(self.model, self.val, self.ctx.device)}
+
+    def finish(self, result: LoopResult) -> dict[str, Any]:
+        return {
+            **result.summary(),
+            "val_flow": result.evaluation.get("val_flow"),
+            "parameters": self.model.num_parameters(),
+            "config": self.model.config.to_dict(),
+        }
+
+
 def train_flowley(
     cache_path: str | os.PathLike[str],
     run_dir: str | os.PathLike[str],
@@ -167,15 +228,12 @@ def train_flowley(
 ) -> dict[str, Any]:
     """Train (or resume) a Flowley run; returns a summary with the final losses and time.
 
-    ``ctx`` (from :func:`~foleystudio.train.distributed.init_distributed`, under torchrun)
-    makes this one of several DDP processes: each trains on its share of the global batch
-    ``settings.batch_size``; only rank 0 logs, validates and checkpoints."""
-    run_dir = Path(run_dir)
+    Stopping, time budget (``max_seconds``: seconds of this call) and the log are
+    ``train/loop.py``'s. ``ctx`` (from :func:`~foleystudio.train.distributed.init_distributed`,
+    under torchrun) makes this one of several DDP processes: each trains on its share of the
+    global batch ``settings.batch_size``; only rank 0 logs, validates and checkpoints."""
     ctx = ctx or single_process_context(device)
-    dev = ctx.device
     local_batch_size(settings.batch_size, ctx)
-    if not ctx.is_main:
-        progress = no_progress
     train = FeatureCache(cache_path, "train", settings.kinds)
     try:
         val = FeatureCache(cache_path, "val", ("mix",))
@@ -185,114 +243,45 @@ def train_flowley(
     if settings.event_tracks.enabled and "visual_onsets" not in train.meta:
         raise DataError("event-track training needs a cache with the onset feature (--onsets)", cache_path)
     torch.manual_seed(settings.seed)
-    model = Flowley(config).to(dev)
+    model = Flowley(config).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    log = RunLog(run_dir) if ctx.is_main else None
-    step, elapsed, meta = resume_or_start(run_dir, model, optimizer, resume)
-    if meta is None and settings.init_from is not None:
+    loop = TrainLoop(run_dir, model, optimizer, _loop_settings(settings), ctx=ctx, resume=resume)
+    if not loop.resumed and settings.init_from is not None:
         init_from_run(model, settings.init_from)
-    ema = Ema(model, settings.ema_decay)
     # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
     net = wrap_model(model, ctx, find_unused_parameters=True)
-    if meta is not None:
-        ema.load_state_dict(load_file(str(run_dir / "ema.safetensors")))
-        if log is not None:  # a resumed run may have new settings (e.g. more steps): keep them
-            log.write(event="resume", step=step, settings=asdict(settings))
-    elif log is not None:
-        log.write(
-            event="start",
-            settings=asdict(settings),
-            config=config.to_dict(),
-            parameters=model.num_parameters(),
-            train_examples=len(train),
-            val_examples=len(val) if val else 0,
-            machine=machine_description(),
-            cache=str(cache_path),
-        )
-    flow_cfg = FlowTrainingConfig(**settings.flow)
-
-    def checkpoint() -> None:
-        save_training_state(
-            run_dir,
-            model,
-            optimizer,
-            step,
-            {"elapsed": elapsed, "config": config.to_dict(), "settings": asdict(settings)},
-        )
-        atomic_write_bytes(
-            run_dir / "ema.safetensors",
-            save({k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}),
-        )
-
-    model.train()
-    started = time.monotonic() - elapsed
-    last_val = None
-    while step < settings.steps:
-        stop = (cancel is not None and cancel.cancelled) or (
-            max_seconds is not None and time.monotonic() - started - elapsed >= max_seconds
-        )
-        if any_rank(stop, ctx):  # every rank stops at the same step, or the others would hang
-            break
-        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-        rows = shard_rows(torch.randint(len(train), (settings.batch_size,), generator=gen), ctx)
-        batch = _take(train, rows)
-        gen = rank_generator(gen, ctx)
-        if settings.event_tracks.enabled:
-            batch = with_event_tracks(batch, config.token_rate, settings.event_tracks, gen)
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        loss, parts = training_loss(
-            net,
-            batch["tokens"].float().to(dev),
-            batch_conditions(
-                batch, dev, with_mix=settings.use_mix, mix_noise=settings.mix_noise, generator=gen
-            ),
-            gen,
-            flow_cfg,
-            onset_targets=batch["onsets"].float().to(dev),
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-        optimizer.step()
-        ema.update(model, step)
-        step += 1
-        if step % settings.log_every == 0:
-            parts = all_reduce_means(parts, ctx)  # every rank joins; rank 0 writes
-            if log is not None:
-                log.write(
-                    event="train",
-                    step=step,
-                    lr=optimizer.param_groups[0]["lr"],
-                    grad_norm=grad_norm,
-                    wall=round(time.monotonic() - started, 1),
-                    **parts,
-                )
-        if val is not None and step % settings.eval_every == 0 and log is not None:
-            last_val = validation_loss(model, val, dev)
-            log.write(event="val", step=step, val_flow=last_val, wall=round(time.monotonic() - started, 1))
-        if step % settings.save_every == 0:
-            elapsed = time.monotonic() - started
-            if ctx.is_main:
-                checkpoint()
-            barrier(ctx)
-        progress(step / settings.steps, f"step {step}/{settings.steps} loss {parts['loss']:.4f}")
-    elapsed = time.monotonic() - started
-    if ctx.is_main:
-        checkpoint()
-        if last_val is None and val is not None:  # e.g. resumed at the last step: still report it
-            last_val = validation_loss(model, val, dev)
-    barrier(ctx)
-    summary = {
-        "steps": step,
-        "elapsed_seconds": round(elapsed, 1),
-        "val_flow": last_val,
-        "parameters": model.num_parameters(),
+    # A resumed run may have new settings (e.g. more steps): its resume line keeps them.
+    facts = {
+        "settings": asdict(settings),
         "config": config.to_dict(),
+        "parameters": model.num_parameters(),
+        "processes": ctx.world_size,
+        "train_examples": len(train),
+        "val_examples": len(val) if val else 0,
+        "machine": machine_description(),
+        "cache": str(cache_path),
     }
-    if log is not None:
-        log.write(event="stop", **summary)
-    return summary
+    return loop.run(
+        _FlowleyTask(net, model, train, val, settings, ctx),
+        facts=facts,
+        checkpoint_meta={"config": config.to_dict(), "settings": asdict(settings)},
+        max_seconds=max_seconds,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _loop_settings(settings: FlowleyTrainSettings) -> LoopSettings:
+    return LoopSettings(
+        steps=settings.steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        log_every=settings.log_every,
+        save_every=settings.save_every,
+        eval_every=settings.eval_every,
+        grad_clip=1.0,
+        ema_decay=settings.ema_decay,
+    )
 
 
 def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
@@ -327,11 +316,7 @@ def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
 def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:
     """The EMA weights of a run as an eval-mode Flowley (for export into a bundle)."""
     run_dir = Path(run_dir)
-    import json
-
-    from foleystudio.train.state import STATE_JSON
-
     meta = json.loads((run_dir / STATE_JSON).read_text())
     model = Flowley(FlowleyConfig.from_dict(meta["config"]))
-    model.load_state_dict(load_file(str(run_dir / "ema.safetensors")), strict=True)
+    model.load_state_dict(load_file(str(run_dir / EMA_FILE)), strict=True)
     return model.eval()

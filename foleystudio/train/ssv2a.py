@@ -20,9 +20,9 @@ Stages, one global step counter (``manifold_steps + remixer_steps + temporal_ste
 3. **Temporal Aggregation** (eq. 10, manifold and ψ frozen): the same items over all 64
    frames: per frame a ψ sample over the sources visible then, ω fuses them.
 
-Resumable (``train/state.py``, one optimiser over all parameters — a stage only updates
-its own, the others get no gradient), deterministic (batches and dropout seeded per step),
-logged to ``log.jsonl``. The finished run folder holds ``ssv2a_manifold.safetensors``,
+Run by ``train/loop.py`` (resumable, one optimiser over all parameters — a stage only updates
+its own, the others get no gradient; evaluated and saved at each stage's end), deterministic
+(batches and dropout seeded per step), logged to ``log.jsonl``. The finished run folder holds ``ssv2a_manifold.safetensors``,
 ``ssv2a_remixer.safetensors`` and ``ssv2a.json`` (``ml/ssv2a/io.py``), with the validation
 figures in ``ssv2a.json``'s ``training``.
 """
@@ -32,9 +32,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,9 @@ from foleystudio.ml.ssv2a.io import save_ssv2a
 from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
 from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig, make_tokens, pad_sources
 from foleystudio.ml.ssv2a.sources import PerceivedSource, frame_tokens, mix_embedding
-from foleystudio.train.common import RunLog, warmup_cosine
-from foleystudio.train.state import resume_or_start, save_training_state
+from foleystudio.train.common import warmup_cosine
+from foleystudio.train.distributed import DistributedContext
+from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 
 STAGES = ("manifold", "remixer", "temporal")
 
@@ -496,13 +497,6 @@ def _seeded_step(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _clip_and_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter]) -> float:
-    grads = [p for p in params if p.grad is not None]
-    norm = float(torch.nn.utils.clip_grad_norm_(grads, 1.0)) if grads else 0.0
-    optimizer.step()
-    return norm
-
-
 def _validate(modules: SSV2AModules, data: SourceData, stage: str) -> dict[str, Any]:
     manifold, remixer = modules.manifold, modules.remixer
     result: dict[str, Any] = {}
@@ -512,6 +506,124 @@ def _validate(modules: SSV2AModules, data: SourceData, stage: str) -> dict[str, 
     if stage != "manifold":
         result["remixer"] = evaluate_remixer(manifold, remixer, data, "val", temporal=stage == "temporal")
     return result
+
+
+@dataclass(frozen=True, eq=False)
+class _StageBatch:
+    """A step's inputs: the stage, its generator, and the stage's tensors (on the device).
+
+    ``manifold``: ``inputs`` = (clip [B, Dc], audio [B, Da]); ``remixer``: (tokens, mask);
+    ``temporal``: (frames, present); ``target`` [B, Da] for the last two."""
+
+    stage: str
+    generator: torch.Generator
+    inputs: tuple[torch.Tensor, torch.Tensor]
+    target: torch.Tensor | None = None
+
+
+class _SSV2ATask(Task[_StageBatch]):
+    """The three stages on one step counter; each stage's loss updates only its own modules."""
+
+    label = "SSV2A"
+
+    def __init__(
+        self,
+        modules: SSV2AModules,
+        data: SourceData,
+        settings: SSV2ATrainSettings,
+        dev: torch.device,
+        run_dir: Path,
+        cache_path: str | os.PathLike[str],
+    ) -> None:
+        self.modules, self.data, self.settings, self.dev = modules, data, settings, dev
+        self.run_dir, self.cache_path = run_dir, cache_path
+        self.train_objects, self.train_clips = data.objects_in("train"), data.clips_in("train")
+        #: Where each stage ends (steps): the loop evaluates and checkpoints there.
+        self.ends = set(
+            accumulate((settings.manifold_steps, settings.remixer_steps, settings.temporal_steps))
+        )
+
+    def describe(self, step: int) -> str:
+        return f"SSV2A {self.settings.stage_of(step)[0]}"
+
+    def step_context(self, step: int) -> contextlib.AbstractContextManager[None]:
+        return _seeded_step(self.settings.seed * 7_919 + step, self.dev)
+
+    def lr_factor(self, step: int, steps: int, warmup: int) -> float:
+        _, local, length = self.settings.stage_of(step)  # each stage has its own schedule
+        return warmup_cosine(local, length, min(warmup, max(1, length // 10)))
+
+    def boundary(self, step: int) -> bool:
+        return step in self.ends
+
+    def batch(self, step: int) -> _StageBatch:
+        s, data, dev = self.settings, self.data, self.dev
+        manifold, remixer = self.modules.manifold, self.modules.remixer
+        stage = s.stage_of(step)[0]
+        gen = step_generator(s.seed, step)
+        if stage == "manifold":
+            manifold.train()
+            size = min(s.manifold_batch, len(self.train_objects))
+            rows = self.train_objects[torch.randperm(len(self.train_objects), generator=gen)[:size]]
+            clip, audio = (t.to(dev) for t in manifold_batch(data, rows, s.text_prob, gen))
+            return _StageBatch(stage, gen, (clip, audio))
+        manifold.eval()
+        size = s.remixer_batch if stage == "remixer" else s.temporal_batch
+        items = sample_items(data, self.train_clips, self.train_objects, size, s.single_prob, gen)
+        target = items.targets.to(dev)
+        if stage == "remixer":
+            remixer.train()
+            inputs = remix_tokens(
+                manifold, remixer, data, items, gen, s.source_text_prob, s.source_audio_prob
+            )
+        else:
+            remixer.psi.eval()  # ψ only draws the frames ω learns from
+            remixer.temporal.train()
+            inputs = temporal_frames(
+                manifold, remixer, data, items, gen, s.source_text_prob, s.source_audio_prob
+            )
+        return _StageBatch(stage, gen, inputs, target)
+
+    def loss(self, batch: _StageBatch) -> Update:
+        manifold, remixer = self.modules.manifold, self.modules.remixer
+        info = {"stage": batch.stage}
+        if batch.stage == "manifold":
+            loss, parts = manifold.loss(*batch.inputs, batch.generator)
+            if not self.settings.alternate:
+                return Update(loss, scalars=parts, info=info)
+
+            def reconstructor() -> Update:
+                return Update(
+                    manifold.loss(*batch.inputs, batch.generator)[0], frozen=manifold.projector_parameters()
+                )
+
+            # Projectors on this batch, then the reconstructor (SSV2A §3.2).
+            return Update(loss, parts, info, frozen=manifold.reconstructor_parameters(), then=reconstructor)
+        assert batch.target is not None
+        if batch.stage == "remixer":
+            loss, parts = remixer.loss(*batch.inputs, batch.target, batch.generator)
+        else:
+            loss, parts = remixer.temporal_loss(*batch.inputs, batch.target, generator=batch.generator)
+        return Update(loss, scalars=parts, info=info)
+
+    def after_update(self, step: int) -> None:
+        if self.settings.stage_of(step)[0] == "manifold":
+            self.modules.manifold.clamp_logit_scale()
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        stage = self.settings.stage_of(step - 1)[0]  # the stage of the step just done
+        figures = _validate(self.modules, self.data, stage)
+        return {"stage": stage, **figures} if figures else {}
+
+    def finish(self, result: LoopResult) -> dict[str, Any]:
+        """The summary; a finished run writes the ``ssv2a_*`` files with it."""
+        val = {k: v for k, v in result.evaluation.items() if k != "stage"}
+        summary = {**result.summary(), "val": val}
+        if result.finished:
+            self.modules.eval()
+            training = {**summary, "cache": str(self.cache_path), "settings": asdict(self.settings)}
+            save_ssv2a(self.run_dir, self.modules.manifold, self.modules.remixer, training=training)
+        return summary
 
 
 def train_ssv2a(
@@ -526,12 +638,12 @@ def train_ssv2a(
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) an SSV2A run on a feature cache; returns a summary with the
-    validation figures. A finished run (all steps done) writes the ``ssv2a_*`` files."""
+    validation figures. A finished run (all steps done) writes the ``ssv2a_*`` files.
+    Stopping (cancel, ``max_seconds`` of this call) and the log are ``train/loop.py``'s."""
     run_dir = Path(run_dir)
     dev = pick_device(device)
     data = load_source_data(cache_path)
-    train_objects, train_clips = data.objects_in("train"), data.clips_in("train")
-    if not len(train_objects):
+    if not len(data.objects_in("train")):
         raise DataError("feature cache has no training object examples", cache_path)
     dims = {"clip_dim": data.clip_dim, "audio_dim": data.audio_dim}
     manifold_config = ManifoldConfig(**{"joint_dim": data.clip_dim, **dims, **settings.manifold})
@@ -539,155 +651,38 @@ def train_ssv2a(
     modules = SSV2AModules(
         CMSSManifold(manifold_config, seed=settings.seed), Remixer(remixer_config, seed=settings.seed + 1)
     ).to(dev)
-    manifold, remixer = modules.manifold, modules.remixer
-    no_decay = [manifold.logit_scale]
-    decay = [p for p in modules.parameters() if p is not manifold.logit_scale]
+    no_decay = [modules.manifold.logit_scale]
+    decay = [p for p in modules.parameters() if p is not modules.manifold.logit_scale]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.lr,
     )
-    log = RunLog(run_dir)
-    step, elapsed, meta = resume_or_start(run_dir, modules, optimizer, resume)
-    configs = {"manifold": manifold_config.to_dict(), "remixer": remixer_config.to_dict()}
-    if meta is None:
-        log.write(
-            event="start",
-            settings=asdict(settings),
-            configs=configs,
-            train_objects=len(train_objects),
-            train_clips=len(train_clips),
-            val_objects=len(data.objects_in("val")),
-            val_clips=len(data.clips_in("val")),
-            machine=machine_description(),
-            cache=str(cache_path),
-        )
-
-    def checkpoint() -> None:
-        save_training_state(
-            run_dir,
-            modules,
-            optimizer,
-            step,
-            {"elapsed": elapsed, "configs": configs, "settings": asdict(settings)},
-        )
-
-    started = time.monotonic() - elapsed
-    session_start = time.monotonic()
-    last_val: dict[str, Any] = {}
-    while step < settings.total_steps:
-        if cancel is not None and cancel.cancelled:
-            break
-        if max_seconds is not None and time.monotonic() - session_start >= max_seconds:
-            break
-        stage, local, length = settings.stage_of(step)
-        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(
-                local, length, min(settings.warmup, max(1, length // 10))
-            )
-        with _seeded_step(settings.seed * 7_919 + step, dev):
-            parts = _train_step(
-                modules, optimizer, data, stage, settings, train_objects, train_clips, gen, dev
-            )
-        step += 1
-        if step % settings.log_every == 0:
-            log.write(
-                event="train",
-                stage=stage,
-                step=step,
-                lr=optimizer.param_groups[0]["lr"],
-                wall=round(time.monotonic() - started, 1),
-                **parts,
-            )
-        stage_done = step == settings.total_steps or settings.stage_of(step)[0] != stage
-        if step % settings.eval_every == 0 or stage_done:
-            last_val = _validate(modules, data, stage)
-            log.write(event="val", stage=stage, step=step, **last_val)
-        if step % settings.save_every == 0 or stage_done:
-            elapsed = time.monotonic() - started
-            checkpoint()
-        progress(
-            step / settings.total_steps,
-            f"SSV2A {stage} step {step}/{settings.total_steps} loss {parts['loss']:.4f}",
-        )
-    elapsed = time.monotonic() - started
-    checkpoint()
-    summary: dict[str, Any] = {
-        "steps": step,
-        "finished": step >= settings.total_steps,
-        "elapsed_seconds": round(elapsed, 1),
-        "val": last_val,
-    }
-    if summary["finished"]:
-        modules.eval()
-        summary["val"] = _validate(modules, data, "temporal")
-        save_ssv2a(
-            run_dir,
-            manifold,
-            remixer,
-            training={**summary, "cache": str(cache_path), "settings": asdict(settings)},
-        )
-    log.write(event="stop", **summary)
-    return summary
-
-
-def _train_step(
-    modules: SSV2AModules,
-    optimizer: torch.optim.Optimizer,
-    data: SourceData,
-    stage: str,
-    settings: SSV2ATrainSettings,
-    train_objects: torch.Tensor,
-    train_clips: torch.Tensor,
-    gen: torch.Generator,
-    dev: torch.device,
-) -> dict[str, float]:
-    manifold, remixer = modules.manifold, modules.remixer
-    params = list(modules.parameters())
-    if stage == "manifold":
-        manifold.train()
-        size = min(settings.manifold_batch, len(train_objects))
-        rows = train_objects[torch.randperm(len(train_objects), generator=gen)[:size]]
-        clip, audio = (t.to(dev) for t in manifold_batch(data, rows, settings.text_prob, gen))
-        loss, parts = manifold.loss(clip, audio, gen)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if settings.alternate:  # projectors on this batch, then the reconstructor (SSV2A §3.2)
-            for p in manifold.reconstructor_parameters():
-                p.grad = None
-            parts["grad_norm"] = _clip_and_step(optimizer, params)
-            optimizer.zero_grad(set_to_none=True)
-            loss, _ = manifold.loss(clip, audio, gen)
-            loss.backward()
-            for p in manifold.projector_parameters():
-                p.grad = None
-        parts["grad_norm"] = _clip_and_step(optimizer, params)
-        manifold.clamp_logit_scale()
-        return parts
-    manifold.eval()
-    items = sample_items(
-        data,
-        train_clips,
-        train_objects,
-        settings.remixer_batch if stage == "remixer" else settings.temporal_batch,
-        settings.single_prob,
-        gen,
+    loop_settings = LoopSettings(
+        steps=settings.total_steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        log_every=settings.log_every,
+        save_every=settings.save_every,
+        eval_every=settings.eval_every,
     )
-    target = items.targets.to(dev)
-    if stage == "remixer":
-        remixer.train()
-        tokens, mask = remix_tokens(
-            manifold, remixer, data, items, gen, settings.source_text_prob, settings.source_audio_prob
-        )
-        loss, parts = remixer.loss(tokens, mask, target, gen)
-    else:
-        remixer.psi.eval()
-        remixer.temporal.train()
-        frames, present = temporal_frames(
-            manifold, remixer, data, items, gen, settings.source_text_prob, settings.source_audio_prob
-        )
-        loss, parts = remixer.temporal_loss(frames, present, target, generator=gen)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    parts["grad_norm"] = _clip_and_step(optimizer, params)
-    return parts
+    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=dev)
+    loop = TrainLoop(run_dir, modules, optimizer, loop_settings, ctx=ctx, resume=resume)
+    configs = {"manifold": manifold_config.to_dict(), "remixer": remixer_config.to_dict()}
+    facts = {
+        "settings": asdict(settings),
+        "configs": configs,
+        "train_objects": len(data.objects_in("train")),
+        "train_clips": len(data.clips_in("train")),
+        "val_objects": len(data.objects_in("val")),
+        "val_clips": len(data.clips_in("val")),
+        "machine": machine_description(),
+        "cache": str(cache_path),
+    }
+    return loop.run(
+        _SSV2ATask(modules, data, settings, dev, run_dir, cache_path),
+        facts=facts,
+        checkpoint_meta={"configs": configs, "settings": asdict(settings)},
+        max_seconds=max_seconds,
+        progress=progress,
+        cancel=cancel,
+    )

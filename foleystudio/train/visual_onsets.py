@@ -7,15 +7,14 @@ into memory (32 × 32 grey at 24 fps: 8 s is 200 KB). A step draws random window
 with the onset frame positive. Augmentation (grey gain/offset, inversion, left-right flip)
 keeps the network off the training looks' exact brightness, for new colours and backdrops.
 
-Resumable (``train/state.py``), logged to ``log.jsonl``; a finished run writes a model bundle
-(``ml/model_bundle.py``) into ``bundle/`` of its run folder, with the one module
+Run by ``train/loop.py`` (resumable, logged to ``log.jsonl``); a finished run writes a model
+bundle (``ml/model_bundle.py``) into ``bundle/`` of its run folder, with the one module
 ``visual_onsets`` and its validation figures in the manifest's ``training``.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,9 +27,8 @@ import torch.nn.functional as F
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.machine import machine_description
 from foleystudio.core.media import VideoFile
-from foleystudio.data.datasets import ClipRecord, source_keyframes
+from foleystudio.data.datasets import ClipRecord, scan_folder, source_keyframes
 from foleystudio.errors import DataError, FoleyStudioError
-from foleystudio.ml.model_bundle import load_bundle, save_bundle
 from foleystudio.ml.encoders.motion import MAX_SIDE, boxes_at_times, grey_small
 from foleystudio.ml.encoders.visual_onsets import (
     MODULE,
@@ -42,9 +40,10 @@ from foleystudio.ml.encoders.visual_onsets import (
     peak_onsets,
 )
 from foleystudio.ml.metrics import average_precision, onset_f1
-from foleystudio.train.common import RunLog, warmup_cosine
+from foleystudio.ml.model_bundle import load_bundle, save_bundle
+from foleystudio.train.distributed import DistributedContext
+from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 from foleystudio.train.parts import is_bundle_folder
-from foleystudio.train.state import resume_or_start, save_training_state
 
 #: The bundle a finished run writes inside its run folder.
 BUNDLE_DIR = "bundle"
@@ -264,6 +263,62 @@ def evaluate(net: VisualOnsetNet, examples: Sequence[OnsetExample], threshold: f
     return figures
 
 
+class _OnsetTask(Task[tuple[torch.Tensor, torch.Tensor]]):
+    """Per-frame BCE on random windows; validation: :func:`evaluate`; the end: the bundle."""
+
+    label = "visual onsets"
+
+    def __init__(
+        self,
+        net: VisualOnsetNet,
+        train: Sequence[OnsetExample],
+        val: Sequence[OnsetExample],
+        settings: VisualOnsetTrainSettings,
+        device: torch.device,
+        out_dir: Path,
+    ) -> None:
+        self.net, self.train, self.val, self.settings, self.device = net, train, val, settings, device
+        self.out_dir = out_dir
+        self.pos_weight = torch.tensor(settings.pos_weight, device=device)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(frames [B, T, S, S], labels [B, T]) on the device."""
+        gen = step_generator(self.settings.seed, step)
+        frames, labels = _batch(self.train, self.settings, self.net.config.fps, gen)
+        return frames.to(self.device), labels.to(self.device)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Update:
+        frames, labels = batch
+        return Update(
+            F.binary_cross_entropy_with_logits(self.net(frames), labels, pos_weight=self.pos_weight)
+        )
+
+    def evaluate(self, step: int) -> dict[str, Any]:
+        return evaluate(self.net, self.val, self.settings.threshold) if self.val else {}
+
+    def finish(self, result: LoopResult) -> dict[str, Any]:
+        """A finished run writes ``bundle/``, its figures in the manifest's ``training``."""
+        if not result.finished:
+            return result.summary()
+        self.net.eval()
+        training = {
+            **result.summary(),
+            "settings": asdict(self.settings),
+            "train_examples": len(self.train),
+            "val": result.evaluation,
+            "machine": machine_description(),
+        }
+        save_bundle(
+            self.out_dir / BUNDLE_DIR,
+            "visual-onsets",
+            {MODULE: self.net},
+            {MODULE: self.net.config.to_dict()},
+            training=training,
+            description="visual onset network (per-frame onset probability)",
+        )
+        return training
+
+
 def train_visual_onsets(
     examples: Sequence[OnsetExample],
     out_dir: str | os.PathLike[str],
@@ -279,7 +334,9 @@ def train_visual_onsets(
 ) -> dict[str, Any]:
     """Train on the ``train`` examples, validate on ``val``; returns the run summary. When the
     run reaches ``settings.steps`` it writes the bundle ``out_dir/bundle``. ``init``: a
-    trained network to start from (fine-tuning; its config is used)."""
+    trained network to start from (fine-tuning; its config is used). Stopping (cancel,
+    ``max_seconds`` of this call: resumable, ``finished: False``) and the log are
+    ``train/loop.py``'s."""
     out_dir = Path(out_dir)
     device = device or torch.device("cpu")
     train = [e for e in examples if e.split == "train"]
@@ -293,67 +350,47 @@ def train_visual_onsets(
     if init is not None:
         net.load_state_dict(init.state_dict())
     optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    step, elapsed, _ = resume_or_start(out_dir, net, optimizer, resume)
-    log = RunLog(out_dir)
-    if step == 0:
-        log.write(
-            event="start",
-            settings=asdict(settings),
-            config=config.to_dict(),
-            machine=machine_description(),
-            fine_tuned=init is not None,
-        )
-    started = time.monotonic() - elapsed
-    pos_weight = torch.tensor(settings.pos_weight, device=device)
-    net.train()
-    while step < settings.steps:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-        frames, labels = _batch(train, settings, config.fps, generator)
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, settings.steps, settings.warmup)
-        logits = net(frames.to(device))
-        loss = F.binary_cross_entropy_with_logits(logits, labels.to(device), pos_weight=pos_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        if step % settings.log_every == 0:
-            log.write(
-                step=step,
-                loss=round(float(loss.detach()), 5),
-                lr=optimizer.param_groups[0]["lr"],
-                elapsed=round(time.monotonic() - started, 1),
-            )
-        if val and (step % settings.eval_every == 0 or step == settings.steps):
-            log.write(step=step, val=evaluate(net, val, settings.threshold))
-        if step % settings.save_every == 0 or step == settings.steps:
-            save_training_state(out_dir, net, optimizer, step, {"elapsed": time.monotonic() - started})
-        progress(step / settings.steps, f"visual onsets step {step}/{settings.steps}")
-        if max_seconds is not None and time.monotonic() - started > max_seconds and step < settings.steps:
-            save_training_state(out_dir, net, optimizer, step, {"elapsed": time.monotonic() - started})
-            return {"finished": False, "step": step}
-    net.eval()
-    figures = evaluate(net, val, settings.threshold) if val else {}
-    training = {
-        "steps": step,
-        "elapsed_seconds": round(time.monotonic() - started, 1),
-        "settings": asdict(settings),
-        "train_examples": len(train),
-        "val": figures,
-        "machine": machine_description(),
-    }
-    save_bundle(
-        out_dir / BUNDLE_DIR,
-        "visual-onsets",
-        {MODULE: net},
-        {MODULE: config.to_dict()},
-        training=training,
-        description="visual onset network (per-frame onset probability)",
+    loop_settings = LoopSettings(
+        steps=settings.steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        log_every=settings.log_every,
+        save_every=settings.save_every,
+        eval_every=settings.eval_every,
     )
-    return {"finished": True, **training}
+    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=device)
+    loop = TrainLoop(out_dir, net, optimizer, loop_settings, ctx=ctx, resume=resume)
+    facts = {
+        "settings": asdict(settings),
+        "config": config.to_dict(),
+        "train_examples": len(train),
+        "val_examples": len(val),
+        "machine": machine_description(),
+        "fine_tuned": init is not None,
+    }
+    return loop.run(
+        _OnsetTask(net, train, val, settings, device, out_dir),
+        facts=facts,
+        checkpoint_meta={"settings": asdict(settings)},
+        max_seconds=max_seconds,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def examples_from_folder(
+    folder: str | os.PathLike[str],
+    config: VisualOnsetConfig,
+    *,
+    objects: bool = True,
+    progress: ProgressCallback = no_progress,
+) -> list[OnsetExample]:
+    """The examples of a FoleyWorld corpus (:func:`onset_examples` of its train and val clips),
+    or of any folder of videos with sound (:func:`soundtrack_examples`)."""
+    if is_foleyworld_corpus(folder):
+        records = [r for r in scan_folder(folder) if r.split in ("train", "val")]
+        return onset_examples(records, config, objects=objects, progress=progress)
+    return soundtrack_examples(folder, config, progress=progress)
 
 
 def load_trained_onsets(run_dir: str | os.PathLike[str]) -> VisualOnsetNet:

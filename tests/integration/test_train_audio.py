@@ -24,6 +24,7 @@ from foleystudio.train.audio import (
     retrieval_top1,
     train_audio_encoder,
 )
+from tests.unit.train_log_helpers import logged_events
 
 QUICK = AudioTrainSettings(
     config="fw-audio-debug", steps=1, batch_size=4, classifier_crops=1, classifier_steps=5, save_every=1
@@ -57,7 +58,7 @@ def audio_run(corpus, clip_run, tmp_path_factory):
 
 
 def test_cli_run_resumes_and_writes_its_files(audio_run):
-    events = [json.loads(line) for line in (audio_run / "log.jsonl").read_text().splitlines()]
+    events = logged_events(audio_run)
     stops = [e for e in events if e["event"] == "stop"]
     assert [e["steps"] for e in stops] == [2, 3]
     assert [e["event"] for e in events].count("start") == 1

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from foleystudio.cli import main
 from foleystudio.core.videowriter import write_video
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetConfig
 from foleystudio.train.visual_onsets import load_trained_onsets, soundtrack_examples
+from tests.unit.train_log_helpers import logged_events
 
 
 def bouncing_clip(path, period: float, with_sound: bool = True, fps: int = 24, seconds: float = 3.0):
@@ -65,11 +64,11 @@ def test_train_onsets_on_videos_with_sound(tmp_path):
     )
     assert code == 0
     net = load_trained_onsets(run)
-    start = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    start = logged_events(run)[0]
     assert start["fine_tuned"] is True
     # Fine-tuning starts from the shipped network: 3 small steps leave it close, not equal.
-    from foleystudio.ml.model_bundle import load_bundle
     from foleystudio.ml.encoders.visual_onsets import load_from_bundle
+    from foleystudio.ml.model_bundle import load_bundle
 
     shipped = load_from_bundle(load_bundle("foleyworld-tiny"))
     diffs = [float((a - b).abs().max()) for a, b in zip(net.parameters(), shipped.parameters(), strict=True)]

@@ -12,6 +12,7 @@ from foleystudio.data.datasets import FeatureCache, scan_folder
 from foleystudio.data.foleyworld import generate_corpus
 from foleystudio.errors import DataError
 from foleystudio.ml.model_bundle import load_bundle
+from tests.unit.train_log_helpers import logged_events
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def test_pipeline_trains_resumes_and_bundles(corpus, tmp_path):
     assert cache.tensors["tokens"].shape[1:] == (125, 320) and cache.tensors["sync"].shape[-1] == 4
     # Resuming continues from step 4 to step 6 and writes the bundle with its logs.
     assert main([*args, "--steps", "6", "--resume", "--bundle", str(bundle), "--bundle-name", "fw-test"]) == 0
-    events = [json.loads(line) for line in (flow_run / "log.jsonl").read_text().splitlines()]
+    events = logged_events(flow_run)
+    logged_events(clip_run)  # every trainer's log has the loop's schema
     assert [e["steps"] for e in events if e["event"] == "stop"] == [4, 6]
     assert [(e["step"], e["settings"]["steps"]) for e in events if e["event"] == "resume"] == [(4, 6)]
     loaded = load_bundle(bundle)
@@ -268,3 +270,5 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
     assert (bundle / "init_training_log.jsonl").read_bytes() == before["training_log.jsonl"]
     assert (bundle / "clip_training_log.jsonl").read_bytes() == before["clip_training_log.jsonl"]
     assert (bundle / "onsets_training_log.jsonl").is_file()
+    for run in (onsets_run, tmp_path / "run4", flow_run, out2):
+        logged_events(run)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from foleystudio.cli import main
-from foleystudio.train import audio, clip, common
+from foleystudio.train import audio, clip, common, loop
 
 
 def _record(record_dir: Path, what: str) -> None:
@@ -25,8 +25,13 @@ def _record(record_dir: Path, what: str) -> None:
 
 def _watch_writes(record_dir: Path) -> None:
     """Wrap the trainers' writers so that each call is recorded before it writes."""
-    for module in (clip, audio):
-        for name in ("save_training_state", "atomic_write_bytes"):
+    # The loop writes the checkpoints; the trainers their final files.
+    for module, names in (
+        (loop, ("save_training_state", "atomic_write_bytes")),
+        (clip, ("atomic_write_bytes",)),
+        (audio, ("atomic_write_bytes",)),
+    ):
+        for name in names:
             original = getattr(module, name)
 
             def recorded(path: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:

@@ -121,7 +121,7 @@ def test_clip_and_audio_train_under_two_process_torchrun(corpus: Path, tmp_path:
     assert {"save_training_state audio", "atomic_write_bytes audio_config.json"} <= set(
         _writes(records / "audio", 0)
     )
-    assert _events(audio_run) == ["start", "stop"]
+    assert _events(audio_run) == ["start", "val", "stop"]  # the last step is validated
     for name in ("audio.safetensors", "classifier.safetensors", "state.safetensors"):
         assert (audio_run / name).is_file(), name
     start = AudioEncoder.create("fw-audio-debug", "cpu", seed=0).state_dict()

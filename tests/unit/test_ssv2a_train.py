@@ -17,8 +17,8 @@ from foleystudio.ml.ssv2a.io import CONFIG_FILE, MANIFOLD_FILE, REMIXER_FILE, lo
 from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
 from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig
 from foleystudio.ml.ssv2a.sources import PerceivedSource, mix_embedding
-from foleystudio.train.common import RunLog
 from foleystudio.train.ssv2a import SSV2ATrainSettings, load_source_data, train_ssv2a
+from tests.unit.train_log_helpers import logged_events
 
 DIM, TV, CATS = 16, 8, 4
 
@@ -130,7 +130,7 @@ def test_trains_writes_loadable_modules_and_reports(tmp_path):
     assert val["manifold"]["n"] == 6 and 0.0 <= val["manifold"]["cmss"]["crop_to_audio_top1"] <= 1.0
     for key in ("remix_crops", "baseline_category_mean", "temporal_aggregation", "single_remix"):
         assert -1.0 <= val["remixer"][key] <= 1.0
-    events = [r["event"] for r in RunLog(tmp_path / "run").records()]
+    events = [r["event"] for r in logged_events(tmp_path / "run")]
     assert events[0] == "start" and events[-1] == "stop" and events.count("val") >= 3
     manifold, remixer = load_ssv2a(tmp_path / "run")
     assert not manifold.training and not remixer.training

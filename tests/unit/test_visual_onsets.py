@@ -9,7 +9,6 @@ import torch
 
 from foleystudio.core.boxes import Box
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.model_bundle import load_bundle
 from foleystudio.ml.encoders.visual_onsets import (
     VisualOnsetConfig,
     VisualOnsetNet,
@@ -20,12 +19,14 @@ from foleystudio.ml.encoders.visual_onsets import (
     peak_onsets,
     scale_grey,
 )
+from foleystudio.ml.model_bundle import load_bundle
 from foleystudio.train.visual_onsets import (
     OnsetExample,
     VisualOnsetTrainSettings,
     evaluate,
     train_visual_onsets,
 )
+from tests.unit.train_log_helpers import logged_events
 
 SMALL = VisualOnsetConfig(size=16, channels=(4, 8, 8), hidden=16, dilations=(1, 2))
 
@@ -98,8 +99,9 @@ def test_training_learns_flashes_writes_a_bundle_and_resumes(tmp_path):
     )
     torch.manual_seed(0)
     before = evaluate(VisualOnsetNet(SMALL), val, 0.5)["mix"]
+    # A budget of 0 s stops before the first step, with a checkpoint to resume from.
     partial = train_visual_onsets(train + val, tmp_path / "run", settings, SMALL, max_seconds=0.0)
-    assert partial == {"finished": False, "step": 1}
+    assert partial == {**partial, "finished": False, "steps": 0, "reason": "time_limit"}
     summary = train_visual_onsets(train + val, tmp_path / "run", settings, SMALL, resume=True)
     after = summary["val"]["mix"]
     assert summary["finished"] and summary["steps"] == 120
@@ -108,3 +110,6 @@ def test_training_learns_flashes_writes_a_bundle_and_resumes(tmp_path):
     net = load_from_bundle(load_bundle(tmp_path / "run" / "bundle"))
     assert net is not None and net.config == SMALL
     assert evaluate(net, val, 0.5)["mix"] == after
+    # The 0 s call stopped at once; the resumed one validated the last step.
+    events = [line["event"] for line in logged_events(tmp_path / "run") if line["event"] != "train"]
+    assert events == ["start", "stop", "resume", "val", "stop"]
