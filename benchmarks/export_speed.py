@@ -1,4 +1,4 @@
-"""Export speed: 10 stems × 10 minutes at 48 kHz / 24-bit (DESIGN.md §12: budget < 10 s).
+"""Export speed: 10 stems × 10 minutes at 48 kHz / 24-bit (docs/architecture.md §12: budget < 10 s).
 
 Run ``python benchmarks/export_speed.py [--quick]``; ``foleystudio bench`` imports :func:`run`.
 

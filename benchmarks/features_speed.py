@@ -1,4 +1,4 @@
-"""Feature extraction speed for 8 s of 1080p video (DESIGN.md §12: budget < 2 s on the CPU).
+"""Feature extraction speed for 8 s of 1080p video (docs/architecture.md §12: budget < 2 s on the CPU).
 
 Run ``python benchmarks/features_speed.py [--quick]``; ``foleystudio bench`` imports :func:`run`.
 

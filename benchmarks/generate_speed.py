@@ -8,7 +8,7 @@ Measured (batch 1, Euler unless noted, weights random — speed does not depend 
   Heun at 16 steps as well.
 - ``decode_s``: MelCodec decode (mel pseudo-inverse + 32 Griffin-Lim iterations).
 - ``real_time_factor``: (sampling + decode) / 8 s from the medians, so < 1 is faster than
-  real time (DESIGN.md §12 budget: ≤ 0.2 at 16 steps on a 2-core CPU);
+  real time (docs/architecture.md §12 budget: ≤ 0.2 at 16 steps on a 2-core CPU);
   ``real_time_factor_best_run`` from the fastest runs (a shared CPU inflates medians; the
   load average at start and end is recorded).
 - ``train_step_s``: one training step (``training_loss`` + backward + AdamW) at batch 8.

@@ -4,7 +4,7 @@ Run ``python benchmarks/media.py [--quick]``; ``foleystudio bench`` imports :fun
 The clip is a generated 1080p H.264 file (10 s at 24 fps, GOP 48, 3 B-frames, x264 CRF 20):
 a textured background panning 6 px per frame, a moving square and per-frame grain, so the
 bitrate (~10 Mbit/s) is that of a phone recording rather than of a flat test pattern. It is encoded
-once into the temp folder and reused. Budgets (DESIGN.md §12): first frame < 0.5 s,
+once into the temp folder and reused. Budgets (docs/architecture.md §12): first frame < 0.5 s,
 seek p95 < 80 ms on 1080p H.264.
 
 Measured:

@@ -3,7 +3,7 @@
 The new content goes to a temporary file in the destination's folder (same file system, so
 the final rename is atomic), is flushed and fsync'ed, and only then replaces the destination
 with :func:`os.replace`. On any failure the temporary file is removed and the destination
-is untouched (DESIGN.md §11).
+is untouched (docs/architecture.md §11).
 """
 
 from __future__ import annotations

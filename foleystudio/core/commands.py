@@ -1,4 +1,4 @@
-"""Undoable edits of a :class:`~foleystudio.core.project.Project` (DESIGN.md §9).
+"""Undoable edits of a :class:`~foleystudio.core.project.Project` (docs/architecture.md §9).
 
 Every edit is a command: ``apply(project)`` makes it, ``revert(project)`` takes it back so
 that the project is exactly as before (``to_dict()`` equal, list order included), and

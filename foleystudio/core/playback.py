@@ -1,4 +1,4 @@
-"""Audio playback: a sounddevice callback stream mixing the project's tracks (DESIGN.md §9).
+"""Audio playback: a sounddevice callback stream mixing the project's tracks (docs/architecture.md §9).
 
 The engine plays *pre-rendered* mono buffers, one per track, each starting at project time 0
 and sampled at the engine's rate (clip placement and clip gain already applied, e.g. by

@@ -1,4 +1,4 @@
-"""The project document: video reference, tracks, clips, sources, settings (DESIGN.md §3).
+"""The project document: video reference, tracks, clips, sources, settings (docs/architecture.md §3).
 
 This module is the in-memory model and its JSON form (schema versioned). Reading and writing
 bundles on disk (atomic saves, backups, autosave, relative paths) is ``core/project_bundle.py``; edits

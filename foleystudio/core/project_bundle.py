@@ -8,7 +8,7 @@ Layout::
       renders/          immutable, content-named render files (<sha256 prefix>.wav)
       backups/          the last few previous project.json versions
 
-Decisions (DESIGN.md §11 is the rule; these are the details):
+Decisions (docs/architecture.md §11 is the rule; these are the details):
 
 * Every write is atomic (temp file in the same folder, fsync, ``os.replace``), so a crash
   or a full disk leaves the previous file complete.

@@ -1,4 +1,4 @@
-"""The PSCA soft mask M(d) as a NumPy curve (DESIGN.md §5), for plots and checks without torch.
+"""The PSCA soft mask M(d) as a NumPy curve (docs/architecture.md §5), for plots and checks without torch.
 
 The model builds the same mask with torch in :func:`foleystudio.ml.flowley.psca.psca_mask`
 (a unit test keeps the two equal)::

@@ -1,4 +1,4 @@
-"""What a generation is asked to do, and what it returns (DESIGN.md §2.7).
+"""What a generation is asked to do, and what it returns (docs/architecture.md §2.7).
 
 A :class:`GenerationRequest` is frozen and carries its :class:`GenerationSettings`, the seed
 included; models never hold per-call settings. Results are :class:`Candidate` values holding CPU NumPy audio.

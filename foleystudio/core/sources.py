@@ -1,4 +1,4 @@
-"""Sound sources: what should make sound (DESIGN.md §6).
+"""Sound sources: what should make sound (docs/architecture.md §6).
 
 A source is an object (box keyframes over a time range, with a label), a text prompt, or an
 audio prompt (a reference recording). Sources are immutable values: an edit replaces one.

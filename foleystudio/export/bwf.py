@@ -1,6 +1,6 @@
 """Broadcast WAV writing: PCM/float samples plus the ``bext`` and ``iXML`` chunks.
 
-No maintained Python library writes ``bext`` (DESIGN.md §10), so this module writes the
+No maintained Python library writes ``bext`` (docs/architecture.md §10), so this module writes the
 whole RIFF file itself — the header, the metadata chunks, then the samples block by block —
 which also avoids writing every sample twice (once by a library, once more to insert the
 chunks). The layout, all little-endian::

@@ -1,6 +1,6 @@
 """Stems: one mono signal per track, laid out on the export timeline sample-exactly.
 
-Decisions (DESIGN.md §10 is the rule; these are the details):
+Decisions (docs/architecture.md §10 is the rule; these are the details):
 
 * **Timeline.** Every stem starts at the video's first frame (time 0) and is exactly
   ``round(project.length * sample_rate)`` samples long, where ``project.length`` is the

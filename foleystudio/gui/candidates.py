@@ -1,5 +1,5 @@
 """The Candidates panel: the last generation's results, ranked, with score bars, audition and
-"Use", and the selected one's spectrogram and waveform (DESIGN.md §9).
+"Use", and the selected one's spectrogram and waveform (docs/architecture.md §9).
 """
 
 from __future__ import annotations

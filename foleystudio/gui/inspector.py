@@ -1,4 +1,4 @@
-"""The Inspector: sound sources and generation settings (DESIGN.md §9).
+"""The Inspector: sound sources and generation settings (docs/architecture.md §9).
 
 Sources: the project's object / text / audio sources, add and remove, rename, an object's
 keyframes; an audio file dropped on the list becomes an audio prompt (dropped on an audio

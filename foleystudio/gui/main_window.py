@@ -1,5 +1,5 @@
 """The main window: dockable Viewer, Timeline, Inspector and Candidates; menus, keys, status
-bar, jobs, autosave and the safety prompts (DESIGN.md §9, §11).
+bar, jobs, autosave and the safety prompts (docs/architecture.md §9, §11).
 
 Everything here wires widgets to the document, the playback controller and background
 jobs; the edits themselves are document methods over ``core`` commands.

@@ -1,5 +1,5 @@
 """The transport: drives ``core.playback.PlaybackEngine`` from the document and moves the
-playhead with the engine's audio clock (DESIGN.md §9).
+playhead with the engine's audio clock (docs/architecture.md §9).
 
 Track buffers are rendered with ``export.stems.render_track`` (the same placement rules as
 the exported stems, track gain left to the mixer) on a background thread whenever clips

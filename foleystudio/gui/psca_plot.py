@@ -1,4 +1,4 @@
-"""Live plot of the PSCA soft mask M(d) for the inspector's ω and δ (DESIGN.md §5).
+"""Live plot of the PSCA soft mask M(d) for the inspector's ω and δ (docs/architecture.md §5).
 
 The curve is what one audio token sees of the video: full weight within ω seconds, a raised
 cosine falling to zero over the next δ seconds, nothing beyond.

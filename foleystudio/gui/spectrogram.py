@@ -1,4 +1,4 @@
-"""Spectrogram and waveform of one candidate, x-linked in seconds (DESIGN.md §9).
+"""Spectrogram and waveform of one candidate, x-linked in seconds (docs/architecture.md §9).
 
 The spectrogram is a pyqtgraph ``ImageItem`` (row-major float32, frequency rows, time
 columns) with a fixed dB range so candidates are compared on the same scale, placed with

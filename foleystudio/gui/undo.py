@@ -1,4 +1,4 @@
-"""QUndoStack glue over the core edit commands (DESIGN.md §9, ``core/commands.py``).
+"""QUndoStack glue over the core edit commands (docs/architecture.md §9, ``core/commands.py``).
 
 A core command knows how to ``apply``/``revert`` itself on a :class:`Project`, carries its
 ``text``, an integer ``merge_id`` (-1 = never merges) and ``merge(other)``, as Qt's

@@ -1,4 +1,4 @@
-"""The Viewer: the frame at the playhead, object boxes, transport and scrubbing (DESIGN.md §9).
+"""The Viewer: the frame at the playhead, object boxes, transport and scrubbing (docs/architecture.md §9).
 
 Frames are decoded off the GUI thread by :class:`FrameProvider` (one thread owning one
 ``core.media.VideoFile``; requests coalesce, so while playing or scrubbing only the newest

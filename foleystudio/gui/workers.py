@@ -1,4 +1,4 @@
-"""Background jobs: generation, feature extraction, export, track rendering (DESIGN.md §2.3).
+"""Background jobs: generation, feature extraction, export, track rendering (docs/architecture.md §2.3).
 
 A job is a plain function ``fn(progress, cancel) -> result`` from ``core``/``ml``/``export``;
 it runs on a ``QThreadPool`` thread and reports back through Qt signals (queued onto the GUI

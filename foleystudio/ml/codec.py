@@ -1,4 +1,4 @@
-"""Audio codecs: waveform ⇄ token sequences for Flowley (DESIGN.md §5).
+"""Audio codecs: waveform ⇄ token sequences for Flowley (docs/architecture.md §5).
 
 A :class:`Codec` turns mono waveforms into a sequence of latent tokens at a fixed token
 rate and back. The bundled model uses :class:`MelCodec` (normalised log-mel patches, decoded

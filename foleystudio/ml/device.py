@@ -1,4 +1,4 @@
-"""Device choice, dtype policy and explicit random generators (DESIGN.md §2.4).
+"""Device choice, dtype policy and explicit random generators (docs/architecture.md §2.4).
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. Nothing here touches global random state:
 every random draw in FoleyStudio goes through a :class:`torch.Generator` made by

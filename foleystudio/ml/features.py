@@ -3,7 +3,7 @@
 One decode pass at :data:`MOTION_FPS` (24 fps, long side ≤ 160 px) gives both the motion
 energy (every frame) and the CLIP visual tokens (every third frame = 8 fps), so training and
 inference see exactly the same features. Object sources add per-object crops and in-box
-motion (DESIGN.md §6, per-object regeneration).
+motion (docs/architecture.md §6, per-object regeneration).
 
 Times are seconds on the video clock; visual token ``k`` of a range starting at ``start`` is
 the frame displayed at ``start + k / 8``.

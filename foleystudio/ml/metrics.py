@@ -1,4 +1,4 @@
-"""Sync and relevance metrics (DESIGN.md §7.3), NumPy + SciPy; each is unit-tested on signals
+"""Sync and relevance metrics (docs/architecture.md §7.3), NumPy + SciPy; each is unit-tested on signals
 whose answer is known (``tests/unit/test_metrics.py``).
 
 Event times are in seconds. Onsets of audio come from :func:`foleystudio.ml.onsets.detect_onsets`
@@ -320,7 +320,7 @@ def video_motion_peaks(
     (mean absolute grey difference; 1e-3 ≈ codec noise). Frame ``i`` is at ``start + i/fps``.
 
     The original AV-Align uses the same rule on mean optical-flow magnitude (threshold 0.1 px);
-    motion energy stands in for optical flow (DESIGN.md §7.2).
+    motion energy stands in for optical flow (docs/architecture.md §7.2).
     """
     x = np.asarray(motion_energy, dtype=np.float64).reshape(-1)
     if fps <= 0:

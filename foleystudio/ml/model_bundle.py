@@ -6,7 +6,7 @@ A bundle is a folder::
                                     modules {module: file}, files {file: sha256}, training
     <bundle>/<module>.safetensors   one file per module (flowley, clip, audio_encoder, ...)
 
-Weights are read with safetensors only — never ``torch.load``/pickle (DESIGN.md §11). Every
+Weights are read with safetensors only — never ``torch.load``/pickle (docs/architecture.md §11). Every
 file's sha256 is checked against the manifest before it is parsed; loading into a module is
 strict and names the first tensor that is missing, unexpected or of the wrong shape.
 

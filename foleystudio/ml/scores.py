@@ -1,4 +1,4 @@
-"""Candidate scores (DESIGN.md §7.2), each in [0, 1]; higher is better.
+"""Candidate scores (docs/architecture.md §7.2), each in [0, 1]; higher is better.
 
 - ``sync``: where the generation followed an event track, the onset F1 (±50 ms) of the
   candidate's audio onsets against that track (:func:`event_sync_score`); otherwise AV-Align

@@ -1,4 +1,4 @@
-"""A request's sound sources → the SSV2A mix embedding of each generation target (DESIGN.md §6).
+"""A request's sound sources → the SSV2A mix embedding of each generation target (docs/architecture.md §6).
 
 The engine generates one target per object source (or one whole-frame target when there are
 none). Each target's mix embedding comes from the sources that make up *its* sound: the

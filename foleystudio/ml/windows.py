@@ -1,4 +1,4 @@
-"""Long ranges in model-sized windows (DESIGN.md §5, "Long ranges").
+"""Long ranges in model-sized windows (docs/architecture.md §5, "Long ranges").
 
 A range longer than the model window is cut into windows that overlap by ``overlap``
 seconds. The first window is sampled freely; each later one is sampled in inpainting mode

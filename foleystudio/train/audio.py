@@ -1,4 +1,4 @@
-"""Train the audio encoder in CLAP's role (DESIGN.md §6) and the FoleyWorld category classifier.
+"""Train the audio encoder in CLAP's role (docs/architecture.md §6) and the FoleyWorld category classifier.
 
 Phase 1 (contrastive, resumable): random 2–4 s crops of FoleyWorld per-source stems
 (``clip_XXXXX.stems/<source id>.wav``) are embedded by :class:`AudioEncoder` and pulled
@@ -638,7 +638,7 @@ def load_trained_audio(run_dir: str | os.PathLike[str], device: str = "cpu") -> 
 
 def load_text_projection(run_dir: str | os.PathLike[str], device: str = "cpu") -> TextSpaceProjection:
     """The map from the run's audio embeddings into its CLIP text space (identity when the
-    dimensions match), for the text score of DESIGN.md §7.2."""
+    dimensions match), for the text score of docs/architecture.md §7.2."""
     run_dir = Path(run_dir)
     data = _read_config(run_dir)
     projection = TextSpaceProjection(int(data["encoder"]["embed_dim"]), int(data["text_dim"]))

@@ -1,4 +1,4 @@
-"""Train SSV2A's CMSS manifold, then the Remixer ψ, then Temporal Aggregation ω (DESIGN.md §6).
+"""Train SSV2A's CMSS manifold, then the Remixer ψ, then Temporal Aggregation ω (docs/architecture.md §6).
 
 Data: a Flowley feature cache (``data/datasets.py``) with the ``audio_embedding`` column
 (l2-normalised audio-encoder embedding of each example's target audio). Only the tensors

@@ -1,4 +1,4 @@
-"""The layering rule of DESIGN.md §2: core has no torch/Qt, only gui has Qt."""
+"""The layering rule of docs/architecture.md §2: core has no torch/Qt, only gui has Qt."""
 
 from __future__ import annotations
 

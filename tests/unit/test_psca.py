@@ -1,4 +1,4 @@
-"""PSCA (DESIGN.md §5): the piecewise mask, its bias, attention through SDPA, the bias cache."""
+"""PSCA (docs/architecture.md §5): the piecewise mask, its bias, attention through SDPA, the bias cache."""
 
 from __future__ import annotations
 

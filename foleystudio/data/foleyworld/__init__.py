@@ -4,7 +4,7 @@ Scenes of 1–3 sound-making objects (bouncing balls of wood/metal/rubber/glass,
 an anvil, a walker's footsteps, a slammed door, a passing car, a chirping bird, a dripping
 tap, a swinging bell) over background ambience and, in half of the clips, off-screen noise.
 Events come from each object's physics and are placed on frames, so every sound onset sits
-on the exact audio sample of its visual event. See DESIGN.md §8.
+on the exact audio sample of its visual event. See docs/architecture.md §8.
 
 Public API::
 

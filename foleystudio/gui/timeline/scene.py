@@ -1,5 +1,5 @@
 """The timeline scene: one row per track, clip items, event lanes, playhead, in/out band
-(DESIGN.md §9).
+(docs/architecture.md §9).
 
 The scene mirrors ``document.project``: when an edit changes the clips or tracks it rebuilds
 its items (cheap; thousands of items take milliseconds), a playhead move only moves one

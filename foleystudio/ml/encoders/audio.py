@@ -1,4 +1,4 @@
-"""The audio embedding in CLAP's role (DESIGN.md §6): log-mel -> conv stem -> transformer ->
+"""The audio embedding in CLAP's role (docs/architecture.md §6): log-mel -> conv stem -> transformer ->
 attention pooling -> l2-normalised vector.
 
 No CLAP weights can be downloaded here, so this small encoder is trained contrastively by

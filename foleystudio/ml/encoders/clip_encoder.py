@@ -1,4 +1,4 @@
-"""CLIP image and text encoders through open_clip (DESIGN.md §4–6).
+"""CLIP image and text encoders through open_clip (docs/architecture.md §4–6).
 
 :class:`ClipEncoder` wraps an open_clip ``CLIP``/``CustomTextCLIP`` model and its tokenizer:
 

@@ -1,4 +1,4 @@
-"""Motion energy: a training-free, weight-free visual timing signal (DESIGN.md §7.2). NumPy only.
+"""Motion energy: a training-free, weight-free visual timing signal (docs/architecture.md §7.2). NumPy only.
 
 Per frame at 24 fps: the mean absolute difference between consecutive grey frames (grey in
 [0, 1], frames block-averaged down to at most 160 px on the long side), over the whole frame

@@ -1,4 +1,4 @@
-"""Optical-flow motion features at the video's own frame rate (issue 14; DESIGN.md §7.2).
+"""Optical-flow motion features at the video's own frame rate (issue 14; docs/architecture.md §7.2).
 
 Motion energy (``motion.py``) measures how much the pixels changed; it barely moves when a
 ball bounces (the ball is as visible just before the impact as just after) and it depends on

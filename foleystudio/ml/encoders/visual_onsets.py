@@ -1,4 +1,4 @@
-"""Visual onset network: where in a video a sound event starts, frame by frame (DESIGN.md §7.2).
+"""Visual onset network: where in a video a sound event starts, frame by frame (docs/architecture.md §7.2).
 
 The hand-made motion energy (``motion.py``) is one number per frame for the whole picture: a
 bouncing ball's impact (a reversal of its motion) hardly changes it, and a car driving past

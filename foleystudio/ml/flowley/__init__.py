@@ -1,4 +1,4 @@
-"""Flowley: the flow-matching generator with PSCA (DESIGN.md §5).
+"""Flowley: the flow-matching generator with PSCA (docs/architecture.md §5).
 
 Public API::
 

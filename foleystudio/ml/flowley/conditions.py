@@ -1,4 +1,4 @@
-"""The conditions of one Flowley forward: a frozen bundle of optional tensors (DESIGN.md §5).
+"""The conditions of one Flowley forward: a frozen bundle of optional tensors (docs/architecture.md §5).
 
 Every field is optional; an absent condition and a dropped one (its ``keep`` row False) give
 the network the same learned null embedding, so classifier-free guidance is one batched
@@ -22,7 +22,7 @@ from foleystudio.core.requests import CONDITION_GROUPS
 from foleystudio.errors import GenerationError
 
 CONDITION_NAMES = CONDITION_GROUPS  # defined in core, so requests are checked without torch
-#: Conditions that classifier-free guidance contrasts (DESIGN.md §5); ref and the inpainting
+#: Conditions that classifier-free guidance contrasts (docs/architecture.md §5); ref and the inpainting
 #: context stay in the unconditional branch. Sync is guided like the picture it comes from:
 #: without it in this list it stayed in both branches and guidance pushed the sound away
 #: from the motion (measured on 16 held-out clips with the bundled model: onset F1 0.171 →

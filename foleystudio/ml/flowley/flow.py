@@ -1,4 +1,4 @@
-"""Rectified-flow training loss for Flowley (DESIGN.md §5).
+"""Rectified-flow training loss for Flowley (docs/architecture.md §5).
 
 x_t = (1 − t)·x₀ + t·x₁ with x₀ ~ N(0, I) (noise) and x₁ the data latent; the loss is on
 the velocity x₁ − x₀ (for a data-predicting network, on the velocity its x̂₁ implies); t is logit-normal. Each condition group is dropped per

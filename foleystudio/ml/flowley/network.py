@@ -1,4 +1,4 @@
-"""The Flowley network: a flow-matching transformer over audio tokens (DESIGN.md §5).
+"""The Flowley network: a flow-matching transformer over audio tokens (docs/architecture.md §5).
 
 Structure (hidden size h):
 

@@ -1,4 +1,4 @@
-"""Progressive Soft-masked Cross-Attention (PSCA), exactly as DESIGN.md §5 / the Flowley poster.
+"""Progressive Soft-masked Cross-Attention (PSCA), exactly as docs/architecture.md §5 / the Flowley poster.
 
 For audio token i at time τ_i and visual token j at time τ_j (seconds), d_ij = |τ_i − τ_j|::
 

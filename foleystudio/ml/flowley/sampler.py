@@ -3,7 +3,7 @@
 Integration runs from noise (t = 0) to data (t = 1) on a uniform time grid. With guidance
 strength w ≠ 1 the conditional and unconditional rows go through the network in one
 batched forward and v = v_uncond + w·(v_cond − v_uncond). The unconditional branch drops
-the visual, text, mix and sync conditions (DESIGN.md §5) or uses a negative prompt in place of the
+the visual, text, mix and sync conditions (docs/architecture.md §5) or uses a negative prompt in place of the
 text (:meth:`Conditions.unconditional`).
 
 Sync guidance w_s ≠ 1 adds a branch with only the sync features dropped and the term

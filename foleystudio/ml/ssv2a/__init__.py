@@ -1,4 +1,4 @@
-"""SSV2A sound sources (DESIGN.md §6; seed ``ssv2a.txt``).
+"""SSV2A sound sources (docs/architecture.md §6; seed ``ssv2a.txt``).
 
 - :mod:`.manifold` — the CMSS manifold: projectors ``v`` (CLIP) and ``φ`` (audio), the
   reconstructor ``χ``, the contrastive loss with the CCMR mask.

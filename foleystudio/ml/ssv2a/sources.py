@@ -1,4 +1,4 @@
-"""Sound sources → the SSV2A mix embedding that conditions Flowley (DESIGN.md §6).
+"""Sound sources → the SSV2A mix embedding that conditions Flowley (docs/architecture.md §6).
 
 The engine perceives each source (``ml/encoders``) and calls :func:`mix_embedding`:
 
