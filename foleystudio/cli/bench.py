@@ -71,12 +71,19 @@ def load_benchmark(name: str, folder: Path | None = None) -> ModuleType:
         )
     if not path.is_file():
         raise FoleyStudioError(f"benchmark '{name}' is missing from the benchmarks folder", path)
-    # Benchmarks import each other as ``benchmarks.<module>``: make the checkout's folder that package.
-    root = str(folder.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
     import importlib
+    import importlib.machinery
+    import importlib.util
 
+    # Benchmarks import each other as ``benchmarks.<module>``: register this folder as that
+    # (namespace) package; sys.path stays as it is, so nothing else becomes importable.
+    package = sys.modules.get("benchmarks")
+    if package is None or [str(p) for p in getattr(package, "__path__", [])] != [str(folder)]:
+        spec = importlib.machinery.ModuleSpec("benchmarks", None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+        for stale in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+            del sys.modules[stale]
+        sys.modules["benchmarks"] = importlib.util.module_from_spec(spec)
     module = importlib.import_module(f"benchmarks.{BENCHMARKS[name]}")
     if Path(module.__file__ or "").resolve() != path:
         raise FoleyStudioError(

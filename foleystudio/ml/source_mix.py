@@ -1,4 +1,4 @@
-"""A request's sound sources → the SSV2A mix embedding of each generation target (docs/architecture.md §6).
+"""Which sources make up each generation target's sound, perceived over the requested range and handed to SSV2A (docs/architecture.md §6).
 
 The engine generates one target per object source (or one whole-frame target when there are
 none). Each target's mix embedding comes from the sources that make up *its* sound: the

@@ -1,4 +1,4 @@
-"""Sound sources → the SSV2A mix embedding that conditions Flowley (docs/architecture.md §6).
+"""The SSV2A model's side: perceived sound sources → the mix embedding that conditions Flowley (docs/architecture.md §6).
 
 The engine perceives each source (``ml/encoders``) and calls :func:`mix_embedding`:
 
