@@ -35,9 +35,7 @@ def build_demo_project(folder: Path) -> Path:
     video = DEMO_DIR / "demo.mp4"
     truth = json.loads((DEMO_DIR / "demo.json").read_text())
     info = probe(video)
-    project, bundle = bundles.new_bundle(folder / "demo-scene", video=video)
-    project.fps, project.duration, project.start_timecode = info.fps, info.duration, info.start_timecode
-    stack = cmd.UndoStack(project)
+    project, bundle = bundles.new_bundle(folder / "demo-scene", video=video, info=info)
     clip = generate_from_spec(DEMO_SPEC)  # deterministic: the same stems as the demo's truth
     fps = truth["fps"]
     for entry in truth["sources"]:
@@ -49,12 +47,12 @@ def build_demo_project(folder: Path) -> Path:
         stem = Clip(
             str(render), position=0.0, duration=info.duration, label=f"{entry['label']} — reference stem"
         )
-        stack.push(cmd.AddSource(source))
-        stack.push(cmd.AddTrack(track))
-        stack.push(cmd.AddClip(track.id, stem))
-    stack.push(cmd.AddSource(TextSource(new_id(), truth["text"])))
-    stack.push(cmd.AddTrack(Track(name="Props", colour=project.next_colour())))
-    stack.push(cmd.SetInOut(2.0, 6.0))
+        cmd.AddSource(source).apply(project)
+        cmd.AddTrack(track).apply(project)
+        cmd.AddClip(track.id, stem).apply(project)
+    cmd.AddSource(TextSource(new_id(), truth["text"])).apply(project)
+    cmd.AddTrack(Track(name="Props", colour=project.next_colour())).apply(project)
+    cmd.SetInOut(2.0, 6.0).apply(project)
     bundles.save_project(project, bundle)
     return bundle
 
