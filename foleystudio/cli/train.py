@@ -128,7 +128,7 @@ def _max_seconds(args: argparse.Namespace) -> float | None:
 
 def run_clip(args: argparse.Namespace) -> int:
     from foleystudio.data.datasets import scan_folder
-    from foleystudio.train.clip import ClipTrainSettings, train_clip
+    from foleystudio.train.clip_encoder import ClipTrainSettings, train_clip
     from foleystudio.train.distributed import cleanup, init_distributed
 
     ctx = init_distributed(args.device)  # one process, or this rank of a torchrun launch

@@ -64,7 +64,7 @@ from foleystudio.ml.encoders.audio import (
     TextSpaceProjection,
 )
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
-from foleystudio.train.clip import load_trained_clip
+from foleystudio.train.clip_encoder import load_trained_clip
 from foleystudio.train.distributed import (
     DistributedContext,
     contrastive_loss,

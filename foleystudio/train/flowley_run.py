@@ -29,10 +29,10 @@ from foleystudio.ml.codec import MelCodec, codec_from_config
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
 from foleystudio.train.audio import TrainedAudio, load_trained_audio
-from foleystudio.train.bundle import write_model_bundle
-from foleystudio.train.clip import load_trained_clip
+from foleystudio.train.clip_encoder import load_trained_clip
 from foleystudio.train.distributed import DistributedContext, main_first
 from foleystudio.train.flowley import FlowleyTrainSettings, load_ema_model, train_flowley
+from foleystudio.train.model_bundle import write_model_bundle
 from foleystudio.train.parts import load_ssv2a_part, part_logs
 from foleystudio.train.state import has_training_state
 from foleystudio.train.visual_onsets import load_trained_onsets

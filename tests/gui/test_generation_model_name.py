@@ -25,7 +25,7 @@ MODEL_NAME = "gui-name-check"
 @pytest.fixture(scope="module")
 def named_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained debug bundle whose manifest name differs from its folder's name."""
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.mktemp("models") / "some-folder", name=MODEL_NAME)
 

@@ -11,7 +11,7 @@ from tests.conftest import moving_square_frames
 
 @pytest.fixture(scope="session")
 def debug_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.mktemp("models") / "debug-random")
 

@@ -97,7 +97,7 @@ def _cache(path: Path) -> Path:
 
 
 def test_benchmark_measures_pairs_composition_and_manifold(corpus, tmp_path):
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-classifier", with_audio=True)
     engine = GenerationEngine("cpu")

@@ -217,7 +217,7 @@ def test_bench_passes_the_model_to_sync(debug_bundle, monkeypatch, capsys):
 
 
 def test_ssms_uses_the_bundled_classifier(corpus, tmp_path):
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-classifier", with_audio=True)
     result = sync.run(
@@ -239,7 +239,7 @@ def test_ssms_uses_the_bundled_classifier(corpus, tmp_path):
 
 
 def test_a_bundle_with_a_visual_onset_network_reports_its_track(corpus, tmp_path):
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-onsets", with_onsets=True)
     result = sync.run(

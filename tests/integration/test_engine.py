@@ -136,7 +136,7 @@ def test_engine_is_usable_from_a_worker_thread(engine, debug_bundle, long_video)
 
 
 def test_a_bundle_with_an_audio_encoder_scores_text(tmp_path, long_video):
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-audio", with_audio=True)
     engine = GenerationEngine("cpu")
@@ -153,7 +153,7 @@ def test_ssv2a_sources_give_the_mix_condition(tmp_path, long_video):
     import torch
 
     from foleystudio.core.sources import TextSource
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-ssv2a", with_ssv2a=True)
     engine = GenerationEngine("cpu")
@@ -194,7 +194,7 @@ def test_a_bundle_with_a_visual_onset_network_feeds_its_track(tmp_path, long_vid
 
     from foleystudio.errors import CheckpointError
     from foleystudio.ml.model_bundle import load_bundle, save_bundle
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-onsets", with_onsets=True)
     engine = GenerationEngine("cpu")

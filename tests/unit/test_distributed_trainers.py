@@ -22,7 +22,7 @@ from foleystudio.errors import UsageError
 from foleystudio.ml.encoders.audio import AudioEncoder
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.train.audio import AudioTrainSettings, train_audio_encoder
-from foleystudio.train.clip import ClipTrainSettings, train_clip
+from foleystudio.train.clip_encoder import ClipTrainSettings, train_clip
 from foleystudio.train.distributed import TORCHRUN_VARIABLES, DistributedContext
 from tests.unit import distributed_trainer_worker
 

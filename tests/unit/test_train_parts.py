@@ -9,7 +9,7 @@ from foleystudio.errors import CheckpointError, DataError
 from foleystudio.ml.engine import load_model
 from foleystudio.ml.model_bundle import find_bundle
 from foleystudio.train.audio import load_trained_audio
-from foleystudio.train.clip import load_trained_clip
+from foleystudio.train.clip_encoder import load_trained_clip
 from foleystudio.train.parts import load_ssv2a_part, part_logs, part_training_log
 from foleystudio.train.visual_onsets import load_trained_onsets
 
