@@ -41,7 +41,9 @@ clean:
 
 # The bundled default model, reproducibly (about 2.5 h on a 2-core CPU; every stage resumes):
 # FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley (16,000 steps)
-# -> SSV2A -> visual onset network -> Flowley fine-tuned with the onset track -> models/foleyworld-tiny.
+# -> SSV2A -> visual onset network -> Flowley fine-tuned with the onset track -> fine-tuned to follow
+# event tracks (--event-tracks) -> models/foleyworld-tiny. On a machine doing other work, run it
+# with OMP_NUM_THREADS=1 (docs/decisions.md, "Training threads on a shared CPU").
 FW_DATA ?= runs/fw-train
 train-default: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2
@@ -54,5 +56,9 @@ train-default: $(STAMP)
 	mkdir -p runs/flowley-onsets
 	test -f runs/flowley-onsets/cache.json || cp runs/flowley-tiny/cache.safetensors runs/flowley-tiny/cache.json runs/flowley-onsets/
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-onsets \
-		--init runs/flowley-tiny --onsets runs/onsets-tiny --steps 6000 --lr 3e-4 --resume \
+		--init runs/flowley-tiny --onsets runs/onsets-tiny --steps 6000 --lr 3e-4 --resume
+	mkdir -p runs/flowley-events
+	test -f runs/flowley-events/cache.json || cp runs/flowley-onsets/cache.safetensors runs/flowley-onsets/cache.json runs/flowley-events/
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-events \
+		--init runs/flowley-onsets --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --resume \
 		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny
