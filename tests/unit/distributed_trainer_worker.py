@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from foleystudio.cli import main
-from foleystudio.train import audio, clip, common, loop
+from foleystudio.train import audio, clip_encoder, common, loop
 
 
 def _record(record_dir: Path, what: str) -> None:
@@ -28,7 +28,7 @@ def _watch_writes(record_dir: Path) -> None:
     # The loop writes the checkpoints; the trainers their final files.
     for module, names in (
         (loop, ("save_training_state", "atomic_write_bytes")),
-        (clip, ("atomic_write_bytes",)),
+        (clip_encoder, ("atomic_write_bytes",)),
         (audio, ("atomic_write_bytes",)),
     ):
         for name in names:
