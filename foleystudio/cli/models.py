@@ -1,4 +1,4 @@
-"""``foleystudio models list|info|pull``: the model bundles this installation can use."""
+"""``foleystudio models list|info|pull|codec``: the model bundles this installation can use."""
 
 from __future__ import annotations
 
@@ -35,6 +35,24 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="replace an installed bundle of the same name"
     )
     pull_parser.set_defaults(func=run_pull)
+
+    codec_parser = actions.add_parser(
+        "codec",
+        help="encode and decode a recording through a bundle's codec (the best the model can sound)",
+        description="Encode IN to the bundle's tokens and decode them again, with the bundle's vocoder when it "
+        "has one (else Griffin-Lim), and write the result. Prints the spectral distances of the round trip.",
+    )
+    codec_parser.add_argument("name", metavar="NAME", help="bundle name or folder")
+    codec_parser.add_argument("input", metavar="IN", help="audio file (WAV, FLAC, OGG, ...)")
+    codec_parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output .wav (32-bit float) or .flac (24-bit)"
+    )
+    codec_parser.add_argument(
+        "--griffin-lim",
+        action="store_true",
+        help="decode with Griffin-Lim even when the bundle has a vocoder",
+    )
+    codec_parser.set_defaults(func=run_codec)
 
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
 
@@ -117,6 +135,44 @@ def run_pull(args: argparse.Namespace) -> int:
 
     path = pull_bundle(args.url, args.sha256, args.dest, overwrite=args.overwrite)
     print(f"installed {path}")
+    return 0
+
+
+def run_codec(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from foleystudio.core.audio import SAVE_FORMATS, load_audio, save_audio
+    from foleystudio.errors import AudioFileError, CheckpointError
+
+    output = Path(args.output)
+    if output.suffix.lower() not in SAVE_FORMATS:
+        raise AudioFileError(
+            f"cannot write {output.suffix or 'files without a suffix'!r}; use .wav or .flac", output
+        )
+    import torch
+
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.model_bundle import load_bundle
+    from foleystudio.ml.spectral import mel_distance, multi_resolution_stft
+
+    codec = load_bundle(args.name).build_codec()
+    if not isinstance(codec, MelCodec):
+        raise CheckpointError("the bundle's codec is not a mel codec", args.name)
+    if args.griffin_lim:
+        codec.attach_vocoder(None)
+    decoder = "Griffin-Lim" if codec.vocoder is None else "the vocoder"
+    audio, rate = load_audio(args.input, codec.sample_rate, mono=True)
+    wave = torch.from_numpy(audio).unsqueeze(0)
+    with torch.no_grad():
+        decoded = codec.decode(codec.encode(wave))[:, : wave.shape[1]]
+        terms = multi_resolution_stft(decoded, wave)
+        mel = float(mel_distance(codec, decoded, wave))
+    subtype = "FLOAT" if output.suffix.lower() in (".wav", ".wave") else "PCM_24"
+    save_audio(output, decoded[0].numpy(), rate, subtype=subtype)
+    print(
+        f"wrote {output}: {wave.shape[1] / rate:.2f} s at {rate} Hz decoded with {decoder}; "
+        f"MR-STFT log-magnitude distance {float(terms.log_magnitude):.3f}, mel distance {mel:.3f}"
+    )
     return 0
 
 

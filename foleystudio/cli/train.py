@@ -1,4 +1,4 @@
-"""``foleystudio train {clip,flowley,audio}``: train the model parts on FoleyWorld or your own videos.
+"""``foleystudio train {clip,flowley,audio,ssv2a,onsets,vocoder}``: train the model parts.
 
 Each run folder is resumable (``--resume``) and keeps ``log.jsonl``; ``--max-minutes`` bounds
 the training time of one call (``train/loop.py``). ``train flowley`` builds the feature cache
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from foleystudio.cli.train_onsets import register_onsets
 from foleystudio.cli.train_ssv2a import register_ssv2a
+from foleystudio.cli.train_vocoder import register_vocoder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     register_ssv2a(parts)
     register_onsets(parts)
+    register_vocoder(parts)
 
     a = parts.add_parser(
         "audio", help="train the audio encoder (CLAP's role) on FoleyWorld stems, and its category classifier"

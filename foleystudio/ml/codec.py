@@ -1,10 +1,11 @@
 """Audio codecs: waveform ⇄ token sequences for Flowley (docs/architecture.md §5).
 
 A :class:`Codec` turns mono waveforms into a sequence of latent tokens at a fixed token
-rate and back. The bundled model uses :class:`MelCodec` (normalised log-mel patches, decoded
-with a mel pseudo-inverse + Griffin-Lim); a learned VAE + neural vocoder can implement the
-same interface later without touching any caller. Codecs are built from their config with
-:func:`codec_from_config` so a model bundle fully describes its codec.
+rate and back. The bundled model uses :class:`MelCodec` (normalised log-mel patches), decoded
+by the bundle's neural vocoder (``ml/vocoder.py``) when it has one, else by a mel
+pseudo-inverse + Griffin-Lim. Codecs are built from their config with
+:func:`codec_from_config`; the vocoder is a separate bundle module that
+:meth:`~foleystudio.ml.model_bundle.ModelBundle.build_codec` attaches.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torchaudio.functional as AF
 from torch import nn
 
 from foleystudio.errors import CheckpointError, UsageError
+from foleystudio.ml.vocoder import Vocoder, mel_mismatch
 
 
 class Codec(nn.Module, ABC):
@@ -71,8 +73,10 @@ class MelCodec(Codec):
     Encoding: magnitude STFT (Hann, ``n_fft``, ``hop``) → mel filterbank (Slaney) →
     ``log(max(mel, floor))`` → ``(x − norm_mean) / norm_std`` → patches of ``patch`` frames, so
     ``latent_dim = n_mels · patch`` and ``token_rate = sample_rate / (hop · patch)``.
-    Decoding: un-patch → un-normalise → exp → linear magnitude through the pseudo-inverse
-    of the filterbank (clamped at 0) → Griffin-Lim with a zero-phase start (deterministic).
+    Decoding: un-patch → un-normalise → the attached :class:`~foleystudio.ml.vocoder.Vocoder`
+    (:meth:`attach_vocoder`) when there is one; otherwise exp → linear magnitude through the
+    pseudo-inverse of the filterbank (clamped at 0) → Griffin-Lim with a zero-phase start
+    (deterministic).
 
     ``norm_mean``/``norm_std`` are fixed constants of the codec, stored in a bundle's config.
     The defaults (−6, 2) map digital silence (log 1e-5 ≈ −11.5) to ≈ −2.8 and a quiet noise
@@ -130,6 +134,34 @@ class MelCodec(Codec):
         self.register_buffer("fbank", fbank, persistent=False)
         self.register_buffer("fbank_pinv", torch.linalg.pinv(fbank.T.double()).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        #: The neural vocoder :meth:`decode` uses; None: Griffin-Lim.
+        self.vocoder: Vocoder | None = None
+
+    def mel_settings(self) -> dict[str, Any]:
+        """The mel analysis (rate Hz, bins, n_fft/hop samples, f_min/f_max Hz, floor) a vocoder must share."""
+        return {
+            "sample_rate": self.sample_rate,
+            "n_mels": self.n_mels,
+            "n_fft": self.n_fft,
+            "hop": self.hop,
+            "f_min": self.f_min,
+            "f_max": self.f_max,
+            "floor": self.floor,
+        }
+
+    def attach_vocoder(self, vocoder: Vocoder | None) -> MelCodec:
+        """Decode with ``vocoder`` from now on (None: Griffin-Lim again); returns this codec.
+
+        A vocoder trained on another mel analysis would turn these tokens into the wrong
+        sound, so one whose settings differ from :meth:`mel_settings` → CheckpointError.
+        """
+        if vocoder is not None:
+            problem = mel_mismatch(vocoder.config.mel_settings(), self.mel_settings())
+            if problem is not None:
+                raise CheckpointError(f"the vocoder reads another mel analysis than the codec ({problem})")
+            vocoder.eval()
+        self.vocoder = vocoder
+        return self
 
     def samples_per_token(self) -> int:
         return self.hop * self.patch
@@ -190,6 +222,14 @@ class MelCodec(Codec):
         return frames * self.norm_std + self.norm_mean
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.vocoder is None:
+            return self.decode_griffin_lim(tokens)
+        log_mel = self.tokens_to_log_mel(tokens)
+        with torch.no_grad():  # decoding is inference; the trainer calls the vocoder itself
+            return self.vocoder(log_mel)
+
+    def decode_griffin_lim(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Decode with the mel pseudo-inverse + Griffin-Lim, vocoder or not (the fallback)."""
         mel = torch.exp(self.tokens_to_log_mel(tokens))
         linear = torch.clamp(torch.matmul(self.fbank_pinv, mel), min=0.0)  # [B, n_freqs, F]
         frames = linear.shape[-1]

@@ -121,6 +121,63 @@ def save_bundle(
     return target
 
 
+def add_module(
+    directory: str | os.PathLike[str],
+    module_name: str,
+    module: nn.Module | dict[str, torch.Tensor],
+    config: dict[str, Any],
+    training: dict[str, Any],
+    extra_files: dict[str, bytes] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write bundle ``directory`` with module ``module_name`` added (or replaced) to ``out``
+    (default: ``directory`` itself, replaced atomically); returns the written folder.
+
+    The bundle's files are checked against their sha256s first and copied byte for byte; the
+    manifest gains the module's file and sha256, ``configs[module_name] = config`` and
+    ``training[module_name] = training``. ``extra_files`` (e.g. a training log) are written
+    beside the weights, outside the manifest like the other logs.
+    """
+    if not _NAME.match(module_name):
+        raise UsageError(f"module name '{module_name}' may only use letters, digits, '.', '_' and '-'")
+    source = Path(directory)
+    manifest = verify_bundle(source)
+    target = Path(out) if out is not None else source
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        for path in source.iterdir():
+            if path.is_file() and path.name != MANIFEST:
+                shutil.copy2(path, staging / path.name)
+        filename = f"{module_name}.safetensors"
+        data = safetensors.torch.save(_state_dict(module), metadata={"module": module_name})
+        atomic_write_bytes(staging / filename, data)
+        for name, content in (extra_files or {}).items():
+            if Path(name).name != name or name in (MANIFEST, filename):
+                raise UsageError(f"'{name}' cannot be written into a bundle")
+            atomic_write_bytes(staging / name, content)
+        manifest = {
+            **manifest,
+            "modules": {**manifest["modules"], module_name: filename},
+            "files": {**manifest["files"], filename: hashlib.sha256(data).hexdigest()},
+            "configs": {**manifest["configs"], module_name: config},
+            "training": {**manifest.get("training", {}), module_name: training},
+        }
+        text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
+        atomic_write_bytes(staging / MANIFEST, text.encode("utf-8"))
+        verify_bundle(staging)
+        # The rewritten bundle keeps the permissions it had (mkdtemp and atomic writes make 0700/0600).
+        file_mode = (source / MANIFEST).stat().st_mode & 0o777
+        for written in (filename, MANIFEST, *(extra_files or {})):
+            os.chmod(staging / written, file_mode)
+        os.chmod(staging, source.stat().st_mode & 0o777)
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Move a complete folder into place; an existing ``target`` is replaced only at the end."""
     if not target.exists():
@@ -265,10 +322,18 @@ class ModelBundle:
         return module.to(self.device)
 
     def build_codec(self) -> Any:
-        """The bundle's codec (from config ``codec``), on the bundle's device."""
-        from foleystudio.ml.codec import codec_from_config
+        """The bundle's codec (from config ``codec``), on the bundle's device; when the bundle
+        has a ``vocoder`` module the codec decodes with it, else with Griffin-Lim."""
+        from foleystudio.ml.codec import MelCodec, codec_from_config
+        from foleystudio.ml.vocoder import vocoder_from_bundle
 
-        return codec_from_config(self.config("codec")).to(self.device)
+        codec = codec_from_config(self.config("codec"))
+        vocoder = vocoder_from_bundle(self)
+        if vocoder is not None:
+            if not isinstance(codec, MelCodec):
+                raise CheckpointError("the bundle has a vocoder but its codec is not a mel codec", self.path)
+            codec.attach_vocoder(vocoder)
+        return codec.to(self.device)
 
     def build_flowley(self) -> Any:
         """The bundle's Flowley network (config + weights ``flowley``), in eval mode."""
