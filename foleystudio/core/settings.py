@@ -218,8 +218,9 @@ class GenerationSettings(Settings):
         option="--candidates",
     )
     #: GMDS (AvSyncDiff §3.3, docs/architecture.md §7.1): T iterations, each trying a small and a
-    #: large move of every population member's initial noise on quick previews. 0 keeps the plain
-    #: best-of-N: N seeds rendered at full steps and ranked.
+    #: large move of every population member's initial noise on quick previews. 0 (default) keeps
+    #: the plain best-of-N, N seeds rendered at full steps and ranked: on 12 held-out clips GMDS
+    #: (N 6, T 2) did not beat best-of-14 at equal compute (docs/decisions.md).
     search_iters: int = setting(
         0,
         "Search iterations",
@@ -228,7 +229,8 @@ class GenerationSettings(Settings):
         maximum=50,
         step=1,
     )
-    #: 4 steps: a preview's onsets and timbre already tell candidates apart (benchmarks/search.py).
+    #: 4 steps: a 4-step preview's sync score ranks like its full render's (Spearman 0.70 over
+    #: the kept noises of 12 held-out clips, benchmarks/results/search.json).
     search_steps: int = setting(
         4, "Search steps", "sampling steps of the search's preview renders", minimum=1, maximum=64, step=1
     )

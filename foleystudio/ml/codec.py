@@ -71,7 +71,7 @@ class Codec(nn.Module, ABC):
 
 
 #: Griffin-Lim iterations of a preview decode. The full 32 cost more than a 4-step sample of
-#: the same 8 s window (0.11 s against about 0.07 s on the 2-core Xeon,
+#: the same 8 s window (0.11 s against about 0.07 s on the 2-core CPU of
 #: benchmarks/results/generate_speed.json), so a search's previews decode with a quarter.
 PREVIEW_GRIFFIN_LIM_ITERS = 8
 
