@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,export,foleyworld,sync,sources} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,export,foleyworld,sync,sources,search} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "export": "export_speed",
     "sync": "sync",
     "sources": "sources",
+    "search": "search",
 }
 
 
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync, sources; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources, events, search; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.errors import FoleyStudioError
 
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    if args.model is not None and args.name not in ("all", "sync", "sources", "events"):
+    if args.model is not None and args.name not in ("all", "sync", "sources", "events", "search"):
         print(
             f"note: --model is used by the sync and sources benchmarks only, not by '{args.name}'",
             file=sys.stderr,
