@@ -8,7 +8,7 @@ from foleystudio.cli.bench import load_benchmark
 
 
 def test_search_benchmark_compares_every_system_and_writes_its_results(tmp_path):
-    from foleystudio.train.bundle import random_bundle
+    from foleystudio.train.model_bundle import random_bundle
 
     bundle = random_bundle(tmp_path / "with-classifier", with_audio=True)
     search = load_benchmark("search")
