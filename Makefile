@@ -38,7 +38,7 @@ bench: $(STAMP)
 
 # The wheel (carries the default model and the demo clip: setup.py) into dist/.
 wheel: $(STAMP)
-	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
+	$(BIN)/python -m pip wheel --no-deps -w dist .
 
 # The one-folder desktop app with PyInstaller, then --version, doctor and a short generate
 # from the built folder (installer/README.md; about 25 min on 2 cores; not part of `make test`).

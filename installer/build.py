@@ -122,7 +122,13 @@ def run_checks(app: Path) -> dict[str, object]:
             elif name == "doctor" and ok:
                 report = json.loads(done.stdout)
                 entry["problems"] = report.get("problems", [])
-                entry["bundles"] = [b["name"] for b in report["models"]["bundles"] if b.get("error") is None]
+                entry["bundles"] = [b["name"] for b in report["models"]["bundles"] if b.get("verified")]
+                entry["portaudio"] = report["audio"].get("portaudio") or report["audio"].get("error")
+                entry["qt_plugins"] = {k: v["available"] for k, v in report["qt"].get("plugins", {}).items()}
+                entry["devices"] = {
+                    "auto": report["devices"].get("auto"),
+                    "dtype": report["devices"].get("dtype"),
+                }
             elif name == "generate" and ok:
                 wavs = sorted((work / "out").glob("*.wav"))
                 entry["outputs"] = [p.name for p in wavs]
