@@ -59,11 +59,6 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def audio_outputs() -> dict[str, Any]:
-    """Output devices via sounddevice: ``{"ok", "default", "devices": [...]}`` or ``{"ok": False, "error"}``."""
-    return check_audio()[0]
-
-
 def collect() -> dict[str, Any]:
     """Everything the doctor reports, JSON-ready: ``problems`` (one line each) and, in the same
     order, ``fixes`` (what to do about each)."""
