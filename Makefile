@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test test-slow lint run bench env clean train-default
+.PHONY: demo test test-slow lint run bench env clean train-default wheel installer
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/foleystudio bench all
 
+# The wheel (carries the default model and the demo clip: setup.py) into dist/.
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps -w dist .
+
+# The one-folder desktop app with PyInstaller, then --version, doctor and a short generate
+# from the built folder (installer/README.md; about 25 min on 2 cores; not part of `make test`).
+installer: $(STAMP)
+	nice -n 19 $(BIN)/python installer/build.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info demo-output
+	rm -rf $(VENV) build dist *.egg-info demo-output
 
 # The bundled default model, reproducibly (about 2.5 h on a 2-core CPU; every stage resumes):
 # FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley (16,000 steps)

@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "export": "export_speed",
     "sync": "sync",
     "sources": "sources",
+    "search": "search",
 }
 
 
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync, sources, events, codec; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources, events, codec, search; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.errors import FoleyStudioError
 
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    if args.model is not None and args.name not in ("all", "sync", "sources", "events", "codec"):
+    if args.model is not None and args.name not in ("all", "sync", "sources", "events", "codec", "search"):
         print(
             f"note: --model is used by the sync, sources, events and codec benchmarks only, not by '{args.name}'",
             file=sys.stderr,

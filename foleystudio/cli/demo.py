@@ -15,10 +15,10 @@ import json
 import time
 from pathlib import Path
 
-import foleystudio
 from foleystudio.core.settings import DEFAULT_MODEL
+from foleystudio.core.shipped import shipped_dir
 
-DEMO_DIR = Path(foleystudio.__file__).resolve().parents[1] / "resources" / "demo"
+DEMO_DIR = shipped_dir("demo")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

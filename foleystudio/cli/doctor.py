@@ -1,8 +1,10 @@
-"""``foleystudio doctor [--json]``: what this installation can do, and what is missing.
+"""``foleystudio doctor [--json]``: what this installation can do, what is wrong, how to fix it.
 
-Reports the Python and library versions, the compute devices (CUDA, MPS, CPU), the audio
-output devices (through sounddevice; a missing PortAudio or sound card is reported, not
-fatal) and the model bundles found. Problems are listed; the command itself always succeeds.
+Reports the Python and library versions, the compute devices (CUDA GPUs with memory and
+dtype, MPS, CPU), PortAudio and the audio output devices with their latencies, free disk in
+the models and cache folders, every model bundle with its sha256 check, and the Qt platform
+plugins. Each problem comes with one line saying what to do (``cli/doctor_checks.py``). The
+command itself always succeeds.
 """
 
 from __future__ import annotations
@@ -11,6 +13,14 @@ import argparse
 import json
 from typing import Any
 
+from foleystudio.cli.doctor_checks import (
+    Finding,
+    check_audio,
+    check_bundles,
+    check_devices,
+    check_disk,
+    check_qt,
+)
 from foleystudio.core.machine import machine_description, package_version
 
 #: (label, distribution name) of the libraries FoleyStudio relies on.
@@ -49,31 +59,9 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def audio_outputs() -> dict[str, Any]:
-    """Output devices via sounddevice: ``{"ok", "default", "devices": [...]}`` or ``{"ok": False, "error"}``."""
-    try:
-        import sounddevice
-
-        devices = sounddevice.query_devices()
-        default_out = sounddevice.default.device[1]
-    except Exception as exc:  # OSError without PortAudio, PortAudioError without a sound system
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "devices": []}
-    outputs = [
-        {
-            "index": index,
-            "name": device["name"],
-            "channels": int(device["max_output_channels"]),
-            "sample_rate": float(device["default_samplerate"]),
-        }
-        for index, device in enumerate(devices)
-        if device["max_output_channels"] > 0
-    ]
-    default = next((d["name"] for d in outputs if d["index"] == default_out), None)
-    return {"ok": bool(outputs), "default": default, "devices": outputs}
-
-
 def collect() -> dict[str, Any]:
-    """Everything the doctor reports, JSON-ready, with a list of ``problems``."""
+    """Everything the doctor reports, JSON-ready: ``problems`` (one line each) and, in the same
+    order, ``fixes`` (what to do about each)."""
     import foleystudio
 
     report: dict[str, Any] = {
@@ -82,32 +70,22 @@ def collect() -> dict[str, Any]:
         **machine_description(packages=()),
         "libraries": library_versions(),
     }
-    problems = [
-        f"{name} is not installed" for name, version in report["libraries"].items() if version is None
+    findings = [
+        Finding(f"{name} is not installed", f"pip install -c .ci/constraints.txt {dict(LIBRARIES)[name]}")
+        for name, version in report["libraries"].items()
+        if version is None
     ]
-    try:
-        from foleystudio.ml.device import describe_devices
-
-        report["devices"] = describe_devices()
-    except Exception as exc:  # a broken torch install must still give a report
-        report["devices"] = {"error": f"{type(exc).__name__}: {exc}"}
-        problems.append(f"torch devices cannot be queried: {exc}")
-    report["audio"] = audio_outputs()
-    if not report["audio"]["ok"]:
-        reason = report["audio"].get("error") or "no output device"
-        problems.append(f"audio playback unavailable ({reason}); generation and export still work")
-    from foleystudio.ml.model_bundle import list_bundles, model_dirs
-
-    bundles = list_bundles()
-    report["models"] = {
-        "search_path": [{"source": s, "path": str(p)} for s, p in model_dirs()],
-        "bundles": [b.to_dict() for b in bundles],
-    }
-    usable = [b for b in bundles if b.error is None]
-    if not usable:
-        problems.append("no usable model bundle found (train one, or `foleystudio models pull`)")
-    problems += [f"model bundle {b.path} is unusable: {b.error}" for b in bundles if b.error is not None]
-    report["problems"] = problems
+    for key, check in (
+        ("devices", check_devices),
+        ("audio", check_audio),
+        ("disk", check_disk),
+        ("models", check_bundles),
+        ("qt", check_qt),
+    ):
+        report[key], found = check()
+        findings += found
+    report["problems"] = [f.problem for f in findings]
+    report["fixes"] = [f.fix for f in findings]
     return report
 
 
@@ -126,34 +104,59 @@ def run(args: argparse.Namespace) -> int:
         print(f"  error: {devices['error']}")
     else:
         print(
-            f"  cpu             yes ({report['cpu_count']} cores, torch uses {devices['cpu']['threads']} threads)"
+            f"  cpu             yes ({report['cpu_count']} cores, torch uses {devices['cpu']['threads']} threads, "
+            f"{devices['cpu'].get('dtype', 'float32')})"
         )
         cuda = devices["cuda"]
         if cuda["available"]:
             for gpu in cuda["devices"]:
-                print(f"  cuda:{gpu['index']:<10} {gpu['name']} ({gpu['memory_gib']} GiB)")
+                free = "" if gpu.get("free_gib") is None else f", {gpu['free_gib']} GiB free"
+                print(
+                    f"  cuda:{gpu['index']:<10} {gpu['name']} ({gpu['memory_gib']} GiB{free}, {gpu.get('dtype', '')})"
+                )
         else:
-            print("  cuda            no")
+            build = (
+                "CPU-only torch"
+                if cuda.get("built_with") is None
+                else f"torch built for CUDA {cuda['built_with']}"
+            )
+            print(f"  cuda            no ({build})")
         print(f"  mps             {'yes' if devices['mps']['available'] else 'no'}")
         print(f"  auto picks      {devices['auto']} ({devices['dtype']})")
     audio = report["audio"]
-    print("audio output:")
+    version = f" ({audio['portaudio']})" if audio.get("portaudio") else ""
+    print(f"audio output{version}:")
     if audio["devices"]:
         for device in audio["devices"]:
             marker = " (default)" if device["name"] == audio.get("default") else ""
-            print(f"  [{device['index']}] {device['name']}, {device['channels']} ch{marker}")
+            print(
+                f"  [{device['index']}] {device['name']}, {device['channels']} ch, "
+                f"latency {device['latency_low_ms']}–{device['latency_high_ms']} ms{marker}"
+            )
     else:
         print(f"  none ({audio.get('error') or 'no output device'})")
+    print("disk:")
+    for name, entry in report["disk"].items():
+        free = f"{entry['free_bytes'] / 2**30:.1f} GiB free" if "free_bytes" in entry else entry.get("error")
+        print(f"  {name:<15} {free}  {entry['path']}")
     print("model bundles:")
     for bundle in report["models"]["bundles"]:
-        state = "" if bundle["error"] is None else f"  UNUSABLE: {bundle['error']}"
-        print(f"  {bundle['name']} {bundle['version']} [{bundle['source']}] {bundle['path']}{state}")
+        state = "sha256 ok" if bundle.get("verified") else f"UNUSABLE: {bundle['error']}"
+        print(f"  {bundle['name']} {bundle['version']} [{bundle['source']}] {state}  {bundle['path']}")
     if not report["models"]["bundles"]:
         print("  none found")
+    qt = report["qt"]
+    print("qt platform plugins:")
+    if "error" in qt:
+        print(f"  error: {qt['error']}")
+    else:
+        for name, entry in qt["plugins"].items():
+            print(f"  {name:<15} {'yes' if entry['available'] else 'no (' + str(entry['error']) + ')'}")
     if report["problems"]:
         print("problems:")
-        for problem in report["problems"]:
+        for problem, fix in zip(report["problems"], report["fixes"], strict=True):
             print(f"  - {problem}")
+            print(f"    fix: {fix}")
     else:
         print("no problems found")
     return 0

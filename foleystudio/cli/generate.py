@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for entry in result["candidates"]:
             scores = " ".join(f"{k}={v:.3f}" for k, v in entry["scores"].items())
-            print(f"{out / entry['file']}  seed {entry['seed']}  {scores}")
+            print(f"{out / entry['file']}  noise {entry['noise']}  {scores}")
         if "video" in result:
             print(f"video: {out / result['video']}")
         print(f"result: {out / 'result.json'}")

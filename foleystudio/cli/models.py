@@ -1,4 +1,4 @@
-"""``foleystudio models list|info|pull|codec``: the model bundles this installation can use."""
+"""``foleystudio models list|info|import|remove|pull|codec``: the model bundles this installation can use."""
 
 from __future__ import annotations
 
@@ -27,9 +27,31 @@ def register(subparsers: Any) -> None:
     info_parser.add_argument("--json", action="store_true", help="print JSON")
     info_parser.set_defaults(func=run_info)
 
-    pull_parser = actions.add_parser("pull", help="download a bundle archive and install it (sha256-checked)")
-    pull_parser.add_argument("url", metavar="URL", help="https:// or file:// URL of a .zip/.tar.gz bundle")
-    pull_parser.add_argument("--sha256", required=True, help="expected sha256 of the archive")
+    import_parser = actions.add_parser(
+        "import", help="install a bundle folder or .zip/.tar.gz archive (sha256-checked first)"
+    )
+    import_parser.add_argument("path", metavar="PATH", help="bundle folder or archive")
+    import_parser.add_argument("--dest", help="models folder to install into (default: the user's)")
+    import_parser.add_argument(
+        "--overwrite", action="store_true", help="replace an installed bundle of the same name"
+    )
+    import_parser.set_defaults(func=run_import)
+
+    remove_parser = actions.add_parser("remove", help="remove an installed bundle (not the shipped one)")
+    remove_parser.add_argument("name", metavar="NAME", help="bundle name")
+    remove_parser.set_defaults(func=run_remove)
+
+    pull_parser = actions.add_parser(
+        "pull", help="download a bundle (archive URL or Hugging Face repository) and install it"
+    )
+    pull_parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="https:// or file:// URL of a .zip/.tar.gz bundle (needs --sha256), or a Hugging Face "
+        "repository OWNER/NAME[@REVISION] (hf: prefix optional)",
+    )
+    pull_parser.add_argument("--sha256", help="expected sha256 of the archive (URLs)")
+    pull_parser.add_argument("--revision", help="branch, tag or commit of a Hugging Face repository")
     pull_parser.add_argument("--dest", help="models folder to install into (default: the user's)")
     pull_parser.add_argument(
         "--overwrite", action="store_true", help="replace an installed bundle of the same name"
@@ -130,10 +152,47 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pull(args: argparse.Namespace) -> int:
-    from foleystudio.ml.model_bundle import pull_bundle
+def run_import(args: argparse.Namespace) -> int:
+    from foleystudio.ml.model_install import import_bundle
 
-    path = pull_bundle(args.url, args.sha256, args.dest, overwrite=args.overwrite)
+    path = import_bundle(args.path, args.dest, overwrite=args.overwrite)
+    print(f"installed {path} (every file's sha256 matches its manifest)")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from foleystudio.ml.model_bundle import list_bundles
+    from foleystudio.ml.model_install import remove_bundle
+
+    info = remove_bundle(args.name)
+    version = f" {info.version}" if info.version else ""
+    print(f"removed {info.name}{version} ({_size(info.size_bytes)}) from {info.path}")
+    still = next((b for b in list_bundles() if b.name == info.name), None)
+    if still is not None:
+        print(f"'{info.name}' now resolves to {still.path} [{still.source}]")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from foleystudio.errors import UsageError
+    from foleystudio.ml.model_bundle import pull_bundle
+    from foleystudio.ml.model_install import parse_hub_repo, pull_from_hub
+
+    hub = parse_hub_repo(args.source)
+    if hub is not None:
+        if args.sha256:
+            raise UsageError(
+                "--sha256 is for archive URLs; a repository's files are checked against its "
+                "manifest, and --revision COMMIT pins one version"
+            )
+        repo_id, revision = hub
+        path = pull_from_hub(repo_id, args.revision or revision, args.dest, overwrite=args.overwrite)
+    else:
+        if not args.sha256:
+            raise UsageError(
+                f"'{args.source}': give --sha256 of the archive (or OWNER/NAME for a hub repository)"
+            )
+        path = pull_bundle(args.source, args.sha256, args.dest, overwrite=args.overwrite)
     print(f"installed {path}")
     return 0
 

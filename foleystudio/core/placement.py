@@ -56,6 +56,7 @@ def place_candidate(
         provenance={
             "request": candidate.request.to_dict(),
             "seed": candidate.seed,
+            "noise": candidate.recipe.id,
             "scores": dict(candidate.scores),
             "model": model_name or candidate.request.settings.model,
             "source_id": candidate.source_id,

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from foleystudio.core.events import EventTrack
 from foleystudio.core.project import Project
-from foleystudio.core.requests import WHOLE_PICTURE, GenerationRequest, InpaintContext
+from foleystudio.core.requests import WHOLE_PICTURE, Candidate, GenerationRequest, InpaintContext
+from foleystudio.core.settings import GenerationSettings
 from foleystudio.core.sources import ObjectSource, Source
 from foleystudio.errors import UsageError
 
@@ -83,3 +84,32 @@ def request_events(project: Project, sources: tuple[Source, ...]) -> tuple[tuple
     objects = [s.id for s in sources if isinstance(s, ObjectSource)]
     targets = objects if objects else [WHOLE_PICTURE]
     return tuple((t, project.events[t]) for t in targets if t in project.events)
+
+
+#: The settings "More like this" takes from the project's current settings; the rest (model,
+#: steps, guidance, PSCA…) stay those that made the chosen candidate, or its noise would mean
+#: something else.
+SEARCH_SETTING_NAMES = (
+    "num_candidates",
+    "search_iters",
+    "search_steps",
+    "sigma_small",
+    "seed",
+    "weight_semantic",
+    "weight_text",
+    "weight_sync",
+)
+
+
+def more_like_this(candidate: Candidate, settings: GenerationSettings) -> GenerationRequest:
+    """The request for variations of ``candidate``: its own request (range, sources, events,
+    range context, and the settings that made it) with the search starting from its noise
+    (``noise_origin``). From ``settings`` come :data:`SEARCH_SETTING_NAMES` — at least 2
+    candidates, since the first is the chosen noise itself — and both moves use σ small, so
+    the search stays near the chosen sound (docs/architecture.md §7.1)."""
+    search = {name: getattr(settings, name) for name in SEARCH_SETTING_NAMES}
+    search["num_candidates"] = max(2, settings.num_candidates)
+    search["sigma_large"] = settings.sigma_small
+    return candidate.request.replace(
+        noise_origin=candidate.recipe, settings=candidate.request.settings.replace(**search)
+    )

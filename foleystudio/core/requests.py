@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from foleystudio.core.events import EventTrack
+from foleystudio.core.noise import NoiseRecipe
 from foleystudio.core.settings import GENERATION_SETTING_NAMES, GenerationSettings
 from foleystudio.core.sources import Source, source_from_dict, source_to_dict
 from foleystudio.errors import UsageError
@@ -45,7 +46,9 @@ class GenerationRequest:
     ``per_source`` gives one stem per object source; ``inpaint`` regenerates a range inside an
     existing render; ``drop_conditions`` names condition groups (``visual``, ``text``, ``sync``,
     ``mix``, ``ref``) the model does not see: each is replaced by its learned null, as in
-    classifier-free training (ablations and benchmark controls).
+    classifier-free training (ablations and benchmark controls). ``noise_origin`` ("More like
+    this") makes the candidates variations of that initial noise: the search starts from it
+    and its small moves instead of N fresh seeds (docs/architecture.md §7.1).
     """
 
     video: str
@@ -61,6 +64,7 @@ class GenerationRequest:
     inpaint: InpaintContext | None = None
     drop_conditions: tuple[str, ...] = ()
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    noise_origin: NoiseRecipe | None = None
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for a range, box or condition that cannot be generated
@@ -74,6 +78,8 @@ class GenerationRequest:
             raise UsageError(f"start must be ≥ 0 s, got {self.start}")
         if self.end is not None and self.end <= self.start:
             raise UsageError(f"end ({self.end} s) must be after start ({self.start} s)")
+        if self.noise_origin is not None and not isinstance(self.noise_origin, NoiseRecipe):
+            raise UsageError(f"noise_origin must be a NoiseRecipe, got {self.noise_origin!r}")
         unknown = sorted(set(self.drop_conditions) - set(CONDITION_GROUPS))
         if unknown:
             raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
@@ -107,6 +113,7 @@ class GenerationRequest:
         data["events"] = {name: track.to_dict() for name, track in self.events}
         data["inpaint"] = dataclasses.asdict(self.inpaint) if self.inpaint is not None else None
         data["settings"] = self.settings.to_dict()
+        data["noise_origin"] = None if self.noise_origin is None else self.noise_origin.to_dict()
         # Tuples become lists, as they come back from JSON, so a saved project equals itself.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
@@ -125,6 +132,8 @@ class GenerationRequest:
             )
         else:
             values["events"] = ()
+        if values.get("noise_origin") is not None:
+            values["noise_origin"] = NoiseRecipe.from_dict(values["noise_origin"])
         if "drop_conditions" in values:
             values["drop_conditions"] = tuple(values["drop_conditions"])
         flat = {k: values[k] for k in GENERATION_SETTING_NAMES if k in values}
@@ -137,8 +146,11 @@ class GenerationRequest:
 class Candidate:
     """One generated sound: mono float32 ``audio`` at ``sample_rate`` Hz, placed at ``start`` s.
 
-    ``scores`` maps score names (``semantic``, ``text``, ``sync``, ``total``) to values;
-    ``source_id`` is set for a per-source stem.
+    ``scores`` maps score names (``semantic``, ``text``, ``sync``, ``total``) to values
+    (``core/ranking.py``); ``source_id`` is set for a per-source stem. ``noise`` is the
+    initial noise it was sampled from (None: plain ``seed``); after a search,
+    ``preview_scores`` are the raw scores of the quick preview that chose that noise and its
+    search ``objective`` (weighted z-score against the first population).
     """
 
     audio: np.ndarray
@@ -154,11 +166,18 @@ class Candidate:
     #: detector), or ``""`` (none: the model has no event condition).
     events: EventTrack | None = None
     events_from: str = ""
+    noise: NoiseRecipe | None = None
+    preview_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.audio) / self.sample_rate
+
+    @property
+    def recipe(self) -> NoiseRecipe:
+        """The initial noise it was sampled from (the plain seed's when ``noise`` is None)."""
+        return self.noise if self.noise is not None else NoiseRecipe(self.seed)
 
 
 def rank_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:

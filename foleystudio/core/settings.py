@@ -211,11 +211,68 @@ class GenerationSettings(Settings):
     num_candidates: int = setting(
         1,
         "Candidates",
-        "candidates, seeds seed … seed+N−1, sampled in one batch",
+        "candidates N: seeds seed … seed+N−1, or the search's population",
         minimum=1,
         maximum=64,
         step=1,
         option="--candidates",
+    )
+    #: GMDS (AvSyncDiff §3.3, docs/architecture.md §7.1): T iterations, each trying a small and a
+    #: large move of every population member's initial noise on quick previews. 0 (default) keeps
+    #: the plain best-of-N, N seeds rendered at full steps and ranked: on 12 held-out clips GMDS
+    #: (N 6, T 2) did not beat best-of-14 at equal compute (docs/decisions.md).
+    search_iters: int = setting(
+        0,
+        "Search iterations",
+        "GMDS iterations over the candidates' initial noises (0 = best-of-N)",
+        minimum=0,
+        maximum=50,
+        step=1,
+    )
+    #: 4 steps: a 4-step preview's sync score ranks like its full render's (Spearman 0.70 over
+    #: the kept noises of 12 held-out clips, benchmarks/results/search.json).
+    search_steps: int = setting(
+        4, "Search steps", "sampling steps of the search's preview renders", minimum=1, maximum=64, step=1
+    )
+    sigma_small: float = setting(
+        0.3,
+        "σ small",
+        "GMDS local move x' = √(1−σ²)·x + σ·η: share of fresh noise",
+        minimum=0.01,
+        maximum=1.0,
+        step=0.05,
+    )
+    sigma_large: float = setting(
+        0.7,
+        "σ large",
+        "GMDS exploring move: share of fresh noise (≥ σ small)",
+        minimum=0.01,
+        maximum=1.0,
+        step=0.05,
+    )
+    weight_semantic: float = setting(
+        1.0,
+        "Semantic weight",
+        "weight of the semantic score (sound vs sources/picture) in the total",
+        minimum=0.0,
+        maximum=10.0,
+        step=0.25,
+    )
+    weight_text: float = setting(
+        1.0,
+        "Text weight",
+        "weight of the text score (sound vs prompt) in the total",
+        minimum=0.0,
+        maximum=10.0,
+        step=0.25,
+    )
+    weight_sync: float = setting(
+        1.0,
+        "Sync weight",
+        "weight of the sync score (onsets vs events) in the total",
+        minimum=0.0,
+        maximum=10.0,
+        step=0.25,
     )
     negative_text: str = setting(
         "", "Avoid", "negative text prompt (steer away from it)", option="--negative"
@@ -231,6 +288,16 @@ class GenerationSettings(Settings):
     cycle_samples: int = setting(
         4, "Cycle Mix N", "SSV2A Cycle Mix samples per iteration", minimum=1, maximum=1024, step=1
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.sigma_small > self.sigma_large:
+            raise UsageError(
+                f"σ small (--sigma-small {self.sigma_small:g}) must not exceed "
+                f"σ large (--sigma-large {self.sigma_large:g})"
+            )
+        if self.weight_semantic + self.weight_text + self.weight_sync <= 0:
+            raise UsageError("at least one score weight (--weight-semantic/-text/-sync) must be above 0")
 
 
 #: The names of the generation settings, in declaration order.

@@ -1,9 +1,10 @@
 """Writing a generation's candidates to a folder (the ``generate`` command and the demo).
 
 Files: one WAV per candidate (24-bit PCM at the model's rate; byte-identical for the same
-inputs and seed), ``result.json`` (the request, timings and a ``candidates`` list with file,
-seed, source, label and scores), and the video remuxed — not re-encoded — with the best
-candidate (or the sum of the best stem of each source) as its sound.
+inputs and seed), ``result.json`` (the request, timings and a ``candidates`` list, best first
+within each source, with file, seed, noise id, source, label, each criterion's score and the
+total, and after a search the preview's scores), and the video remuxed — not re-encoded —
+with the best candidate (or the sum of the best stem of each source) as its sound.
 
 All or nothing, as an export is: every file is written into a hidden staging folder inside
 the output folder (the export's staging, :mod:`foleystudio.export.pipeline`) and moved into
@@ -196,12 +197,17 @@ def _write(
             {
                 "file": name,
                 "seed": c.seed,
+                # The initial noise (core/noise.py): the seed, moved by a search's steps.
+                "noise": c.recipe.id,
                 "source": c.source_id,
                 "label": c.label,
                 "start": c.start,
                 "duration": c.duration,
                 "sample_rate": c.sample_rate,
+                # Each criterion's raw score in [0, 1] and the total (core/ranking.py).
                 "scores": {k: round(float(v), 6) for k, v in c.scores.items()},
+                # After a search: the preview's raw scores and search objective.
+                "preview_scores": {k: round(float(v), 6) for k, v in c.preview_scores.items()},
                 # The event track the generation followed, and where it came from.
                 "events_from": c.events_from,
                 "events": c.events.to_dict()["events"] if c.events is not None else None,

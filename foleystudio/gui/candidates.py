@@ -1,5 +1,10 @@
-"""The Candidates panel: the last generation's results, ranked, with score bars, audition and
-"Use", and the selected one's spectrogram and waveform (docs/architecture.md §9).
+"""The Candidates panel: the last generation's results, ranked, with a bar per score, audition,
+"Use" and "More like this", the score weights (re-ranking without regenerating), and the
+selected one's spectrogram and waveform (docs/architecture.md §7.2, §9).
+
+The weights are the project's settings (``weight_semantic``/``_text``/``_sync``): editing one
+here is an undoable settings edit, and the document re-ranks its candidates whenever the
+weights change (``Document._rerank``), from here or from the inspector's form.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import math
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -20,7 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from foleystudio.core.ranking import CRITERIA
 from foleystudio.core.requests import Candidate
+from foleystudio.core.settings import GenerationSettings, setting_fields
+from foleystudio.errors import FoleyStudioError
 from foleystudio.gui import theme
 from foleystudio.gui.document import Document
 from foleystudio.gui.spectrogram import SpectrogramView
@@ -72,11 +81,18 @@ class ScoreBars(QWidget):
         painter.end()
 
 
+def noise_text(candidate: Candidate) -> str:
+    """How a row names a candidate's noise: its seed, and how many search moves led there."""
+    moves = len(candidate.recipe.moves)
+    return f"seed {candidate.seed}" + (f" + {moves} move{'s' if moves > 1 else ''}" if moves else "")
+
+
 class CandidateRow(QWidget):
-    """Rank, label, seed, duration, score bars, ▶ and Use."""
+    """Rank, label, noise, duration, score bars, ▶, More like this and Use."""
 
     audition = Signal(object)
     use = Signal(object)
+    more = Signal(object)
 
     def __init__(self, rank: int, candidate: Candidate, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,17 +102,21 @@ class CandidateRow(QWidget):
         rank_label.setFixedWidth(30)
         title = candidate.label or "candidate"
         text = QLabel(
-            f"{title}\nseed {candidate.seed} · {candidate.duration:.2f} s @ {candidate.start:.2f} s"
+            f"{title}\n{noise_text(candidate)} · {candidate.duration:.2f} s @ {candidate.start:.2f} s"
         )
-        text.setToolTip(title)
+        text.setToolTip(f"{title}\nnoise {candidate.recipe.id}")
         self.play_button = QToolButton()
         self.play_button.setText("▶")
         self.play_button.setToolTip("Audition with the picture")
         self.play_button.clicked.connect(lambda: self.audition.emit(self.candidate))
+        self.more_button = QToolButton()
+        self.more_button.setText("≈")
+        self.more_button.setToolTip("More like this: search near this candidate's noise")
+        self.more_button.clicked.connect(lambda: self.more.emit(self.candidate))
         self.use_button = QPushButton("Use")
         self.use_button.setToolTip("Place on its track at its time")
         self.use_button.clicked.connect(lambda: self.use.emit(self.candidate))
-        for button in (self.play_button, self.use_button):
+        for button in (self.play_button, self.more_button, self.use_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must keep meaning play/pause
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 3, 4, 3)
@@ -104,7 +124,56 @@ class CandidateRow(QWidget):
         layout.addWidget(text, 1)
         layout.addWidget(ScoreBars(candidate.scores))
         layout.addWidget(self.play_button)
+        layout.addWidget(self.more_button)
         layout.addWidget(self.use_button)
+
+
+class WeightsBar(QWidget):
+    """One spin box per score weight, showing and editing the project's settings."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        specs = {f.name: spec for f, spec in setting_fields(GenerationSettings)}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(QLabel("Weights"))
+        self.boxes: dict[str, QDoubleSpinBox] = {}
+        self._showing = False
+        for name in CRITERIA:
+            spec = specs[f"weight_{name}"]
+            box = QDoubleSpinBox()
+            box.setRange(spec.minimum or 0.0, spec.maximum or 10.0)
+            box.setSingleStep(spec.step or 0.25)
+            box.setDecimals(2)
+            box.setPrefix(f"{name} ")
+            box.setToolTip(f"{spec.help}; re-ranks the candidates")
+            box.valueChanged.connect(lambda value, n=name: self._edit(n, value))
+            box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            self.boxes[name] = box
+            layout.addWidget(box)
+        layout.addStretch(1)
+        document.changed.connect(lambda _: self.sync())
+        document.project_replaced.connect(self.sync)
+        self.sync()
+
+    def sync(self) -> None:
+        """Show the project's weights."""
+        self._showing = True
+        try:
+            for name, value in self.document.score_weights().items():
+                self.boxes[name].setValue(value)
+        finally:
+            self._showing = False
+
+    def _edit(self, name: str, value: float) -> None:
+        if self._showing:
+            return
+        try:
+            self.document.set_settings(**{f"weight_{name}": float(value)})
+        except FoleyStudioError as exc:
+            self.document.report_error(exc)
+            self.sync()
 
 
 class CandidatesPanel(QWidget):
@@ -112,6 +181,7 @@ class CandidatesPanel(QWidget):
 
     audition_requested = Signal(object)
     use_requested = Signal(object)
+    more_requested = Signal(object)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +195,8 @@ class CandidatesPanel(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
+        self.weights = WeightsBar(document)
+        top_layout.addWidget(self.weights)
         top_layout.addWidget(self.empty)
         top_layout.addWidget(self.list, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -146,6 +218,7 @@ class CandidatesPanel(QWidget):
             row = CandidateRow(rank, candidate)
             row.audition.connect(self.audition_requested)
             row.use.connect(self.use_requested)
+            row.more.connect(self.more_requested)
             item = QListWidgetItem()
             item.setSizeHint(row.sizeHint())
             self.list.addItem(item)

@@ -38,7 +38,9 @@ from foleystudio.core.media import MediaInfo, probe
 from foleystudio.core.paths import user_dir
 from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
-from foleystudio.core.requests import WHOLE_PICTURE, Candidate, rank_candidates
+from foleystudio.core.project_requests import more_like_this
+from foleystudio.core.ranking import reweighted, settings_weights
+from foleystudio.core.requests import WHOLE_PICTURE, Candidate, GenerationRequest, rank_candidates
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
 from foleystudio.core.tapping import snap_to_frame
 from foleystudio.core.timebase import timecode_at, uses_drop_frame
@@ -98,6 +100,8 @@ class Document(QObject):
         self.selected_event_target: str | None = None
         self.selected_event_times: tuple[float, ...] = ()
         self.candidates: list[Candidate] = []
+        #: The weights the candidates were last ranked with.
+        self._ranked_with: dict[str, float] = {}
         self._merge_session = 0
 
     def _on_clean_changed(self, clean: bool) -> None:
@@ -250,6 +254,7 @@ class Document(QObject):
 
     def _notify(self, command: Any) -> None:
         self._prune_selection()
+        self._rerank()
         self.changed.emit(command)
 
     def report_error(self, exc: FoleyStudioError) -> None:
@@ -652,9 +657,29 @@ class Document(QObject):
 
     # --- candidates ----------------------------------------------------------------------
     def set_candidates(self, candidates: Sequence[Candidate]) -> None:
-        """Show a generation's candidates, best first (by the ``total`` score when present)."""
+        """Show a generation's candidates, best first; totals made under other score weights
+        than the project's current ones are recomputed (``core/ranking.py``)."""
         self.candidates = rank_candidates(candidates)
+        self._ranked_with = settings_weights(self.candidates[0].request.settings) if self.candidates else {}
+        self._rerank(emit=False)
         self.candidates_changed.emit()
+
+    def score_weights(self) -> dict[str, float]:
+        """The project's score weights by criterion (settings ``weight_*``)."""
+        return settings_weights(self.project.settings)
+
+    def _rerank(self, emit: bool = True) -> None:
+        """Re-rank the candidates when an edit (or its undo) changed the score weights."""
+        weights = self.score_weights()
+        if self.candidates and weights != self._ranked_with:
+            self.candidates = reweighted(self.candidates, weights)
+            self._ranked_with = weights
+            if emit:
+                self.candidates_changed.emit()
+
+    def more_like_this_request(self, candidate: Candidate) -> GenerationRequest:
+        """The request for variations of ``candidate`` (:func:`more_like_this`)."""
+        return more_like_this(candidate, self.project.settings)
 
     def use_candidate(self, candidate: Candidate, model_name: str = "") -> Clip:
         """Store the candidate as a render and place it on its track (one undo step).

@@ -372,6 +372,7 @@ class MainWindow(QMainWindow):
         self.inspector.generate_requested.connect(lambda mode: self._run(lambda: self.generate(mode)))
         self.candidates.audition_requested.connect(self.audition)
         self.candidates.use_requested.connect(lambda c: self._run(lambda: self.use_candidate(c)))
+        self.candidates.more_requested.connect(lambda c: self._run(lambda: self.more_like_this(c)))
         self.timeline.view.video_dropped.connect(lambda p: self._run(lambda: self.open_path(p)))
         self.timeline.snap_button.toggled.connect(self.act_snap.setChecked)
         self.timeline.event_action.connect(
@@ -628,6 +629,25 @@ class MainWindow(QMainWindow):
             on_done=self._on_generated,
             on_failed=self._on_job_failed,
             on_cancelled=lambda: self.statusBar().showMessage(f"{label} cancelled; nothing changed", 5000),
+            model=True,
+        )
+
+    def more_like_this(self, candidate: Candidate) -> None:
+        """Start a generation job searching near ``candidate``'s noise (σ small moves)."""
+        if importlib.util.find_spec(ENGINE_MODULE) is None:
+            self.prompts.error(
+                f"Generation is unavailable: {ENGINE_MODULE} is missing. Everything else works."
+            )
+            return
+        request = self.document.more_like_this_request(candidate)
+        self.jobs.submit(
+            "More like this",
+            lambda progress, cancel: self.engines.generate(request, progress, cancel),
+            on_done=self._on_generated,
+            on_failed=self._on_job_failed,
+            on_cancelled=lambda: self.statusBar().showMessage(
+                "More like this cancelled; nothing changed", 5000
+            ),
             model=True,
         )
 

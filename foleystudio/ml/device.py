@@ -102,28 +102,38 @@ def rand(
 
 
 def describe_devices() -> dict[str, Any]:
-    """What this machine offers torch: CPU, CUDA devices (name, memory) and MPS, plus the pick."""
+    """What this machine offers torch: CPU, CUDA devices (name, memory, free memory, dtype) and
+    MPS, plus the device ``auto`` picks and its dtype."""
     info: dict[str, Any] = {
         "cpu": {
             "available": True,
             "processor": platform.processor() or platform.machine(),
             "threads": torch.get_num_threads(),
         },
-        "cuda": {"available": torch.cuda.is_available(), "devices": []},
+        # torch.version.cuda is None in a CPU-only build of torch.
+        "cuda": {"available": torch.cuda.is_available(), "built_with": torch.version.cuda, "devices": []},
         "mps": {"available": _mps_available()},
     }
     if torch.cuda.is_available():
         info["cuda"]["version"] = torch.version.cuda
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
+            try:
+                free = torch.cuda.mem_get_info(index)[0]
+            except RuntimeError:  # a busy or faulty device still gets a line in the report
+                free = None
             info["cuda"]["devices"].append(
                 {
                     "index": index,
                     "name": props.name,
                     "memory_gib": round(props.total_memory / 2**30, 2),
+                    "free_gib": None if free is None else round(free / 2**30, 2),
                     "bf16": torch.cuda.is_bf16_supported(),
+                    "dtype": str(dtype_for(torch.device("cuda", index))).removeprefix("torch."),
                 }
             )
+    info["cpu"]["dtype"] = str(dtype_for("cpu")).removeprefix("torch.")
+    info["mps"]["dtype"] = str(dtype_for("cpu")).removeprefix("torch.")  # MPS computes in float32 too
     auto = pick_device("auto")
     info["auto"] = str(auto)
     info["dtype"] = str(dtype_for(auto)).removeprefix("torch.")

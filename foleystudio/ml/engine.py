@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.core.levels import rows_under_ceiling
 from foleystudio.core.media import probe
+from foleystudio.core.noise import NoiseRecipe
+from foleystudio.core.ranking import settings_weights
 from foleystudio.core.requests import Candidate, GenerationRequest
 from foleystudio.core.sources import AudioSource, ObjectSource, TextSource
 from foleystudio.errors import CheckpointError, FoleyStudioError, GenerationError, UsageError
 from foleystudio.ml.codec import Codec
-from foleystudio.ml.device import dtype_for, make_generator, pick_device, randn
+from foleystudio.ml.device import dtype_for, pick_device
 from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig, CategoryClassifier
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
@@ -45,12 +48,14 @@ from foleystudio.ml.features import VideoFeatures, extract_video_features
 from foleystudio.ml.flowley import Flowley
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.model_bundle import ModelBundle, load_bundle
-from foleystudio.ml.scores import event_sync_score, sync_score, text_score, total_score
+from foleystudio.ml.scores import ScoreReference, score_population, semantic_reference
+from foleystudio.ml.search.gmds import Evaluate, Evaluated, SearchConfig, gmds, initial_population
+from foleystudio.ml.search.noise import window_noises
 from foleystudio.ml.source_mix import load_audio_prompt, perceive_static_sources, target_mix_embeddings
 from foleystudio.ml.ssv2a.io import load_from_bundle
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
 from foleystudio.ml.ssv2a.remixer import Remixer
-from foleystudio.ml.windows import plan_windows, sample_windows
+from foleystudio.ml.windows import WindowPlan, plan_windows, sample_windows
 
 #: Seconds shared by consecutive windows of a long range.
 WINDOW_OVERLAP = 2.0
@@ -74,6 +79,8 @@ class LoadedModel:
     ssv2a: tuple[CMSSManifold, Remixer] | None = None
     #: The visual onset network whose track is Flowley's last sync feature, when it has one.
     onsets: VisualOnsetNet | None = None
+    #: The codec's cheap decode for search previews (``Codec.preview``).
+    preview_codec: Codec | None = None
 
 
 def clip_from_bundle(bundle: ModelBundle, device: torch.device | str) -> ClipEncoder:
@@ -120,8 +127,9 @@ def load_model(name: str, device: torch.device) -> LoadedModel:
             f"give {expected} ({'with' if onsets is not None else 'without'} a visual onset network)",
             bundle.path,
         )
+    codec = bundle.build_codec()
     return LoadedModel(
-        bundle.name, bundle, flowley, bundle.build_codec(), clip, device, audio, classifier, ssv2a, onsets
+        bundle.name, bundle, flowley, codec, clip, device, audio, classifier, ssv2a, onsets, codec.preview()
     )
 
 
@@ -214,6 +222,88 @@ class GenerationEngine:
     def _generate(
         self, model: LoadedModel, request: GenerationRequest, progress: ProgressCallback, cancel: CancelToken
     ) -> list[Candidate]:
+        job = self._prepare(model, request, sub_progress(progress, 0.0, 0.2), cancel)
+        settings = request.settings
+        config = SearchConfig.from_settings(settings)
+        search_end = 0.2 if settings.search_iters == 0 else 0.6
+        chosen: dict[str | None, list[Evaluated | None]] = {}
+        for g_index, (key, members) in enumerate(job.groups):
+            if settings.search_iters == 0:
+                # Best-of-N: the starting noises go straight to full renders.
+                chosen[key] = [None] * settings.num_candidates
+                continue
+            span = (0.2 + 0.4 * g_index / len(job.groups), 0.2 + 0.4 * (g_index + 1) / len(job.groups))
+            result = gmds(
+                self._evaluator(job, key, members, cancel),
+                config,
+                origin=request.noise_origin,
+                progress=sub_progress(progress, *span),
+                cancel=cancel,
+            )
+            chosen[key] = list(result.kept)
+        starts = initial_population(config, request.noise_origin)
+        noises = {
+            key: [start if e is None else e.noise for e, start in zip(kept, starts, strict=True)]
+            for key, kept in chosen.items()
+        }
+        waves: dict[str | None, np.ndarray] = {}
+        for t_index, target in enumerate(job.targets):
+            span = (
+                search_end + (0.95 - search_end) * t_index / len(job.targets),
+                search_end + (0.95 - search_end) * (t_index + 1) / len(job.targets),
+            )
+            waves[target] = self._render(
+                job,
+                t_index,
+                noises[job.group_of[target]],
+                settings.steps,
+                model.codec,
+                sub_progress(progress, *span),
+                cancel,
+            )
+        waves = rows_under_ceiling(waves)  # level policy (never clip, −1 dBTP): core/levels.py
+        cancel.raise_if_cancelled()
+        progress(0.96, "scoring")
+        candidates = []
+        for key, members in job.groups:
+            audio = self._group_audio(job, members, waves)
+            rows = score_population(
+                audio,
+                model.codec.sample_rate,
+                job.reference(key, members),
+                config.weights,
+                encoder=model.audio,
+            )
+            followed, events_from = job.used_events.get(key, (None, ""))
+            for i, noise in enumerate(noises[key]):
+                searched = chosen[key][i]
+                candidates.append(
+                    Candidate(
+                        audio=audio[i],
+                        sample_rate=model.codec.sample_rate,
+                        start=job.start,
+                        seed=noise.seed,
+                        request=request,
+                        scores=rows[i],
+                        source_id=key,
+                        label=job.labels.get(key, job.text) if key else job.text,
+                        events=followed,
+                        events_from=events_from,
+                        noise=noise,
+                        preview_scores=(
+                            {} if searched is None else {**searched.scores, "objective": searched.objective}
+                        ),
+                    )
+                )
+        candidates.sort(key=lambda c: (str(c.source_id), -c.scores["total"], c.seed))
+        progress(1.0, "done")
+        return candidates
+
+    def _prepare(
+        self, model: LoadedModel, request: GenerationRequest, progress: ProgressCallback, cancel: CancelToken
+    ) -> _Job:
+        """Everything a render needs that does not depend on the noise: range, windows,
+        features, conditions per target and window, event tracks, score references."""
         info = probe(request.video)
         if not info.has_video:
             raise GenerationError("the file has no video stream to generate sound for", request.video)
@@ -237,13 +327,7 @@ class GenerationEngine:
         objects = {s.id: s.keyframes for s in request.sources if isinstance(s, ObjectSource)}
         labels = {s.id: s.label for s in request.sources if isinstance(s, ObjectSource)}
         feats = self.features(
-            model,
-            request.video,
-            start,
-            min(covered_end, info.duration),
-            objects,
-            cancel,
-            sub_progress(progress, 0.0, 0.2),
+            model, request.video, start, min(covered_end, info.duration), objects, cancel, progress
         )
         text = _prompt(request)
         text_cond = _text_conditions(model.clip, text)
@@ -265,19 +349,9 @@ class GenerationEngine:
         known = None
         if kept is not None:
             known = _known_tokens(codec, kept, total_tokens, start, inpaint.start, inpaint.end)
-        n = request.settings.num_candidates
-        seeds = [request.settings.seed + i for i in range(n)]
-        waves: dict[str | None, np.ndarray] = {}
         used_events: dict[str | None, tuple[EventTrack | None, str]] = {}
-        autocast = (
-            torch.autocast(self.device.type, dtype=dtype_for(self.device))
-            if self.device.type == "cuda"
-            else nullcontext()
-        )
-        for t_index, target in enumerate(targets):
-            report = sub_progress(
-                progress, 0.2 + 0.75 * t_index / len(targets), 0.2 + 0.75 * (t_index + 1) / len(targets)
-            )
+        conds: dict[str | None, list[Conditions]] = {}
+        for target in targets:
             follow = request.event_track(target)
             if follow is None and feats.flow is not None and model.onsets is not None:
                 detected = feats.events(target)
@@ -287,8 +361,7 @@ class GenerationEngine:
                 used_events[target] = (detected.track, detected.detector)
             else:
                 used_events[target] = (follow, "given") if follow is not None else (None, "")
-            conds, unconds, noises = [], [], []
-            generators = [make_generator(s + 7919 * t_index) for s in seeds]
+            conds[target] = []
             for w_start in plan.starts:
                 window_t = start + w_start / codec.token_rate
                 w = feats.window(
@@ -299,85 +372,193 @@ class GenerationEngine:
                     object_id=target,
                     events=follow,
                 )
-                cond = (
+                conds[target].append(
                     _window_conditions(w, window_t, target_texts[target], reference, mixes[target])
-                    .repeat(n)
-                    .to(self.device)
                 )
-                if request.drop_conditions:
-                    # Dropped groups stay dropped in the unconditional branch too (it copies keep).
-                    cond = cond.dropped(request.drop_conditions)
-                conds.append(cond)
-                unconds.append(_unconditional(cond, negative))
-                noises.append(
-                    torch.cat([randn((1, cfg.num_audio_tokens, cfg.latent_dim), g) for g in generators]).to(
-                        self.device
-                    )
-                )
-            known_t = None
-            if known is not None:
-                known_t = (known[0].expand(n, -1, -1), known[1].expand(n, -1))
-            with autocast:
-                tokens = sample_windows(
-                    model.flowley,
-                    plan,
-                    conds,
-                    noises,
-                    request.settings,
-                    uncond=unconds if request.settings.cfg != 1.0 else None,
-                    known=known_t,
-                    progress=report,
-                    cancel=cancel,
-                )
-                cancel.raise_if_cancelled()
-                wave = codec.decode(tokens.float()).float().cpu().numpy()
-            length = round((end - start) * codec.sample_rate)
-            waves[target] = _fit(wave, length)
-        waves = rows_under_ceiling(waves)  # level policy (never clip, −1 dBTP): core/levels.py
-        cancel.raise_if_cancelled()
-        progress(0.97, "scoring")
-        candidates = []
-        groups = (
-            [(t, waves[t]) for t in targets]
+        groups: list[tuple[str | None, tuple[str | None, ...]]] = (
+            [(t, (t,)) for t in targets]
             if request.per_source
-            else [(targets[0] if len(targets) == 1 else None, sum(waves.values()))]
+            else [(targets[0] if len(targets) == 1 else None, tuple(targets))]
         )
-        for target, batch_wave in groups:
-            box = None if target is None else feats.object_ids.index(target)
-            for i, seed in enumerate(seeds):
-                audio = batch_wave[i]
-                if kept is not None:
-                    audio = _splice(
-                        kept, audio, codec.sample_rate, inpaint.start - start, inpaint.end - start
-                    )
-                audio = audio.astype(np.float32)
-                followed = used_events.get(target, (None, ""))[0]
-                if followed is not None:
-                    sync = event_sync_score(audio, codec.sample_rate, followed, start)
-                else:
-                    sync = sync_score(audio, codec.sample_rate, feats.motion, box, offset=start - feats.start)
-                scores = {"sync": sync}
-                score_text = target_texts.get(target, text_cond)
-                if model.audio is not None and score_text is not None:
-                    scores["text"] = text_score(model.audio, audio, score_text["text_pooled"][0])
-                scores["total"] = total_score(scores, {})
-                candidates.append(
-                    Candidate(
-                        audio=audio,
-                        sample_rate=codec.sample_rate,
-                        start=start,
-                        seed=seed,
-                        request=request,
-                        scores=scores,
-                        source_id=target,
-                        label=labels.get(target, text) if target else text,
-                        events=used_events.get(target, (None, ""))[0],
-                        events_from=used_events.get(target, (None, ""))[1],
-                    )
+        return _Job(
+            model=model,
+            request=request,
+            start=start,
+            end=end,
+            plan=plan,
+            feats=feats,
+            targets=targets,
+            labels=labels,
+            text=text,
+            text_cond=text_cond,
+            target_texts=target_texts,
+            mixes=mixes,
+            negative=negative,
+            conds=conds,
+            used_events=used_events,
+            known=known,
+            kept=kept,
+            groups=groups,
+        )
+
+    def _render(
+        self,
+        job: _Job,
+        t_index: int,
+        noises: Sequence[NoiseRecipe],
+        steps: int,
+        codec: Codec,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> np.ndarray:
+        """Target ``t_index``'s audio ``[len(noises), samples]`` from each noise, sampled with
+        ``steps`` steps and decoded by ``codec`` (not levelled)."""
+        target = job.targets[t_index]
+        settings = job.request.settings.replace(steps=steps)
+        cfg, n = job.model.flowley.config, len(noises)
+        conds, unconds = [], []
+        for cond in job.conds[target]:
+            cond = cond.repeat(n).to(self.device)
+            if job.request.drop_conditions:
+                # Dropped groups stay dropped in the unconditional branch too (it copies keep).
+                cond = cond.dropped(job.request.drop_conditions)
+            conds.append(cond)
+            unconds.append(_unconditional(cond, job.negative))
+        # Target k's noise comes from seed + 7919·k, so objects of one seed differ.
+        window_noise = window_noises(
+            noises, len(job.plan.starts), (cfg.num_audio_tokens, cfg.latent_dim), 7919 * t_index, self.device
+        )
+        known = None
+        if job.known is not None:
+            known = (job.known[0].expand(n, -1, -1), job.known[1].expand(n, -1))
+        autocast = (
+            torch.autocast(self.device.type, dtype=dtype_for(self.device))
+            if self.device.type == "cuda"
+            else nullcontext()
+        )
+        with autocast:
+            tokens = sample_windows(
+                job.model.flowley,
+                job.plan,
+                conds,
+                window_noise,
+                settings,
+                uncond=unconds if settings.cfg != 1.0 else None,
+                known=known,
+                progress=progress,
+                cancel=cancel,
+            )
+            cancel.raise_if_cancelled()
+            wave = codec.decode(tokens.float()).float().cpu().numpy()
+        return _fit(wave, round((job.end - job.start) * codec.sample_rate))
+
+    def _group_audio(
+        self, job: _Job, members: Sequence[str | None], waves: Mapping[str | None, np.ndarray]
+    ) -> np.ndarray:
+        """A group's candidates ``[n, samples]``: its targets' levelled audio summed, spliced
+        into the kept render for range regeneration."""
+        audio = np.sum([waves[t] for t in members], axis=0)
+        inpaint = job.request.inpaint
+        if job.kept is not None and inpaint is not None:
+            rate = job.model.codec.sample_rate
+            audio = np.stack(
+                [
+                    _splice(job.kept, row, rate, inpaint.start - job.start, inpaint.end - job.start)
+                    for row in audio
+                ]
+            )
+        return audio.astype(np.float32)
+
+    def _evaluator(
+        self, job: _Job, key: str | None, members: tuple[str | None, ...], cancel: CancelToken
+    ) -> Evaluate:
+        """The search's F for one group: quick renders (search steps, preview decode) of a
+        batch of noises, levelled, summed and spliced as the final candidates are, then scored."""
+        model = job.model
+        preview = model.preview_codec or model.codec
+        reference = job.reference(key, members)
+        weights = settings_weights(job.request.settings)
+
+        def evaluate(noises: Sequence[NoiseRecipe], progress: ProgressCallback) -> list[dict[str, float]]:
+            waves = {
+                t: self._render(
+                    job,
+                    job.targets.index(t),
+                    noises,
+                    job.request.settings.search_steps,
+                    preview,
+                    sub_progress(progress, k / len(members), (k + 1) / len(members)),
+                    cancel,
                 )
-        candidates.sort(key=lambda c: (str(c.source_id), -c.scores["total"], c.seed))
-        progress(1.0, "done")
-        return candidates
+                for k, t in enumerate(members)
+            }
+            audio = self._group_audio(job, members, rows_under_ceiling(waves))
+            rows = score_population(audio, preview.sample_rate, reference, weights, encoder=model.audio)
+            return [{k: v for k, v in row.items() if k != "total"} for row in rows]
+
+        return evaluate
+
+
+@dataclass(eq=False)
+class _Job:
+    """One generation, prepared (:meth:`GenerationEngine._prepare`): what every render of it
+    shares. ``groups`` are ``(key, targets)``: one per object with ``per_source``, else one
+    whose candidates sum all targets (key None, or the single target)."""
+
+    model: LoadedModel
+    request: GenerationRequest
+    start: float
+    end: float
+    plan: WindowPlan
+    feats: VideoFeatures
+    targets: list[str | None]
+    labels: dict[str, str]
+    text: str
+    text_cond: dict[str, torch.Tensor] | None
+    target_texts: dict[str | None, dict[str, torch.Tensor] | None]
+    mixes: dict[str | None, torch.Tensor | None]
+    negative: dict[str, torch.Tensor] | None
+    conds: dict[str | None, list[Conditions]]
+    used_events: dict[str | None, tuple[EventTrack | None, str]]
+    known: tuple[torch.Tensor, torch.Tensor] | None
+    kept: np.ndarray | None
+    groups: list[tuple[str | None, tuple[str | None, ...]]]
+    _references: dict[str | None, ScoreReference] = field(default_factory=dict)
+
+    @property
+    def group_of(self) -> dict[str | None, str | None]:
+        """Each target's group key."""
+        return {t: key for key, members in self.groups for t in members}
+
+    def reference(self, key: str | None, members: tuple[str | None, ...]) -> ScoreReference:
+        """What group ``key``'s candidates are scored against (made once per generation).
+
+        One target: its followed event track (else its box's or the picture's motion), its
+        text (the prompt, or the object's label) and its mix (else its crops' or frames'
+        SSV2A mix). Several objects summed: the picture's motion and frames, the prompt."""
+        if key in self._references:
+            return self._references[key]
+        model, feats = self.model, self.feats
+        single = members[0] if len(members) == 1 else None
+        events = self.used_events.get(single, (None, ""))[0] if len(members) == 1 else None
+        box = None if single is None else feats.object_ids.index(single)
+        text = self.target_texts.get(single, self.text_cond) if len(members) == 1 else self.text_cond
+        semantic = None
+        if model.ssv2a is not None and model.audio is not None:
+            visual = feats.visual if single is None else feats.object_visual[single]
+            mix = self.mixes.get(single) if len(members) == 1 else None
+            semantic = semantic_reference(model.ssv2a, mix=mix, visual=visual)
+        reference = ScoreReference(
+            start=self.start,
+            events=events,
+            motion=feats.motion,
+            box=box,
+            motion_offset=self.start - feats.start,
+            text=None if text is None else text["text_pooled"][0].float().cpu().numpy(),
+            semantic=semantic,
+        )
+        self._references[key] = reference
+        return reference
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -13,18 +13,21 @@ strict and names the first tensor that is missing, unexpected or of the wrong sh
 Bundles are found (:func:`list_bundles`, :func:`find_bundle`) in, by precedence: the folders
 of ``FOLEYSTUDIO_MODELS`` (``os.pathsep``-separated), the user's models folder
 (``$FOLEYSTUDIO_USER_DIR/models``, default ``~/.local/share/foleystudio/models``) and the
-``models/`` folder shipped next to the package.
+shipped models folder (the checkout's ``models/`` or its copy inside an installed package).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import tarfile
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -42,11 +45,12 @@ import foleystudio
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.paths import user_dir
+from foleystudio.core.shipped import shipped_dir
 from foleystudio.errors import CheckpointError, UsageError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHUNK = 1 << 20
 
 
@@ -83,10 +87,10 @@ def save_bundle(
     ``configs`` maps config names (``flowley``, ``codec``, ``clip``, ...) to JSON-ready
     dicts; ``training`` is a JSON-ready summary (steps, data, losses, time).
     """
-    if not _NAME.match(name):
+    if not BUNDLE_NAME.match(name):
         raise UsageError(f"bundle name '{name}' may only use letters, digits, '.', '_' and '-'")
     for module_name in modules:
-        if not _NAME.match(module_name):
+        if not BUNDLE_NAME.match(module_name):
             raise UsageError(f"module name '{module_name}' may only use letters, digits, '.', '_' and '-'")
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +118,7 @@ def save_bundle(
         }
         text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
         atomic_write_bytes(staging / MANIFEST, text.encode("utf-8"))
-        _swap_in(staging, target)
+        swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -171,14 +175,14 @@ def add_module(
         for written in (filename, MANIFEST, *(extra_files or {})):
             os.chmod(staging / written, file_mode)
         os.chmod(staging, source.stat().st_mode & 0o777)
-        _swap_in(staging, target)
+        swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
 
 
-def _swap_in(staging: Path, target: Path) -> None:
+def swap_in(staging: Path, target: Path) -> None:
     """Move a complete folder into place; an existing ``target`` is replaced only at the end."""
     if not target.exists():
         os.replace(staging, target)
@@ -363,8 +367,9 @@ def load_bundle(path_or_name: str | os.PathLike[str], device: torch.device | str
 
 
 def packaged_models_dir() -> Path:
-    """The ``models/`` folder shipped next to the ``foleystudio`` package."""
-    return Path(foleystudio.__file__).resolve().parents[1] / "models"
+    """The shipped models folder: inside the installed package (wheel, desktop build) or the
+    checkout's ``models/`` (:func:`foleystudio.core.shipped.shipped_dir`)."""
+    return shipped_dir("models")
 
 
 def user_models_dir() -> Path:
@@ -498,17 +503,17 @@ def pull_bundle(
         archive = work / "download"
         _download(url, archive, expected, progress, cancel)
         unpacked = work / "unpacked"
-        _unpack(archive, unpacked, url)
-        folder = _bundle_root(unpacked, url)
+        unpack_archive(archive, unpacked, url)
+        folder = bundle_root(unpacked, url)
         manifest = verify_bundle(folder)
-        if not _NAME.match(manifest["name"]):
+        if not BUNDLE_NAME.match(manifest["name"]):
             raise CheckpointError(f"bundle name '{manifest['name']}' is not a valid folder name", url)
         final = target_dir / manifest["name"]
         if final.exists() and not overwrite:
             raise CheckpointError(f"a bundle named '{manifest['name']}' is already installed", final)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        _swap_in(folder, final)
+        swap_in(folder, final)
         progress(1.0, f"installed {manifest['name']}")
         return final
     finally:
@@ -519,6 +524,7 @@ def _download(
     url: str, path: Path, expected: str, progress: ProgressCallback, cancel: CancelToken | None
 ) -> None:
     digest = hashlib.sha256()
+    total = done = 0
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(path, "wb") as out:  # noqa: S310 - scheme checked
             total = int(response.headers.get("Content-Length") or 0)
@@ -531,13 +537,21 @@ def _download(
                 done += len(block)
                 if total:
                     progress(min(done / total, 1.0) * 0.9, f"downloading {done / 2**20:.1f} MiB")
-    except OSError as exc:  # URLError is an OSError
-        raise CheckpointError(f"download failed: {getattr(exc, 'reason', exc)}", url) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.gaierror, ConnectionRefusedError, TimeoutError)):
+            host = urllib.parse.urlparse(url).hostname
+            raise CheckpointError(f"cannot reach {host} (offline?): {exc.reason}", url) from None
+        raise CheckpointError(f"download failed: {exc.reason}", url) from None
+    except (OSError, http.client.HTTPException) as exc:  # reset or cut-off connection
+        raise CheckpointError(f"download failed: {exc!r}", url) from None
+    if total and done != total:
+        raise CheckpointError(f"download cut off: {done} of {total} bytes received", url)
     if digest.hexdigest() != expected:
         raise CheckpointError(f"sha256 {digest.hexdigest()} does not match the expected {expected}", url)
 
 
-def _unpack(archive: Path, folder: Path, url: str) -> None:
+def unpack_archive(archive: Path, folder: Path, url: str) -> None:
+    """Unpack zip or tar ``archive`` into the new folder ``folder``; members may not leave it."""
     folder.mkdir()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
@@ -554,10 +568,11 @@ def _unpack(archive: Path, folder: Path, url: str) -> None:
             except tarfile.FilterError as exc:
                 raise CheckpointError(f"unsafe archive member: {exc}", url) from None
         return
-    raise CheckpointError("downloaded file is neither a zip nor a tar archive", url)
+    raise CheckpointError("the file is neither a zip nor a tar archive", url)
 
 
-def _bundle_root(folder: Path, url: str) -> Path:
+def bundle_root(folder: Path, url: str) -> Path:
+    """The bundle inside an unpacked archive: ``folder`` itself or its single sub-folder."""
     if (folder / MANIFEST).exists():
         return folder
     children = [p for p in folder.iterdir() if not p.name.startswith(".")]

@@ -14,6 +14,7 @@ from foleystudio.core.project_requests import build_request
 from foleystudio.core.psca_curve import psca_mask_curve
 from foleystudio.core.requests import Candidate
 from foleystudio.export.options import ExportDestinations
+from foleystudio.gui.candidates import ScoreBars
 from foleystudio.gui.spectrogram import LEVELS_DB, spectrogram_db
 
 pytestmark = pytest.mark.gui
@@ -226,3 +227,68 @@ def test_cancelling_a_generation_changes_nothing(window, video, qtbot) -> None:
     qtbot.waitUntil(lambda: not window.jobs.jobs, timeout=120000)
     assert not doc.candidates and not window.prompts.errors
     assert doc.project.to_dict() == before and doc.undo_stack.count() == count
+
+
+def scored(project, seed: int, sync: float, text: float) -> Candidate:
+    from foleystudio.core.ranking import with_totals
+
+    (scores,) = with_totals([{"sync": sync, "text": text}], {})  # a lone row: total 0.5
+    c = candidate(project, seed, 0.5)
+    return Candidate(c.audio, RATE, c.start, seed, c.request, scores=scores, label=c.label)
+
+
+def test_score_weights_re_rank_the_candidates_without_regenerating(window, video) -> None:
+    window.open_path(video)
+    doc, panel = window.document, window.candidates
+    timed, worded = scored(doc.project, 1, sync=0.9, text=0.50), scored(doc.project, 2, sync=0.2, text=0.60)
+    doc.set_candidates([timed, worded])
+    names = [name for name, _ in panel.rows[0].findChild(ScoreBars).scores]
+    assert names == ["total", "text", "sync"]  # a bar per score
+    count = doc.undo_stack.count()
+    panel.weights.boxes["text"].setValue(4.0)
+    assert doc.project.settings.weight_text == 4.0 and doc.undo_stack.count() == count + 1
+    assert [row.candidate.seed for row in panel.rows] == [2, 1]
+    assert panel.rows[0].candidate.scores["total"] > 0.5 > panel.rows[1].candidate.scores["total"]
+    panel.weights.boxes["sync"].setValue(8.0)
+    assert [row.candidate.seed for row in panel.rows] == [1, 2]
+    doc.undo()
+    doc.undo()  # back to equal weights: the weights bar and the ranking follow
+    assert panel.weights.boxes["text"].value() == 1.0
+    assert panel.rows[0].candidate.scores["total"] == pytest.approx(0.5)
+    assert panel.rows[0].candidate.audio is timed.audio or panel.rows[0].candidate.audio is worded.audio
+
+
+def test_more_like_this_asks_for_a_small_step_search_from_the_candidates_noise(window, video) -> None:
+    from foleystudio.core.noise import NoiseRecipe
+
+    window.open_path(video)
+    doc = window.document
+    doc.set_settings(num_candidates=3, search_iters=1, sigma_small=0.2, seed=40)
+    chosen = candidate(doc.project, 5, 0.5)
+    request = doc.more_like_this_request(chosen)
+    assert request.noise_origin == NoiseRecipe(5)
+    settings = request.settings
+    assert (settings.num_candidates, settings.search_iters, settings.seed) == (3, 1, 40)
+    assert settings.sigma_small == settings.sigma_large == 0.2
+    assert (request.start, request.end, request.sources) == (chosen.request.start, chosen.request.end, ())
+
+
+@needs_engine
+def test_more_like_this_runs_on_the_model_worker(window, video, qtbot) -> None:
+    window.open_path(video)
+    doc = window.document
+    doc.set_settings(steps=2, num_candidates=2, search_steps=1)
+    window.act_generate.trigger()
+    qtbot.waitUntil(lambda: bool(doc.candidates) or bool(window.prompts.errors), timeout=120000)
+    chosen = window.candidates.rows[0].candidate
+    window.candidates.rows[0].more_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            (doc.candidates and doc.candidates[0] is not chosen and not window.jobs.jobs)
+            or bool(window.prompts.errors)
+        ),
+        timeout=120000,
+    )
+    assert not window.prompts.errors, window.prompts.errors
+    assert {c.noise.seed for c in doc.candidates} == {chosen.seed}
+    assert any(c.noise.moves for c in doc.candidates)

@@ -96,3 +96,33 @@ def test_generate_user_errors_exit_2(debug_bundle, long_video, tmp_path, capsys)
     assert len(err) == 1 and "none.mp4" in err[0]
     assert main(["generate", str(long_video), "--model", str(tmp_path / "nomodel")]) == 2
     assert main(["generate", str(long_video), "--model", str(debug_bundle), "--steps", "0"]) == 2
+
+
+def test_generate_with_a_gmds_search_lists_every_candidate_best_first(debug_bundle, long_video, tmp_path):
+    out = tmp_path / "search"
+    args = ["--model", str(debug_bundle), "--steps", "3", "--end", "2.5", "--candidates", "3", "--seed", "2"]
+    search = ["--search-iters", "1", "--search-steps", "2", "--sigma-small", "0.2", "--sigma-large", "0.6"]
+    weights = ["--weight-semantic", "0", "--weight-text", "1", "--weight-sync", "2"]
+    code = main(["generate", str(long_video), *args, *search, *weights, "--no-video", "-o", str(out)])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    settings = result["request"]["settings"]
+    assert (settings["search_iters"], settings["search_steps"], settings["sigma_large"]) == (1, 2, 0.6)
+    assert settings["weight_sync"] == 2.0
+    entries = result["candidates"]
+    assert len(entries) == 3 and sorted(e["seed"] for e in entries) == [2, 3, 4]
+    totals = [e["scores"]["total"] for e in entries]
+    assert totals == sorted(totals, reverse=True)
+    for entry in entries:
+        assert (out / entry["file"]).is_file() and entry["noise"].split("~")[0] == str(entry["seed"])
+        assert "sync" in entry["scores"] and "objective" in entry["preview_scores"]
+
+
+def test_bad_search_settings_exit_2_naming_the_option(debug_bundle, long_video, capsys):
+    base = ["generate", str(long_video), "--model", str(debug_bundle)]
+    assert main([*base, "--sigma-small", "0.8", "--sigma-large", "0.4"]) == 2
+    assert "--sigma-small" in capsys.readouterr().err
+    assert main([*base, "--weight-semantic", "0", "--weight-text", "0", "--weight-sync", "0"]) == 2
+    assert "weight" in capsys.readouterr().err
+    assert main([*base, "--search-steps", "0"]) == 2
+    assert "--search-steps" in capsys.readouterr().err

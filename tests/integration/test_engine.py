@@ -10,6 +10,7 @@ import pytest
 from foleystudio.core.audio import save_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.jobs import CancelToken, no_progress
+from foleystudio.core.ranking import population_totals
 from foleystudio.core.requests import GenerationRequest, InpaintContext
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import FoleyStudioError, JobCancelled, UsageError
@@ -144,7 +145,11 @@ def test_a_bundle_with_an_audio_encoder_scores_text(tmp_path, long_video):
     assert loaded.audio is not None and loaded.audio_classifier is not None
     (cand,) = engine.generate(request(long_video, bundle))
     assert 0.0 <= cand.scores["text"] <= 1.0
-    assert cand.scores["total"] == pytest.approx((cand.scores["text"] + cand.scores["sync"]) / 2)
+    assert cand.scores["total"] == 0.5  # a lone candidate is its population's average (core/ranking)
+    pair = engine.generate(request(long_video, bundle, num_candidates=2))
+    assert [c.scores["total"] for c in pair] == pytest.approx(
+        population_totals([c.scores for c in pair], {"semantic": 1.0, "text": 1.0, "sync": 1.0})
+    )
     (no_text,) = engine.generate(request(long_video, bundle, text=""))
     assert "text" not in no_text.scores
 

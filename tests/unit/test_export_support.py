@@ -12,7 +12,7 @@ from foleystudio.core.project import Clip, Project, Track
 
 
 def write_render(folder: Path, name: str, audio: np.ndarray, sample_rate: int) -> str:
-    """A float32 WAV render, as core.bundle stores them; returns its absolute path."""
+    """A float32 WAV render, as core.project_bundle stores them; returns its absolute path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     sf.write(str(path), np.asarray(audio, np.float32), sample_rate, subtype="FLOAT")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from foleystudio.core.shipped import shipped_dir
 from foleystudio.data.foleyworld.corpus_clip import ClipSpec, generate_from_spec
 from foleystudio.data.foleyworld.writer import write_clip
 
@@ -25,7 +25,7 @@ DEMO_SPEC = ClipSpec(
     categories=("ball_metal", "footsteps"),
     offscreen=True,
 )
-DEMO_DIR = Path(__file__).resolve().parents[3] / "resources" / "demo"
+DEMO_DIR = shipped_dir("demo")
 
 
 def write_demo(out_dir: str | os.PathLike[str] = DEMO_DIR) -> dict[str, Any]:

@@ -1,1 +1,2 @@
-"""ml/search"""
+"""Search over initial noises (docs/architecture.md §7.1): :mod:`.gmds` (Gaussian Mixture
+Diffusion Search) and :mod:`.noise` (noise recipes → tensors)."""
