@@ -142,7 +142,7 @@ def add_module(
     ``training[module_name] = training``. ``extra_files`` (e.g. a training log) are written
     beside the weights, outside the manifest like the other logs.
     """
-    if not _NAME.match(module_name):
+    if not BUNDLE_NAME.match(module_name):
         raise UsageError(f"module name '{module_name}' may only use letters, digits, '.', '_' and '-'")
     source = Path(directory)
     manifest = verify_bundle(source)
