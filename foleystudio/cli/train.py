@@ -21,7 +21,7 @@ from foleystudio.cli.train_vocoder import register_vocoder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train CLIP or Flowley on a data folder")
+    p = sub.add_parser("train", help="train a model part (clip, audio, flowley, ssv2a, onsets, vocoder) on a data folder")
     parts = p.add_subparsers(dest="part", metavar="PART", required=True)
 
     c = parts.add_parser("clip", help="contrastive image-text training of the small CLIP encoder")
