@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
 from foleystudio.cli.train_onsets import register_onsets
 from foleystudio.cli.train_ssv2a import register_ssv2a
 from foleystudio.cli.train_vocoder import register_vocoder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model part (clip, audio, flowley, ssv2a, onsets, vocoder) on a data folder")
+    p = sub.add_parser(
+        "train", help="train a model part (clip, audio, flowley, ssv2a, onsets, vocoder) on a data folder"
+    )
     parts = p.add_subparsers(dest="part", metavar="PART", required=True)
 
     c = parts.add_parser("clip", help="contrastive image-text training of the small CLIP encoder")
@@ -106,26 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser, config: str) -> None:
     p.add_argument("--data", required=True, help="FoleyWorld corpus or a folder of videos with sound")
-    p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", default=config, help=f"model config (default {config})")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop (resumably) after training this long in this call",
-    )
-
-
-def _progress(fraction: float, message: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
-
-
-def _max_seconds(args: argparse.Namespace) -> float | None:
-    return None if args.max_minutes is None else args.max_minutes * 60
+    add_run_options(p)
 
 
 def run_clip(args: argparse.Namespace) -> int:
@@ -143,8 +127,8 @@ def run_clip(args: argparse.Namespace) -> int:
             args.out,
             settings,
             resume=args.resume,
-            max_seconds=_max_seconds(args),
-            progress=_progress,
+            max_seconds=max_seconds(args),
+            progress=print_progress,
             ctx=ctx,
         )
         if ctx.is_main:
@@ -179,14 +163,14 @@ def run_flowley(args: argparse.Namespace) -> int:
         settings=settings,
         train_clips=args.train_clips,
         resume=args.resume,
-        max_seconds=_max_seconds(args),
+        max_seconds=max_seconds(args),
         bundle=None if args.bundle is None else Path(args.bundle),
         bundle_name=args.bundle_name,
     )
     # Under torchrun every process runs this handler; init_distributed finds its rank.
     ctx = init_distributed(args.device)
     try:
-        summary = run_flowley(run, ctx, _progress)
+        summary = run_flowley(run, ctx, print_progress)
         if ctx.is_main:
             print(json.dumps(summary, indent=2))
     finally:
@@ -210,8 +194,8 @@ def run_audio(args: argparse.Namespace) -> int:
             args.clip,
             settings,
             resume=args.resume,
-            max_seconds=_max_seconds(args),
-            progress=_progress,
+            max_seconds=max_seconds(args),
+            progress=print_progress,
             ctx=ctx,
         )
         if ctx.is_main:

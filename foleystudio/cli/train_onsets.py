@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
 
 
 def register_onsets(parts: argparse._SubParsersAction) -> None:
@@ -28,24 +29,10 @@ def register_onsets(parts: argparse._SubParsersAction) -> None:
         help="start from this bundle's (or finished run's) visual onset network: adapt the shipped "
         "detector to your own footage",
     )
-    p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop (resumably) after training this long in this call",
-    )
+    add_run_options(p)
     p.set_defaults(func=run_onsets)
-
-
-def _progress(fraction: float, message: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
 
 
 def run_onsets(args: argparse.Namespace) -> int:
@@ -64,7 +51,7 @@ def run_onsets(args: argparse.Namespace) -> int:
     settings = VisualOnsetTrainSettings(steps=args.steps, batch_size=args.batch, seed=args.seed)
     init = None if args.init is None else load_trained_onsets(args.init)
     config = VisualOnsetConfig() if init is None else init.config
-    examples = examples_from_folder(args.data, config, objects=settings.objects, progress=_progress)
+    examples = examples_from_folder(args.data, config, objects=settings.objects, progress=print_progress)
     summary = train_visual_onsets(
         examples,
         args.out,
@@ -72,9 +59,9 @@ def run_onsets(args: argparse.Namespace) -> int:
         config,
         resume=args.resume,
         device=pick_device(args.device),
-        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+        max_seconds=max_seconds(args),
         init=init,
-        progress=_progress,
+        progress=print_progress,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
 
 
 def register_ssv2a(parts: argparse._SubParsersAction) -> None:
@@ -22,25 +23,11 @@ def register_ssv2a(parts: argparse._SubParsersAction) -> None:
         "ssv2a_remixer.safetensors and ssv2a.json.",
     )
     p.add_argument("--cache", required=True, help="feature cache (.safetensors, with its .json index)")
-    p.add_argument("--out", required=True, help="run folder")
     p.add_argument(
         "--steps", type=int, default=None, help="steps of each of the three stages (default 2000/2000/600)"
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop (resumably) after training this long in this call",
-    )
+    add_run_options(p)
     p.set_defaults(func=run_ssv2a)
-
-
-def _progress(fraction: float, message: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
 
 
 def run_ssv2a(args: argparse.Namespace) -> int:
@@ -58,8 +45,8 @@ def run_ssv2a(args: argparse.Namespace) -> int:
         SSV2ATrainSettings(seed=args.seed, **steps),
         resume=args.resume,
         device=args.device,
-        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
-        progress=_progress,
+        max_seconds=max_seconds(args),
+        progress=print_progress,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
 
 
 def register_vocoder(parts: argparse._SubParsersAction) -> None:
@@ -33,7 +34,6 @@ def register_vocoder(parts: argparse._SubParsersAction) -> None:
         action="store_true",
         help="every installed Debian package of recordings the project lists (licences: data/recordings.py)",
     )
-    p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=16, help="crops of 1.024 s per step")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -54,22 +54,9 @@ def register_vocoder(parts: argparse._SubParsersAction) -> None:
         "added (rewritten in place unless --bundle-out)",
     )
     p.add_argument("--bundle-out", default=None, help="write the bundle with the vocoder here instead")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop (resumably) after training this long in this call",
-    )
+    add_run_options(p)
     p.set_defaults(func=run_vocoder)
-
-
-def _progress(fraction: float, message: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{fraction * 100:5.1f}% {message:<60}", end="", file=sys.stderr, flush=True)
 
 
 def run_vocoder(args: argparse.Namespace) -> int:
@@ -101,7 +88,9 @@ def run_vocoder(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
     codec = MelCodec() if args.bundle is None else bundle_codec(args.bundle)
-    data = load_recording_set(scan_recordings(dict.fromkeys(folders)), codec.sample_rate, progress=_progress)
+    data = load_recording_set(
+        scan_recordings(dict.fromkeys(folders)), codec.sample_rate, progress=print_progress
+    )
     settings = VocoderTrainSettings(
         steps=args.steps,
         batch_size=args.batch,
@@ -118,8 +107,8 @@ def run_vocoder(args: argparse.Namespace) -> int:
         settings,
         resume=args.resume,
         device=pick_device(args.device),
-        max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
-        progress=_progress,
+        max_seconds=max_seconds(args),
+        progress=print_progress,
     )
     if summary.get("finished") and args.bundle is not None:
         summary["bundle"] = str(add_vocoder_to_bundle(args.bundle, args.out, args.bundle_out))
