@@ -76,9 +76,11 @@ class DistributedContext:
         return self.world_size > 1
 
 
-def single_process_context(device: str = "auto") -> DistributedContext:
-    """The context of a plain single-process run on ``device`` (a :func:`pick_device` name)."""
-    return DistributedContext(rank=0, world_size=1, local_rank=0, device=pick_device(device))
+def single_process_context(device: str | torch.device = "auto") -> DistributedContext:
+    """The context of a plain single-process run on ``device`` (a torch device, or a
+    :func:`pick_device` name)."""
+    picked = device if isinstance(device, torch.device) else pick_device(device)
+    return DistributedContext(rank=0, world_size=1, local_rank=0, device=picked)
 
 
 def _env_int(name: str) -> int:

@@ -51,7 +51,7 @@ from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
 from foleystudio.ml.ssv2a.remixer import Remixer, RemixerConfig, make_tokens, pad_sources
 from foleystudio.ml.ssv2a.sources import PerceivedSource, frame_tokens, mix_embedding
 from foleystudio.train.common import warmup_cosine
-from foleystudio.train.distributed import DistributedContext
+from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 
 STAGES = ("manifold", "remixer", "temporal")
@@ -665,7 +665,7 @@ def train_ssv2a(
         save_every=settings.save_every,
         eval_every=settings.eval_every,
     )
-    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=dev)
+    ctx = single_process_context(dev)
     loop = TrainLoop(run_dir, modules, optimizer, loop_settings, ctx=ctx, resume=resume)
     configs = {"manifold": manifold_config.to_dict(), "remixer": remixer_config.to_dict()}
     facts = {

@@ -41,7 +41,7 @@ from foleystudio.ml.encoders.visual_onsets import (
 )
 from foleystudio.ml.metrics import average_precision, onset_f1
 from foleystudio.ml.model_bundle import load_bundle, save_bundle
-from foleystudio.train.distributed import DistributedContext
+from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 from foleystudio.train.parts import is_bundle_folder
 
@@ -358,7 +358,7 @@ def train_visual_onsets(
         save_every=settings.save_every,
         eval_every=settings.eval_every,
     )
-    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=device)
+    ctx = single_process_context(device)
     loop = TrainLoop(out_dir, net, optimizer, loop_settings, ctx=ctx, resume=resume)
     facts = {
         "settings": asdict(settings),

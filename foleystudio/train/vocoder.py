@@ -50,7 +50,7 @@ from foleystudio.ml.spectral import (
     stft_magnitude,
 )
 from foleystudio.ml.vocoder import MODULE, Vocoder, VocoderConfig, mel_mismatch
-from foleystudio.train.distributed import DistributedContext
+from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 from foleystudio.train.state import STATE_JSON, has_training_state
 
@@ -394,7 +394,7 @@ def train_vocoder(
         save_every=settings.save_every,
         eval_every=settings.eval_every,
     )
-    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=device)
+    ctx = single_process_context(device)
     loop = TrainLoop(out_dir, model, optimizer, loop_settings, ctx=ctx, resume=resume)
     seconds = {
         split: sum(len(w) for w in data.split(split)) / codec.sample_rate for split in ("train", "val")
