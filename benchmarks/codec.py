@@ -53,7 +53,6 @@ def _magnitude_floors(codec: Any, waves: list[Any]) -> dict[str, float]:
     structure the 80 bands do not hold), without any synthesis; and the MR-STFT distance of the
     mel's pseudo-inverse magnitude with the recording's true phase."""
     import torch
-    import torchaudio.functional as AF
 
     from foleystudio.ml.spectral import EPS, multi_resolution_stft, stft_magnitude
 
@@ -62,18 +61,7 @@ def _magnitude_floors(codec: Any, waves: list[Any]) -> dict[str, float]:
         for wave in waves:
             reference = wave.reshape(1, -1).float()
             magnitude = stft_magnitude(reference, codec.n_fft, codec.hop)
-            phase_only = AF.griffinlim(
-                magnitude,
-                window=codec.window,
-                n_fft=codec.n_fft,
-                hop_length=codec.hop,
-                win_length=codec.n_fft,
-                power=1.0,
-                n_iter=codec.griffin_lim_iters,
-                momentum=codec.griffin_lim_momentum,
-                length=reference.shape[-1],
-                rand_init=False,
-            )
+            phase_only = codec.griffin_lim(magnitude, reference.shape[-1])
             true_magnitude_gl.append(float(multi_resolution_stft(phase_only, reference).log_magnitude))
             pinv = torch.matmul(codec.fbank_pinv, torch.exp(codec.log_mel(reference))).clamp(min=EPS)
             frames = min(pinv.shape[-1], magnitude.shape[-1])

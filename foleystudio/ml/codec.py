@@ -257,8 +257,13 @@ class MelCodec(Codec):
         # The encoder dropped the STFT's last (centred) frame; repeat the final one so the
         # inverse covers exactly frames · hop samples.
         linear = torch.cat([linear, linear[..., -1:]], dim=-1)
+        return self.griffin_lim(linear, frames * self.hop)
+
+    def griffin_lim(self, magnitude: torch.Tensor, length: int) -> torch.Tensor:
+        """``length`` samples whose STFT magnitude (this codec's window, n_fft, hop; centred
+        frames ``[B, n_freqs, F]``) approaches ``magnitude``: Griffin-Lim, deterministic start."""
         return AF.griffinlim(
-            linear,
+            magnitude,
             window=self.window,
             n_fft=self.n_fft,
             hop_length=self.hop,
@@ -266,7 +271,7 @@ class MelCodec(Codec):
             power=1.0,
             n_iter=self.griffin_lim_iters,
             momentum=self.griffin_lim_momentum,
-            length=frames * self.hop,
+            length=length,
             rand_init=False,
         )
 
