@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 
-def test_screenshot_needs_no_display_or_platform_setting(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
-    out = tmp_path / "shot.png"
+def _screenshot(env: dict[str, str], out) -> subprocess.CompletedProcess:
+    """Run ``foleystudio gui --screenshot OUT`` in ``env``; assert it wrote a PNG."""
     done = subprocess.run(
         [sys.executable, "-m", "foleystudio", "gui", "--screenshot", str(out), "--size", "800x500"],
         env=env,
@@ -19,6 +18,12 @@ def test_screenshot_needs_no_display_or_platform_setting(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return done
+
+
+def test_screenshot_needs_no_display_or_platform_setting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    _screenshot(env, tmp_path / "shot.png")
 
 
 def _free_display() -> int:
@@ -53,16 +58,7 @@ def test_the_app_runs_on_a_real_x_server(tmp_path):
             time.sleep(0.1)
         env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
         env.update(DISPLAY=f":{number}", QT_QPA_PLATFORM="xcb")
-        out = tmp_path / "x11.png"
-        done = subprocess.run(
-            [sys.executable, "-m", "foleystudio", "gui", "--screenshot", str(out), "--size", "800x500"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        done = _screenshot(env, tmp_path / "x11.png")
         assert "xcb" not in done.stderr.lower() or "could not" not in done.stderr.lower(), done.stderr
     finally:
         server.terminate()
