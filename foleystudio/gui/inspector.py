@@ -279,10 +279,7 @@ class Inspector(QWidget):
         if self._syncing:
             return
         try:
-            self.document.set_settings(self._session, **changes)
-            if "omega" in changes or "delta" in changes:
-                s = self.document.project.settings
-                self.plot.set_params(s.omega, s.delta)
+            self.document.set_settings(self._session, **changes)  # its change signal redraws the plot
         except FoleyStudioError as exc:
             self.document.report_error(exc)
             self.sync()
