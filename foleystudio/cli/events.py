@@ -116,13 +116,22 @@ def run_detect(args: argparse.Namespace) -> int:
 
     import torch
 
-    from foleystudio.ml.encoders.visual_onsets import load_from_bundle
+    from foleystudio.ml.encoders.flow_events import load_from_bundle as load_flow_net
+    from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onset_net
     from foleystudio.ml.event_detector import detect_events
     from foleystudio.ml.model_bundle import load_bundle
 
-    onset_net = None if args.no_model else load_from_bundle(load_bundle(args.model, torch.device("cpu")))
+    onset_net = flow_net = None
+    if not args.no_model:
+        bundle = load_bundle(args.model, torch.device("cpu"))
+        onset_net, flow_net = load_onset_net(bundle), load_flow_net(bundle)
     whole, per_object = detect_events(
-        video, start, end, objects={o.label: o.keyframes for o in objects}, onset_net=onset_net
+        video,
+        start,
+        end,
+        objects={o.label: o.keyframes for o in objects},
+        onset_net=onset_net,
+        flow_net=flow_net,
     )
     if objects:
         write_event_file(out, objects={k: v.track for k, v in per_object.items()}, fmt=fmt)

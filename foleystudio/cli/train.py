@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
+from foleystudio.cli.train_flow_events import register_flow_events
 from foleystudio.cli.train_onsets import register_onsets
 from foleystudio.cli.train_ssv2a import register_ssv2a
 from foleystudio.cli.train_vocoder import register_vocoder
@@ -92,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     register_ssv2a(parts)
     register_onsets(parts)
+    register_flow_events(parts)
     register_vocoder(parts)
 
     a = parts.add_parser(

@@ -162,8 +162,9 @@ class Candidate:
     source_id: str | None = None
     label: str = ""
     #: The event track the generation followed (given, or detected), and where it came from:
-    #: ``"given"``, ``"onsets"`` (the visual onset network), ``"flow"`` (the optical-flow
-    #: detector), or ``""`` (none: the model has no event condition).
+    #: ``"given"``, ``"onsets"`` (the visual onset network), ``"flow-net"`` (the flow event
+    #: network), ``"flow"`` (the hand-made optical-flow detector), or ``""`` (none: the model
+    #: has no event condition).
     events: EventTrack | None = None
     events_from: str = ""
     noise: NoiseRecipe | None = None

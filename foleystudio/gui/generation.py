@@ -84,19 +84,21 @@ class EngineHolder:
         self._model_name = engine.model(request.settings.model).name  # loaded by now: no second load
         return candidates
 
-    def onset_net(self, model: str, device: str = "auto") -> tuple[Any, str]:
-        """The visual onset network of ``model`` (None if it has none), and a note: empty, or
-        why the optical-flow detector is used alone (the model cannot be loaded)."""
+    def event_nets(self, model: str, device: str = "auto") -> tuple[Any, Any, str]:
+        """The visual onset and flow event networks of ``model`` (each None if it has none),
+        and a note: empty, or why the hand-made optical-flow detector is used alone (the model
+        cannot be loaded)."""
         try:
-            return self.get(device).model(model).onsets, ""
+            loaded = self.get(device).model(model)
         except (FoleyStudioError, ImportError, OSError) as exc:
-            return None, f"model {model!r} not loaded ({exc}); optical-flow detector only"
+            return None, None, f"model {model!r} not loaded ({exc}); optical-flow detector only"
+        return loaded.onsets, loaded.flow_events, ""
 
 
 @dataclass(frozen=True)
 class DetectedTracks:
     """Detected event tracks by target (``WHOLE_PICTURE`` or an object source's id) over
-    ``[start, end)`` s, with each one's detector (``"onsets"`` or ``"flow"``)."""
+    ``[start, end)`` s, with each one's detector (``"onsets"``, ``"flow-net"`` or ``"flow"``)."""
 
     tracks: dict[str, EventTrack]
     detectors: dict[str, str]
@@ -127,7 +129,7 @@ def detect_source_events(
             f"event detection is unavailable: the detector cannot be imported ({exc})"
         ) from exc
     progress(0.0, "loading the model")
-    onset_net, note = (None, "") if engines is None else engines.onset_net(model, device)
+    onset_net, flow_net, note = (None, None, "") if engines is None else engines.event_nets(model, device)
     cancel.raise_if_cancelled()
     boxes = {t: objects[t] for t in targets if t != WHOLE_PICTURE}
     whole, per_object = detect_events(
@@ -136,6 +138,7 @@ def detect_source_events(
         end,
         objects=boxes,
         onset_net=onset_net,
+        flow_net=flow_net,
         cancel=cancel,
         progress=sub_progress(progress, 0.05, 1.0),
     )

@@ -41,6 +41,8 @@ from foleystudio.ml.codec import Codec
 from foleystudio.ml.device import dtype_for, pick_device
 from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig, CategoryClassifier
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
+from foleystudio.ml.encoders.flow_events import FlowEventNet
+from foleystudio.ml.encoders.flow_events import load_from_bundle as load_flow_events_from_bundle
 from foleystudio.ml.encoders.motion import SYNC_FEATURE_NAMES
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
 from foleystudio.ml.encoders.visual_onsets import load_from_bundle as load_onsets_from_bundle
@@ -81,6 +83,8 @@ class LoadedModel:
     onsets: VisualOnsetNet | None = None
     #: The codec's cheap decode for search previews (``Codec.preview``).
     preview_codec: Codec | None = None
+    #: The learned flow event detector (``encoders/flow_events.py``), when the bundle has one.
+    flow_events: FlowEventNet | None = None
 
 
 def clip_from_bundle(bundle: ModelBundle, device: torch.device | str) -> ClipEncoder:
@@ -129,7 +133,18 @@ def load_model(name: str, device: torch.device) -> LoadedModel:
         )
     codec = bundle.build_codec()
     return LoadedModel(
-        bundle.name, bundle, flowley, codec, clip, device, audio, classifier, ssv2a, onsets, codec.preview()
+        bundle.name,
+        bundle,
+        flowley,
+        codec,
+        clip,
+        device,
+        audio,
+        classifier,
+        ssv2a,
+        onsets,
+        codec.preview(),
+        load_flow_events_from_bundle(bundle),
     )
 
 
@@ -354,10 +369,10 @@ class GenerationEngine:
         for target in targets:
             follow = request.event_track(target)
             if follow is None and feats.flow is not None and model.onsets is not None:
-                detected = feats.events(target)
+                detected = feats.events(target, model.flow_events)
                 # Where the onset network is decisive its raw track stays the condition, as the
-                # model was trained; elsewhere the flow detector's events replace it.
-                follow = detected.track if detected.detector == "flow" else None
+                # model was trained; elsewhere the flow detectors' events replace it.
+                follow = None if detected.detector == "onsets" else detected.track
                 used_events[target] = (detected.track, detected.detector)
             else:
                 used_events[target] = (follow, "given") if follow is not None else (None, "")

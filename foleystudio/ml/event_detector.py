@@ -1,5 +1,10 @@
 """Visual event detector: where a source makes a sound, read from optical flow (issue 14).
 
+Three detectors, in order of preference (:func:`choose_events`): the model's visual onset
+network where its track is decisive (pictures like FoleyWorld's), the model's learned flow
+event network (``encoders/flow_events.py``) when the bundle has one, and the hand-made
+optical-flow detector below, which needs no model.
+
 An impact shows in the picture as a local motion that stops dead or turns back: a stick on a
 drum, a ball on the floor, a hand on a bag, a recoil. The detector's envelope is, per frame,
 the strongest such reversal over the region's grid cells (:attr:`RegionFlow.reversal`), each
@@ -27,6 +32,7 @@ from foleystudio.core.boxes import BoxKeyframe
 from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.errors import UsageError
+from foleystudio.ml.encoders.flow_events import FlowEventNet, event_probability, pick_events
 from foleystudio.ml.encoders.motion import MAX_SIDE, MOTION_FPS, boxes_at_times, grey_small
 from foleystudio.ml.encoders.optical_flow import FlowFeatures, RegionFlow, flow_from_video
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
@@ -78,8 +84,9 @@ def impact_envelope(region: RegionFlow, cut: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class SourceEvents:
     """The detected events of one source and which detector gave them: ``"onsets"`` (the
-    model's visual onset network, decisive here) or ``"flow"`` (the optical-flow detector);
-    ``probability`` [T] in [0, 1] at frame ``times`` (s) is the track they were picked from."""
+    model's visual onset network, decisive here), ``"flow-net"`` (the model's flow event
+    network) or ``"flow"`` (the hand-made optical-flow detector); ``probability`` [T] in
+    [0, 1] at ``times`` (s) is the track they were picked from."""
 
     track: EventTrack
     detector: str
@@ -138,21 +145,33 @@ def onsets_are_decisive(probabilities: np.ndarray) -> bool:
     return strong >= _DECISIVE_MIN_PEAKS and strong / len(peaks) >= _DECISIVE_SHARE
 
 
+def detect_with_net(flow: FlowFeatures, net: FlowEventNet, box: int | None = None) -> SourceEvents:
+    """The flow event network's events of the whole picture (``box=None``) or of object box
+    ``box``, on the video's frame times."""
+    probability, grid = event_probability(net, flow, box)
+    times, strengths = pick_events(probability, grid, flow.times, net.config)
+    return SourceEvents(EventTrack.from_times(times, strengths), "flow-net", probability, grid)
+
+
 def choose_events(
     flow: FlowFeatures,
     onset_probabilities: np.ndarray | None = None,
     onset_times: np.ndarray | None = None,
     box: int | None = None,
     settings: DetectorSettings | None = None,
+    flow_net: FlowEventNet | None = None,
 ) -> SourceEvents:
     """The events of the whole picture or box ``box``: the visual onset network's peaks where
-    its track is decisive, else the optical-flow detector's."""
+    its track is decisive, else the flow event network's (``flow_net``), else the hand-made
+    optical-flow detector's."""
     if onset_probabilities is not None and onsets_are_decisive(onset_probabilities):
         probs = np.asarray(onset_probabilities, dtype=np.float64)
         peaks, _ = find_peaks(np.concatenate([[0.0], probs, [0.0]]), height=ONSET_EVENT_THRESHOLD, distance=2)
         times = np.asarray(onset_times, dtype=np.float64)
         track = EventTrack.from_times(times[peaks - 1], np.clip(probs[peaks - 1], 0.0, 1.0))
         return SourceEvents(track, "onsets", probs.astype(np.float32), times)
+    if flow_net is not None:
+        return detect_with_net(flow, flow_net, box)
     return detect_in_region(flow, box, settings)
 
 
@@ -163,13 +182,14 @@ def detect_events(
     *,
     objects: Mapping[str, Sequence[BoxKeyframe]] | None = None,
     onset_net: VisualOnsetNet | None = None,
+    flow_net: FlowEventNet | None = None,
     settings: DetectorSettings | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[SourceEvents, dict[str, SourceEvents]]:
     """The events generation would follow in ``[start, end)`` s of ``video`` (a path or
-    ``VideoFile``): the whole picture's and each object's (by label). ``onset_net``: the
-    model's visual onset network, used where it is decisive (:func:`choose_events`)."""
+    ``VideoFile``): the whole picture's and each object's (by label). ``onset_net`` and
+    ``flow_net``: the model's visual onset and flow event networks (:func:`choose_events`)."""
     if not hasattr(video, "iter_frames"):
         from foleystudio.core.media import VideoFile
 
@@ -180,6 +200,7 @@ def detect_events(
                 end,
                 objects=objects,
                 onset_net=onset_net,
+                flow_net=flow_net,
                 settings=settings,
                 cancel=cancel,
                 progress=progress,
@@ -201,9 +222,9 @@ def detect_events(
         boxes = np.stack([boxes_at_times(k, times) for k in keys]) if keys else None
         whole_probs, box_probs = onset_tracks(onset_net, frames, boxes)
     progress(1.0, "events")
-    whole = choose_events(flow, whole_probs, times, None, settings)
+    whole = choose_events(flow, whole_probs, times, None, settings, flow_net)
     per_object = {
-        label: choose_events(flow, None if box_probs is None else box_probs[k], times, k, settings)
+        label: choose_events(flow, None if box_probs is None else box_probs[k], times, k, settings, flow_net)
         for k, label in enumerate(objects)
     }
     return whole, per_object

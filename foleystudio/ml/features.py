@@ -23,6 +23,7 @@ from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, su
 from foleystudio.core.media import VideoFile
 from foleystudio.errors import MediaError, UsageError
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
+from foleystudio.ml.encoders.flow_events import FlowEventNet
 from foleystudio.ml.encoders.motion import (
     MAX_SIDE,
     MOTION_FPS,
@@ -106,16 +107,17 @@ class VideoFeatures:
             sync = np.concatenate([sync, onset[:, None]], axis=1)
         return {"visual": visual, "visual_valid": valid, "visual_times": times, "sync": sync}
 
-    def events(self, object_id: str | None = None) -> SourceEvents:
+    def events(self, object_id: str | None = None, flow_net: FlowEventNet | None = None) -> SourceEvents:
         """The detected events of the whole picture or of object ``object_id``
-        (``ml.event_detector.choose_events``); needs the flow features."""
+        (``ml.event_detector.choose_events``, with the model's flow event network
+        ``flow_net`` if it has one); needs the flow features."""
         if self.flow is None:
             raise UsageError("these video features were computed without optical flow")
         box = None if object_id is None else self.object_ids.index(object_id)
         probs = None
         if self.onsets is not None:
             probs = self.onsets if box is None else self.object_onsets[box]
-        return choose_events(self.flow, probs, self.motion.times, box)
+        return choose_events(self.flow, probs, self.motion.times, box, flow_net=flow_net)
 
 
 def onset_feature(

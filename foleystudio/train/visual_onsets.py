@@ -153,6 +153,16 @@ def is_foleyworld_corpus(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / "index.json").is_file()
 
 
+def held_out_names(videos: Sequence[Path], val_share: float) -> set[str]:
+    """File names of the stable share ``val_share`` of ``videos`` held out for validation (by a
+    hash of the name, so adding files does not reshuffle; at least one of two or more)."""
+    import zlib
+
+    keyed = sorted(videos, key=lambda p: zlib.crc32(p.name.encode()))
+    n_val = 0 if len(videos) < 2 else max(1, round(val_share * len(videos)))
+    return {p.name for p in keyed[:n_val]}
+
+
 def soundtrack_examples(
     folder: str | os.PathLike[str],
     config: VisualOnsetConfig,
@@ -163,10 +173,7 @@ def soundtrack_examples(
 ) -> list[OnsetExample]:
     """Self-supervised examples from any folder of videos with sound: each video's whole
     picture, labelled with the onsets of its own soundtrack (no hand annotation). Videos
-    without sound are skipped; a stable share ``val_share`` of the files (by a hash of the
-    name; at least one when there are two or more) is held out for validation."""
-    import zlib
-
+    without sound are skipped; :func:`held_out_names` are held out for validation."""
     from foleystudio.core.media import probe, read_audio
     from foleystudio.ml.onsets import detect_onsets
 
@@ -174,9 +181,7 @@ def soundtrack_examples(
     if not root.is_dir():
         raise DataError("data folder does not exist", root)
     videos = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-    keyed = sorted(videos, key=lambda p: zlib.crc32(p.name.encode()))
-    n_val = 0 if len(videos) < 2 else max(1, round(val_share * len(videos)))
-    val_names = {p.name for p in keyed[:n_val]}
+    val_names = held_out_names(videos, val_share)
     out: list[OnsetExample] = []
     for i, path in enumerate(videos):
         if cancel is not None:

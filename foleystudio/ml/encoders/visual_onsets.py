@@ -68,7 +68,9 @@ class VisualOnsetConfig:
             raise CheckpointError(f"bad visual onset config: {exc}") from None
 
 
-class _TemporalBlock(nn.Module):
+class TemporalBlock(nn.Module):
+    """Residual dilated temporal convolution over ``[B, width, T]`` (per-frame norm)."""
+
     def __init__(self, width: int, dilation: int) -> None:
         super().__init__()
         # Per-frame norm over channels only, so a frame's output never depends on how long
@@ -98,7 +100,7 @@ class VisualOnsetNet(nn.Module):
         )
         cells = (config.size // 8) ** 2
         self.frame_proj = nn.Linear(c3 * cells, config.hidden)
-        self.temporal = nn.Sequential(*(_TemporalBlock(config.hidden, d) for d in config.dilations))
+        self.temporal = nn.Sequential(*(TemporalBlock(config.hidden, d) for d in config.dilations))
         self.head = nn.Conv1d(config.hidden, 1, 1)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
