@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     search.add_argument("-n", type=int, default=10, help="number of results (default 10)")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
+    search.add_argument(
+        "--model", default=None, help="model bundle (default: the one the library was indexed with)"
+    )
     common(search)
     search.set_defaults(func=run_search)
 
@@ -101,8 +104,11 @@ def run_add(args: argparse.Namespace) -> int:
 
     from foleystudio.ml.library_search import LibrarySearcher
 
+    folder = Path(args.folder)
+    if not folder.is_dir():  # before loading the model: a typo should fail at once
+        raise UsageError(f"{folder}: not a folder")
     searcher = LibrarySearcher(args.library, args.model)
-    report = searcher.add_folder(Path(args.folder), progress=_print_progress)
+    report = searcher.add_folder(folder, progress=_print_progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
@@ -166,7 +172,7 @@ def run_search(args: argparse.Namespace) -> int:
     query = LibraryQuery(
         text=args.text, image=args.image, video=args.video, time=args.time, box=box, like=args.like
     )
-    searcher = LibrarySearcher(args.library)
+    searcher = LibrarySearcher(args.library, args.model)
     if not searcher.library().entries:
         raise UsageError(
             f"{searcher.folder}: the library is empty; add sounds with 'foleystudio library add FOLDER'"

@@ -59,8 +59,14 @@ class LibraryModel:
     (picture → sound through the CMSS manifold; None when the bundle has none).
     ``fingerprint`` identifies the audio encoder's weights: ``{"name", "audio_sha256"}``."""
 
+    def made(self, library: Library) -> bool:
+        """Whether this model's audio encoder made ``library``'s embeddings."""
+        return all(library.model.get(k) == v for k, v in self.fingerprint.items())
+
     name: str
     fingerprint: dict[str, str]
+    #: The bundle's folder (kept in the library so a bundle given by path is found again).
+    path: str
     audio: AudioEncoder
     clip: ClipEncoder
     ssv2a: tuple[CMSSManifold, Remixer] | None
@@ -90,7 +96,7 @@ def load_library_model(name: str = DEFAULT_MODEL, device: str | torch.device = "
         )
     filename = bundle.manifest["modules"]["audio"]
     fingerprint = {"name": bundle.name, "audio_sha256": str(bundle.manifest["files"][filename])}
-    return LibraryModel(bundle.name, fingerprint, audio, clip, load_from_bundle(bundle))
+    return LibraryModel(bundle.name, fingerprint, str(bundle.path), audio, clip, load_from_bundle(bundle))
 
 
 # -- segments -------------------------------------------------------------------------------
@@ -188,7 +194,7 @@ def index_folder(
     library = load_library(library_dir)
     states = scan_sound_files(root)
     progress(0.0, f"found {len(states)} sound files in {root}")
-    same_model = not library.entries or library.model == model.fingerprint
+    same_model = not library.entries or model.made(library)
     old = {e.path: e for e in library.entries}
     old_skipped = {s.path: s for s in library.skipped}
     report = IndexReport(str(root))
@@ -252,7 +258,12 @@ def index_folder(
 
     cancel.raise_if_cancelled()
     result = build_library(
-        Path(library.folder), keep, skipped, model.fingerprint, SEGMENT_SECONDS, HOP_SECONDS
+        Path(library.folder),
+        keep,
+        skipped,
+        {**model.fingerprint, "path": model.path},
+        SEGMENT_SECONDS,
+        HOP_SECONDS,
     )
     save_library(result)
     report.entries = len(result.entries)
@@ -265,7 +276,7 @@ def library_for_model(library: Library, model: LibraryModel) -> Library:
     """``library`` itself after checking that ``model``'s audio encoder made its embeddings."""
     from foleystudio.errors import DataError
 
-    if library.entries and library.model != model.fingerprint:
+    if library.entries and not model.made(library):
         raise DataError(
             f"the library was indexed with model '{library.model.get('name', '?')}' "
             f"({library.model.get('audio_sha256', '')[:12]}), not '{model.name}' "

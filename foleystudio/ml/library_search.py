@@ -184,10 +184,19 @@ class LibrarySearcher:
         """The model (loaded on first use): ``model_name`` when given, else the one the library
         was indexed with, else the default model."""
         from foleystudio.core.settings import DEFAULT_MODEL
+        from foleystudio.errors import CheckpointError
 
-        wanted = self.model_name or self.library().model.get("name") or DEFAULT_MODEL
+        stored = self.library().model
+        wanted = self.model_name or stored.get("name") or DEFAULT_MODEL
         if self._model is None or self._model_key != wanted:
-            self._model, self._model_key = load_library_model(wanted, self.device), wanted
+            try:
+                model = load_library_model(wanted, self.device)
+            except CheckpointError:
+                # A library indexed with a bundle given by folder: that folder, if still there.
+                if self.model_name or not stored.get("path") or not Path(stored["path"]).is_dir():
+                    raise
+                model = load_library_model(stored["path"], self.device)
+            self._model, self._model_key = model, wanted
         return self._model
 
     def search(
