@@ -22,11 +22,13 @@ recordings has the query's category):
 - ``text_paraphrase``: one user-style wording per category that FoleyWorld never writes
   (:data:`PARAPHRASES`: "birdsong", "a leaking tap"…), 11 queries — how far the tiny CLIP's
   text side generalises beyond the training vocabulary;
-- ``picture_box``: the source's box crop of the clip's middle frame where it is visible;
+- ``picture_box``: the source's box crop of the clip's middle frame where it is visible, as
+  a still picture (``library search --image --box``: 8 copies of the frame);
   ``picture_frame``: that whole frame; ``video_box``: the box crops of the frames at 8 fps
   within ±0.5 s of that frame (what ``library search --video --time --box`` uses) — each
-  through CLIP and the SSV2A mix (``ml/library_search.py``). The clip's own stem is *left
-  out* of the ranking for picture queries (``*_incl_own`` keeps it, for comparison).
+  through CLIP and the SSV2A mix (``ml/library_search.py``); ``picture_box_one_frame``: the
+  crop given to the Remixer once (why still pictures are repeated). The clip's own stem is
+  *left out* of the ranking for picture queries (``*_incl_own`` keeps it, for comparison).
 
 Chance: the expected hit@k of a random ranking, 1 − C(N − n_c, k)/C(N, k) for a query of
 category c with n_c of the N candidate recordings in c, averaged over the queries.
@@ -226,7 +228,7 @@ def run(
     from foleystudio.core.machine import machine_description
     from foleystudio.core.settings import DEFAULT_MODEL
     from foleystudio.ml.library_index import index_folder, load_library_model
-    from foleystudio.ml.library_search import picture_embedding, text_embedding
+    from foleystudio.ml.library_search import picture_embedding, still_picture_embedding, text_embedding
 
     machine = machine_description(load_average=True)
     per_category = clips_per_category or (QUICK_PER_CATEGORY if quick else FULL_PER_CATEGORY)
@@ -249,8 +251,9 @@ def run(
         with torch.no_grad():
             text_points = [text_embedding(lib_model, r["text"]) for r in records]
             seen = [r for r in records if "frame" in r]
-            box_points = [picture_embedding(lib_model, [r["frame"]], Box(*r["box"])) for r in seen]
-            frame_points = [picture_embedding(lib_model, [r["frame"]]) for r in seen]
+            box_points = [still_picture_embedding(lib_model, r["frame"], Box(*r["box"])) for r in seen]
+            frame_points = [still_picture_embedding(lib_model, r["frame"]) for r in seen]
+            one_frame_points = [picture_embedding(lib_model, [r["frame"]], Box(*r["box"])) for r in seen]
             video_points = [_video_point(lib_model, r["video_frames"], r["video_boxes"]) for r in seen]
             paraphrase_records = [{"path": "", "category": c} for c in PARAPHRASES]
             paraphrase_points = [text_embedding(lib_model, t) for t in PARAPHRASES.values()]
@@ -262,6 +265,7 @@ def run(
             "picture_box": evaluate(ranker, box_points, seen, categories, exclude_own=True),
             "picture_frame": evaluate(ranker, frame_points, seen, categories, exclude_own=True),
             "video_box": evaluate(ranker, video_points, seen, categories, exclude_own=True),
+            "picture_box_one_frame": evaluate(ranker, one_frame_points, seen, categories, exclude_own=True),
             "picture_box_incl_own": evaluate(ranker, box_points, seen, categories, exclude_own=False),
         }
         texts = sorted({r["text"] for r in records})

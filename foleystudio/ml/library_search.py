@@ -14,7 +14,13 @@ library's segment embeddings by cosine (``core.library.Ranker``):
   was trained into, so they cannot be compared directly; the manifold is what the model
   offers to cross from pictures to sounds, and the mix it gives beat the plain manifold
   distance (v(CLIP) against φ(audio)) on FoleyWorld (7 vs 5 of 11 categories, ``ml/scores.py``).
-  A video query uses the frames at 8 fps (the engine's crop rate) within ±0.5 s of the time.
+  A video query uses the frames at 8 fps (the engine's crop rate) within ±0.5 s of the time;
+  a still picture is searched as one second of an unchanging video at that rate
+  (:data:`STILL_FRAMES` copies). Why: the Remixer's Temporal Aggregation was trained on
+  windows of many frames, and a lone frame is outside what it saw — on held-out FoleyWorld
+  box crops, top-1 by category was 0.48 from one frame, 0.93 from 8 copies of it
+  (``benchmarks/library.py``, ``picture_box_one_frame`` against ``picture_box``; the count
+  was chosen on the first half of that set).
 - **sound** ("more like this") → the mean of the recording's segment embeddings; for an
   indexed recording its stored rows, and the recording itself is left out of the results.
 """
@@ -47,6 +53,8 @@ VIDEO_QUERY_FPS = 8.0
 VIDEO_QUERY_HALF_WIDTH = 0.5
 #: Long side (px) video frames are decoded at (CLIP's input is 64 px; the engine decodes at 160).
 VIDEO_QUERY_SIZE = 160
+#: Copies of a still picture given to the Remixer: the frames of a video query's second.
+STILL_FRAMES = round(2 * VIDEO_QUERY_HALF_WIDTH * VIDEO_QUERY_FPS)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,11 @@ def picture_embedding(model: LibraryModel, frames: list[np.ndarray], box: Box | 
     return point
 
 
+def still_picture_embedding(model: LibraryModel, image: np.ndarray, box: Box | None = None) -> np.ndarray:
+    """:func:`picture_embedding` of one uint8 RGB picture, as :data:`STILL_FRAMES` unchanging frames."""
+    return picture_embedding(model, [image] * STILL_FRAMES, box)
+
+
 def video_frames(path: str | os.PathLike[str], time: float) -> list[np.ndarray]:
     """Frames (uint8 RGB) at :data:`VIDEO_QUERY_FPS` within ±0.5 s of ``time`` in the video."""
     from foleystudio.core.media import VideoFile
@@ -133,7 +146,7 @@ def query_embedding(
     if query.text is not None:
         return text_embedding(model, query.text), []
     if query.image is not None:
-        return picture_embedding(model, [read_image(query.image)], query.box), []
+        return still_picture_embedding(model, read_image(query.image), query.box), []
     if query.video is not None:
         return picture_embedding(model, video_frames(query.video, float(query.time or 0.0)), query.box), []
     assert query.like is not None
