@@ -1,7 +1,7 @@
 """The user's sound files: which files in a folder are sounds, and reading one for the library.
 
-A sound is any file with a suffix of :data:`SOUND_SUFFIXES` that soundfile (libsndfile: WAV,
-AIFF, FLAC, OGG, MP3, ...) or, failing that, PyAV (FFmpeg: M4A/AAC, Opus, ...) decodes.
+A sound is any file with a suffix of :data:`SOUND_SUFFIXES` (WAV, AIFF, FLAC, OGG, MP3, CAF,
+W64) that soundfile (libsndfile) or, failing that, PyAV (FFmpeg) decodes.
 Reading gives the mono wave at the rate the caller asks for (the audio encoder's 16 kHz)
 plus the file's own properties and any BWF/iXML description (``core/wav_metadata.py``).
 """
@@ -20,8 +20,9 @@ from foleystudio.core.audio import AUDIO_SUFFIXES, load_audio
 from foleystudio.core.wav_metadata import read_wav_metadata
 from foleystudio.errors import AudioFileError, MediaError
 
-#: Suffixes (lower case) the library indexes: the app's audio files plus what FFmpeg adds.
-SOUND_SUFFIXES = AUDIO_SUFFIXES | frozenset({".m4a", ".aac", ".opus", ".wma"})
+#: Suffixes (lower case) the library indexes: the app's audio files, so that every indexed
+#: recording can also become an audio prompt or a timeline clip (those read with soundfile).
+SOUND_SUFFIXES = AUDIO_SUFFIXES
 
 
 @dataclass(frozen=True)
