@@ -1,5 +1,6 @@
 """The Library panel: search the user's sound library and put a recording to use
-(docs/architecture.md §9, §13).
+(docs/architecture.md §9, §13). Results show a waveform thumbnail (peaks read off the GUI
+thread by the timeline's ``PeakCache``).
 
 The product logic is ``core/library.py`` and ``ml/library_search.py``; this widget only asks.
 Every call that loads the model, indexes or searches runs on the model worker
@@ -22,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -39,23 +42,33 @@ from PySide6.QtWidgets import (
 from foleystudio.core.library import SearchHit
 from foleystudio.core.sources import AudioSource, ObjectSource
 from foleystudio.errors import FoleyStudioError, UsageError
+from foleystudio.gui import theme
 from foleystudio.gui.document import Document
+from foleystudio.gui.dropping import LIBRARY_MIME
+from foleystudio.gui.timeline.waveforms import PeakCache
 from foleystudio.gui.workers import JobManager
 
-#: Mime type a library drag adds beside the file URL: JSON ``{"path", "start"}``.
-LIBRARY_MIME = "application/x-foleystudio-library-sound"
 #: Results shown per search.
 RESULTS = 20
+#: Size (px) of a result's waveform thumbnail.
+THUMBNAIL = QSize(96, 24)
 
 
-def library_drop(mime: QMimeData) -> dict[str, Any] | None:
-    """The ``{"path", "start"}`` of a drag from the Library panel, or None."""
-    if not mime.hasFormat(LIBRARY_MIME):
-        return None
-    try:
-        return json.loads(bytes(mime.data(LIBRARY_MIME).data()).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
+def waveform_icon(peaks: np.ndarray, size: QSize = THUMBNAIL) -> QIcon:
+    """A thumbnail of a recording's (min, max) ``peaks`` (``timeline.waveforms.peaks``): one
+    vertical line per pixel column, the whole recording across the width."""
+    pixmap = QPixmap(size)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    width, half = size.width(), size.height() / 2
+    edges = np.linspace(0, len(peaks), width + 1).astype(int)
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(theme.ACCENT))
+    for x in range(width):
+        block = peaks[edges[x] : max(edges[x + 1], edges[x] + 1)]
+        low, high = float(block[:, 0].min()), float(block[:, 1].max())
+        painter.drawLine(QPointF(x + 0.5, half - high * half), QPointF(x + 0.5, half - low * half))
+    painter.end()
+    return QIcon(pixmap)
 
 
 class ResultList(QListWidget):
@@ -66,6 +79,7 @@ class ResultList(QListWidget):
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setIconSize(THUMBNAIL)
 
     def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
         return hit_mime(
@@ -112,6 +126,9 @@ class LibraryPanel(QWidget):
         self.model_name = model_name
         self._searcher: Any = None  # created on the model worker at first use
         self.hits: list[SearchHit] = []
+        #: Waveform peaks of the results' files, read off the GUI thread.
+        self.peaks = PeakCache(self)
+        self.peaks.ready.connect(self._on_peaks)
 
         self.query = QLineEdit()
         self.query.setPlaceholderText("Describe a sound, e.g. a door slamming")
@@ -243,11 +260,26 @@ class LibraryPanel(QWidget):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, hit)
             item.setToolTip("\n".join(x for x in (e.path, e.description, *e.ixml.values()) if x))
+            known = self.peaks.get(e.path)
+            if known is not None:
+                item.setIcon(waveform_icon(known))
             self.results.addItem(item)
         if self.hits:
             self.results.setCurrentRow(0)
         self.status.setText(f"{len(self.hits)} results" if self.hits else "no sounds in the library yet")
         self.results_changed.emit()
+
+    def _on_peaks(self, path: str) -> None:
+        known = self.peaks.get(path)
+        for row in range(self.results.count()):
+            item = self.results.item(row)
+            hit = item.data(Qt.ItemDataRole.UserRole)
+            if known is not None and hit is not None and hit.entry.path == path:
+                item.setIcon(waveform_icon(known))
+
+    def shutdown(self) -> None:
+        """End the thumbnail thread (the window's shutdown calls it)."""
+        self.peaks.shutdown()
 
     def selected_hit(self) -> SearchHit | None:
         item = self.results.currentItem()

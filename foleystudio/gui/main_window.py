@@ -865,3 +865,4 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.viewer.shutdown()
         self.timeline.shutdown()
+        self.library.shutdown()

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 
 from foleystudio.core.boxes import Box
 from foleystudio.core.sources import AudioSource
-from foleystudio.gui.library_dock import LIBRARY_MIME, library_drop
+from foleystudio.gui.dropping import LIBRARY_MIME, library_drop
 from foleystudio.gui.timeline.geometry import TRACK_HEIGHT
 
 
@@ -51,6 +51,8 @@ def test_search_then_drop_a_result_onto_a_source_and_a_track(
         "glass.wav",
     }
     assert panel.hits[0].score >= panel.hits[-1].score
+    # Waveform thumbnails arrive from the peaks thread.
+    qtbot.waitUntil(lambda: all(not panel.results.item(r).icon().isNull() for r in range(3)), timeout=10000)
 
     # Find sounds for the selected object's box at the playhead (runs on the model worker too).
     source = doc.add_object(Box(0.1, 0.3, 0.4, 0.4), "crate")

@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
 
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
-from foleystudio.gui.dropping import first_of
-from foleystudio.gui.library_dock import LIBRARY_MIME
+from foleystudio.gui.dropping import LIBRARY_MIME, first_of
 from foleystudio.gui.timeline.geometry import HEADER_WIDTH, RULER_HEIGHT, THUMB_HEIGHT
 from foleystudio.gui.timeline.headers import HeaderColumn
 from foleystudio.gui.timeline.ruler import RulerWidget
