@@ -128,7 +128,7 @@ class Library:
         return int(self.embeddings.shape[1])
 
     def entry(self, path: str | os.PathLike[str]) -> LibraryEntry | None:
-        key = str(Path(path).absolute())
+        key = os.path.abspath(path)
         return next((e for e in self.entries if e.path == key), None)
 
     def rows_of(self, entry: LibraryEntry) -> np.ndarray:
@@ -302,7 +302,7 @@ def save_library(library: Library) -> Path:
 def remove_from_library(library: Library, paths: Iterable[str | os.PathLike[str]]) -> tuple[Library, int]:
     """``(library without the entries at or under any of paths, number removed)``; skipped
     files at those paths are forgotten too. Nothing is written."""
-    keys = [Path(p).absolute() for p in paths]
+    keys = [Path(os.path.abspath(p)) for p in paths]
 
     def gone(path: str) -> bool:
         p = Path(path)

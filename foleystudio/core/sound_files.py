@@ -49,7 +49,7 @@ class SoundInfo:
 def scan_sound_files(folder: str | os.PathLike[str]) -> list[FileState]:
     """Every sound file under ``folder`` (recursive, hidden files and folders skipped), sorted
     by path. Raises :class:`MediaError` when ``folder`` is not a readable folder."""
-    root = Path(folder).absolute()
+    root = Path(os.path.abspath(folder))  # abspath also folds "..", so one file has one key
     if not root.is_dir():
         raise MediaError("not a folder", root)
     found: list[FileState] = []

@@ -190,7 +190,7 @@ def index_folder(
 
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
-    root = Path(folder).absolute()
+    root = Path(os.path.abspath(folder))  # abspath also folds "..", so one file has one key
     library = load_library(library_dir)
     states = scan_sound_files(root)
     progress(0.0, f"found {len(states)} sound files in {root}")

@@ -68,7 +68,7 @@ def test_indexing_is_incremental_and_lists_bad_files(tmp_path: Path, model) -> N
     assert library.entry(files["s1"]).duration == pytest.approx(1.5)
     assert [s.path for s in library.skipped] == [str(files["broken"])]
 
-    again = index_folder(tmp_path / "sounds", model, libdir)
+    again = index_folder(tmp_path / "lib" / ".." / "sounds", model, libdir)  # same folder, spelt otherwise
     assert (again.added, again.updated, again.unchanged) == ([], [], 3)
     assert [Path(p).name for p, _ in again.skipped] == ["broken.wav"]  # still listed, not re-read
 
