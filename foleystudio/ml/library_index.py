@@ -46,8 +46,10 @@ from foleystudio.ml.ssv2a.remixer import Remixer
 SEGMENT_SECONDS = 4.0
 #: Step between segment starts of a long recording (s).
 HOP_SECONDS = 2.0
-#: Files read and embedded between progress reports and cancel checks.
+#: Files read and embedded between progress reports (cancel is checked at every file).
 FILES_PER_BATCH = 32
+#: Samples of read audio held before embedding (16 M = 17 min at 16 kHz, 64 MB as float32).
+MAX_BATCH_SAMPLES = 1 << 24
 #: Segments per forward pass of the encoder.
 SEGMENTS_PER_PASS = 64
 
@@ -222,39 +224,32 @@ def index_folder(
         else:
             todo.append(state)
 
-    for start in range(0, len(todo), FILES_PER_BATCH):
-        cancel.raise_if_cancelled()
-        batch = todo[start : start + FILES_PER_BATCH]
-        read: list[tuple[FileState, np.ndarray, Any]] = []
-        for state in batch:
-            cancel.raise_if_cancelled()
-            try:
-                wave, info = read_sound(state.path, model.sample_rate)
-            except FoleyStudioError as exc:
-                skipped.append(SkippedFile(state.path, state.size, state.mtime_ns, exc.problem))
-                report.skipped.append((state.path, exc.problem))
-                continue
-            read.append((state, wave, info))
+    pending: list[tuple[FileState, np.ndarray, Any]] = []
+
+    def flush() -> None:
+        """Embed the read files, make their entries, report progress."""
         with torch.no_grad():
-            embedded = embed_waves(model.audio, [w for _, w, _ in read], cancel)
-        for (state, wave, info), rows in zip(read, embedded, strict=True):
-            starts = tuple(s / model.sample_rate for s in segment_starts(len(wave), model.sample_rate))
-            entry = LibraryEntry(
-                path=state.path,
-                size=state.size,
-                mtime_ns=state.mtime_ns,
-                duration=info.duration,
-                sample_rate=info.sample_rate,
-                channels=info.channels,
-                format=info.format,
-                starts=starts,
-                description=str(info.metadata.get("description", "")),
-                ixml=dict(info.metadata.get("ixml", {})),
-            )
-            keep.append((entry, rows))
+            embedded = embed_waves(model.audio, [w for _, w, _ in pending], cancel)
+        for (state, wave, info), rows in zip(pending, embedded, strict=True):
+            keep.append((_entry(state, wave, info, model.sample_rate), rows))
             (report.updated if state.path in old else report.added).append(state.path)
-        done = min(start + FILES_PER_BATCH, len(todo))
-        progress(done / max(len(todo), 1), f"indexed {done} of {len(todo)} new or changed files")
+        pending.clear()
+
+    for done, state in enumerate(todo, start=1):
+        cancel.raise_if_cancelled()
+        try:
+            wave, info = read_sound(state.path, model.sample_rate)
+        except FoleyStudioError as exc:
+            skipped.append(SkippedFile(state.path, state.size, state.mtime_ns, exc.problem))
+            report.skipped.append((state.path, exc.problem))
+        else:
+            pending.append((state, wave, info))
+        # Embed in batches of a few files, or sooner when long recordings fill the memory budget.
+        if len(pending) >= FILES_PER_BATCH or sum(len(w) for _, w, _ in pending) >= MAX_BATCH_SAMPLES:
+            flush()
+        if done % FILES_PER_BATCH == 0 or done == len(todo):
+            flush()
+            progress(done / len(todo), f"indexed {done} of {len(todo)} new or changed files")
 
     cancel.raise_if_cancelled()
     result = build_library(
@@ -270,6 +265,22 @@ def index_folder(
     report.seconds = time.perf_counter() - t0
     progress(1.0, f"library: {report.entries} sounds")
     return report
+
+
+def _entry(state: FileState, wave: np.ndarray, info: Any, sample_rate: int) -> LibraryEntry:
+    """The library entry of a file read as ``wave`` (mono at ``sample_rate`` Hz)."""
+    return LibraryEntry(
+        path=state.path,
+        size=state.size,
+        mtime_ns=state.mtime_ns,
+        duration=info.duration,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        format=info.format,
+        starts=tuple(s / sample_rate for s in segment_starts(len(wave), sample_rate)),
+        description=str(info.metadata.get("description", "")),
+        ixml=dict(info.metadata.get("ixml", {})),
+    )
 
 
 def library_for_model(library: Library, model: LibraryModel) -> Library:
