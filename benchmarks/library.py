@@ -24,8 +24,10 @@ recordings has the query's category):
   text side generalises beyond the training vocabulary;
 - ``picture_box``: the source's box crop of the clip's middle frame where it is visible, as
   a still picture (``library search --image --box``: 8 copies of the frame);
-  ``picture_frame``: that whole frame; ``video_box``: the box crops of the frames at 8 fps
-  within ±0.5 s of that frame (what ``library search --video --time --box`` uses) — each
+  ``picture_frame``: that whole frame; ``video_box``: the frames at 8 fps within ±0.5 s of
+  that frame, each cropped to the source's box there (what the app's "Find Sounds for This
+  Box" does with the object's keyframes); ``video_fixed_box``: those frames all cropped to the
+  middle frame's box (``library search --video --time --box``) — each
   through CLIP and the SSV2A mix (``ml/library_search.py``); ``picture_box_one_frame``: the
   crop given to the Remixer once (why still pictures are repeated). The clip's own stem is
   *left out* of the ranking for picture queries (``*_incl_own`` keeps it, for comparison).
@@ -254,7 +256,11 @@ def run(
             box_points = [still_picture_embedding(lib_model, r["frame"], Box(*r["box"])) for r in seen]
             frame_points = [still_picture_embedding(lib_model, r["frame"]) for r in seen]
             one_frame_points = [picture_embedding(lib_model, [r["frame"]], Box(*r["box"])) for r in seen]
-            video_points = [_video_point(lib_model, r["video_frames"], r["video_boxes"]) for r in seen]
+            video_points = [
+                picture_embedding(lib_model, r["video_frames"], [Box(*b) for b in r["video_boxes"]])
+                for r in seen
+            ]
+            fixed_points = [picture_embedding(lib_model, r["video_frames"], Box(*r["box"])) for r in seen]
             paraphrase_records = [{"path": "", "category": c} for c in PARAPHRASES]
             paraphrase_points = [text_embedding(lib_model, t) for t in PARAPHRASES.values()]
         retrieval = {
@@ -265,6 +271,7 @@ def run(
             "picture_box": evaluate(ranker, box_points, seen, categories, exclude_own=True),
             "picture_frame": evaluate(ranker, frame_points, seen, categories, exclude_own=True),
             "video_box": evaluate(ranker, video_points, seen, categories, exclude_own=True),
+            "video_fixed_box": evaluate(ranker, fixed_points, seen, categories, exclude_own=True),
             "picture_box_one_frame": evaluate(ranker, one_frame_points, seen, categories, exclude_own=True),
             "picture_box_incl_own": evaluate(ranker, box_points, seen, categories, exclude_own=False),
         }
@@ -307,16 +314,6 @@ def run(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
-
-
-def _video_point(model: Any, frames: list[np.ndarray], boxes: list[list[float]]) -> np.ndarray:
-    """The picture query of a moving box: each frame's own box crop, remixed as one object."""
-    from foleystudio.ml.scores import semantic_reference
-
-    rows = model.clip.encode_crops(frames, boxes).cpu().numpy()
-    point = semantic_reference(model.ssv2a, visual=rows)
-    assert point is not None
-    return point
 
 
 def format_report(result: dict[str, Any]) -> str:

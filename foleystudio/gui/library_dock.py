@@ -215,7 +215,8 @@ class LibraryPanel(QWidget):
         return self.search(LibraryQuery(text=self.query.text()))
 
     def search_box(self) -> Any:
-        """Search by the selected object's box in the frames around the playhead."""
+        """Search by the selected object's box (following its keyframes) in the frames within
+        ±0.5 s of the playhead."""
         from foleystudio.ml.library_search import LibraryQuery
 
         d = self.document
@@ -226,9 +227,7 @@ class LibraryPanel(QWidget):
             raise UsageError("open a video first: the box is searched in its picture")
         if not source.active_at(d.playhead):
             raise UsageError(f"'{source.label}' is not in the picture at the playhead")
-        return self.search(
-            LibraryQuery(video=d.project.video, time=d.playhead, box=source.box_at(d.playhead))
-        )
+        return self.search(LibraryQuery(video=d.project.video, time=d.playhead, keyframes=source.keyframes))
 
     def add_folder(self, folder: str | os.PathLike[str]) -> Any:
         """Index ``folder`` in the background; returns the job."""

@@ -14,7 +14,8 @@ library's segment embeddings by cosine (``core.library.Ranker``):
   was trained into, so they cannot be compared directly; the manifold is what the model
   offers to cross from pictures to sounds, and the mix it gives beat the plain manifold
   distance (v(CLIP) against φ(audio)) on FoleyWorld (7 vs 5 of 11 categories, ``ml/scores.py``).
-  A video query uses the frames at 8 fps (the engine's crop rate) within ±0.5 s of the time;
+  A video query uses the frames at 8 fps (the engine's crop rate) within ±0.5 s of the time,
+  each cropped to one fixed box or, given an object's keyframes, to its box at that frame;
   a still picture is searched as one second of an unchanging video at that rate
   (:data:`STILL_FRAMES` copies). Why: the Remixer's Temporal Aggregation was trained on
   windows of many frames, and a lone frame is outside what it saw — on held-out FoleyWorld
@@ -28,13 +29,14 @@ library's segment embeddings by cosine (``core.library.Ranker``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from foleystudio.core.boxes import Box
+from foleystudio.core.boxes import Box, BoxKeyframe, box_at
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.library import Library, Ranker, SearchHit, load_library
 from foleystudio.core.sound_files import read_sound
@@ -60,7 +62,9 @@ STILL_FRAMES = round(2 * VIDEO_QUERY_HALF_WIDTH * VIDEO_QUERY_FPS)
 @dataclass(frozen=True)
 class LibraryQuery:
     """One search: exactly one of ``text``, ``image`` (a picture file), ``video`` (with
-    ``time`` s) or ``like`` (a sound file, indexed or not); ``box`` crops a picture or video."""
+    ``time`` s) or ``like`` (a sound file, indexed or not). ``box`` crops a picture or every
+    video frame alike; ``keyframes`` (video only, an object's ``BoxKeyframe``s) crop each
+    video frame to the object's box at that frame's time, following it as it moves."""
 
     text: str | None = None
     image: str | None = None
@@ -68,6 +72,7 @@ class LibraryQuery:
     time: float | None = None
     box: Box | None = None
     like: str | None = None
+    keyframes: tuple[BoxKeyframe, ...] = ()
 
     def __post_init__(self) -> None:
         given = [k for k in ("text", "image", "video", "like") if getattr(self, k) is not None]
@@ -79,6 +84,8 @@ class LibraryQuery:
             raise UsageError("a video search needs a time (s) at or after 0")
         if self.box is not None and self.image is None and self.video is None:
             raise UsageError("a box only applies to a picture or video search")
+        if self.keyframes and (self.video is None or self.box is not None):
+            raise UsageError("box keyframes apply to a video search without a fixed box")
 
     @property
     def kind(self) -> str:
@@ -91,9 +98,12 @@ def text_embedding(model: LibraryModel, text: str) -> np.ndarray:
     return pooled[0].cpu().numpy()
 
 
-def picture_embedding(model: LibraryModel, frames: list[np.ndarray], box: Box | None = None) -> np.ndarray:
-    """The audio-space point SSV2A predicts for uint8 RGB ``frames`` (whole, or their ``box``
-    crop): their CLIP embeddings as one object source, remixed (see the module doc)."""
+def picture_embedding(
+    model: LibraryModel, frames: Sequence[np.ndarray], box: Box | Sequence[Box] | None = None
+) -> np.ndarray:
+    """The audio-space point SSV2A predicts for uint8 RGB ``frames`` in time order (whole, or
+    cropped to ``box``, or to one box per frame): their CLIP embeddings as one object source,
+    remixed (see the module doc)."""
     from foleystudio.ml.scores import semantic_reference
 
     if model.ssv2a is None:
@@ -101,7 +111,7 @@ def picture_embedding(model: LibraryModel, frames: list[np.ndarray], box: Box | 
     if not frames:
         raise UsageError("no picture to search by")
     if box is not None:
-        rows = model.clip.encode_crops(frames, [box] * len(frames))
+        rows = model.clip.encode_crops(frames, [box] * len(frames) if isinstance(box, Box) else list(box))
     else:
         rows = model.clip.encode_images(frames)
     point = semantic_reference(model.ssv2a, visual=rows.cpu().numpy())
@@ -115,8 +125,8 @@ def still_picture_embedding(model: LibraryModel, image: np.ndarray, box: Box | N
     return picture_embedding(model, [image] * STILL_FRAMES, box)
 
 
-def video_frames(path: str | os.PathLike[str], time: float) -> list[np.ndarray]:
-    """Frames (uint8 RGB) at :data:`VIDEO_QUERY_FPS` within ±0.5 s of ``time`` in the video."""
+def video_frames(path: str | os.PathLike[str], time: float) -> list[tuple[float, np.ndarray]]:
+    """``(t s, uint8 RGB frame)`` at :data:`VIDEO_QUERY_FPS` within ±0.5 s of ``time``."""
     from foleystudio.core.media import VideoFile
 
     with VideoFile(path) as video:
@@ -125,8 +135,8 @@ def video_frames(path: str | os.PathLike[str], time: float) -> list[np.ndarray]:
             raise UsageError(f"time {time:.3f} s is past the video's end ({duration:.3f} s)")
         start = max(0.0, time - VIDEO_QUERY_HALF_WIDTH)
         end = min(duration, time + VIDEO_QUERY_HALF_WIDTH)
-        frames = [f for _, f in video.iter_frames(VIDEO_QUERY_FPS, VIDEO_QUERY_SIZE, start, end)]
-        return frames or [video.frame_at(time, VIDEO_QUERY_SIZE)]
+        frames = list(video.iter_frames(VIDEO_QUERY_FPS, VIDEO_QUERY_SIZE, start, end))
+        return frames or [(time, video.frame_at(time, VIDEO_QUERY_SIZE))]
 
 
 def sound_embedding(model: LibraryModel, path: str | os.PathLike[str]) -> np.ndarray:
@@ -148,7 +158,11 @@ def query_embedding(
     if query.image is not None:
         return still_picture_embedding(model, read_image(query.image), query.box), []
     if query.video is not None:
-        return picture_embedding(model, video_frames(query.video, float(query.time or 0.0)), query.box), []
+        timed = video_frames(query.video, float(query.time or 0.0))
+        frames = [f for _, f in timed]
+        if query.keyframes:
+            return picture_embedding(model, frames, [box_at(query.keyframes, t) for t, _ in timed]), []
+        return picture_embedding(model, frames, query.box), []
     assert query.like is not None
     entry = library.entry(query.like)
     if entry is not None:

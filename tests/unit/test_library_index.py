@@ -135,6 +135,11 @@ def test_text_and_picture_queries_run_and_rank_every_entry(tmp_path: Path, bundl
     video = make_video("clip.mp4", seconds=2.0)
     by_box = searcher.search(LibraryQuery(video=str(video), time=1.0, box=Box(0.2, 0.3, 0.4, 0.4)), n=2)
     assert len(by_box) == 2
+    from foleystudio.core.boxes import BoxKeyframe
+
+    moving = (BoxKeyframe(0.0, Box(0.0, 0.3, 0.3, 0.3)), BoxKeyframe(2.0, Box(0.6, 0.3, 0.3, 0.3)))
+    following = searcher.search(LibraryQuery(video=str(video), time=1.0, keyframes=moving), n=3)
+    assert len(following) == 3
     with pytest.raises(UsageError, match="past the video"):
         searcher.search(LibraryQuery(video=str(video), time=30.0), n=2)
 
@@ -162,3 +167,7 @@ def test_queries_are_one_of_a_kind() -> None:
         LibraryQuery()
     with pytest.raises(UsageError, match="needs a time"):
         LibraryQuery(video="v.mp4")
+    from foleystudio.core.boxes import Box, BoxKeyframe
+
+    with pytest.raises(UsageError, match="keyframes apply to a video"):
+        LibraryQuery(image="p.png", keyframes=(BoxKeyframe(0.0, Box(0, 0, 1, 1)),))
