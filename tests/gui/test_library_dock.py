@@ -88,3 +88,16 @@ def test_search_then_drop_a_result_onto_a_source_and_a_track(
     assert clip.position == pytest.approx(0.5) and clip.label == Path(hit.entry.path).stem
     doc.undo()
     assert not doc.project.track_for_source(source.id).clips
+
+    # The buttons do the same for the selected source and track; Audition plays through playback.
+    doc.select(source_id=source.id, track_id=track.id)
+    panel.prompt_button.click()
+    assert [s.path for s in doc.project.sources if isinstance(s, AudioSource)] == [hit.entry.path]
+    panel.place_button.click()
+    (clip,) = doc.project.track(track.id).clips
+    assert clip.position == pytest.approx(0.5)
+    with qtbot.waitSignal(panel.audition_requested, timeout=10000) as played:
+        panel.play_button.click()
+    audio, rate = played.args
+    assert rate == 48000 and len(audio) == pytest.approx((hit.entry.duration - hit.start) * rate, abs=1)
+    assert window.playback.engine.auditioning
