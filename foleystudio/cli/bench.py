@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search,library} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "sync": "sync",
     "sources": "sources",
     "search": "search",
+    "library": "library",
 }
 
 
@@ -45,7 +46,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync, sources, events, codec, search; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources, events, codec, search, library; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 
@@ -115,7 +116,15 @@ def run(args: argparse.Namespace) -> int:
     from foleystudio.errors import FoleyStudioError
 
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
-    if args.model is not None and args.name not in ("all", "sync", "sources", "events", "codec", "search"):
+    if args.model is not None and args.name not in (
+        "all",
+        "sync",
+        "sources",
+        "events",
+        "codec",
+        "search",
+        "library",
+    ):
         print(
             f"note: --model is used by the sync, sources, events and codec benchmarks only, not by '{args.name}'",
             file=sys.stderr,

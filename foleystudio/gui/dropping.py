@@ -5,7 +5,9 @@ Used by every drop target (main window, timeline, sources list) so they agree.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QMimeData
 
@@ -13,6 +15,9 @@ from foleystudio.core.audio import AUDIO_SUFFIXES
 from foleystudio.core.media import VIDEO_SUFFIXES
 
 PROJECT_SUFFIXES = {".foley"}
+#: Mime type a drag from the Library panel adds beside the file URL: JSON ``{"path", "start"}``
+#: (the timeline places such a drop at the playhead).
+LIBRARY_MIME = "application/x-foleystudio-library-sound"
 
 
 def dropped_paths(mime: QMimeData) -> list[Path]:
@@ -41,3 +46,13 @@ def first_of(mime: QMimeData, *kinds: str) -> tuple[str, Path] | None:
         if kind in kinds:
             return kind, path
     return None
+
+
+def library_drop(mime: QMimeData) -> dict[str, Any] | None:
+    """The ``{"path", "start"}`` of a drag from the Library panel, or None."""
+    if not mime.hasFormat(LIBRARY_MIME):
+        return None
+    try:
+        return json.loads(bytes(mime.data(LIBRARY_MIME).data()).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -49,6 +49,7 @@ from foleystudio.gui.document import Document
 from foleystudio.gui.dropping import dropped_paths, kind_of
 from foleystudio.gui.generation import ENGINE_MODULE, DetectedTracks, EngineHolder, detect_source_events
 from foleystudio.gui.inspector import Inspector
+from foleystudio.gui.library_dock import LibraryPanel
 from foleystudio.gui.playback_control import PlaybackController
 from foleystudio.gui.timeline import TimelinePanel
 from foleystudio.gui.viewer import ViewerPanel
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelinePanel(self.document)
         self.inspector = Inspector(self.document)
         self.candidates = CandidatesPanel(self.document)
+        self.library = LibraryPanel(self.document, self.jobs)
         self._build_docks()
         self._build_actions()
         self._build_menus()
@@ -120,11 +122,14 @@ class MainWindow(QMainWindow):
         self.candidates_dock = self._dock("Candidates", "candidates", self.candidates)
         self.inspector_dock = self._dock("Inspector", "inspector", self.inspector)
         self.timeline_dock = self._dock("Timeline", "timeline", self.timeline)
+        self.library_dock = self._dock("Library", "library", self.library)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.viewer_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.splitDockWidget(self.viewer_dock, self.candidates_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.candidates_dock, self.library_dock)
+        self.candidates_dock.raise_()
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
         self._docks_arranged = False
 
@@ -317,7 +322,13 @@ class MainWindow(QMainWindow):
             None,
         ):
             view.addSeparator() if a is None else view.addAction(a)
-        for dock in (self.viewer_dock, self.timeline_dock, self.inspector_dock, self.candidates_dock):
+        for dock in (
+            self.viewer_dock,
+            self.timeline_dock,
+            self.inspector_dock,
+            self.candidates_dock,
+            self.library_dock,
+        ):
             view.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
@@ -371,6 +382,9 @@ class MainWindow(QMainWindow):
         self.playback.playing_changed.connect(self.viewer.set_playing)
         self.inspector.generate_requested.connect(lambda mode: self._run(lambda: self.generate(mode)))
         self.candidates.audition_requested.connect(self.audition)
+        self.library.audition_requested.connect(
+            lambda audio, rate: self.playback.audition_sound(audio, rate, self.document.playhead)
+        )
         self.candidates.use_requested.connect(lambda c: self._run(lambda: self.use_candidate(c)))
         self.candidates.more_requested.connect(lambda c: self._run(lambda: self.more_like_this(c)))
         self.timeline.view.video_dropped.connect(lambda p: self._run(lambda: self.open_path(p)))
@@ -851,3 +865,4 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.viewer.shutdown()
         self.timeline.shutdown()
+        self.library.shutdown()

@@ -188,10 +188,14 @@ class PlaybackController(QObject):
 
     def audition(self, candidate: Candidate) -> None:
         """Play a candidate alone, placed at its time, with the picture following."""
+        self.audition_sound(candidate.audio, candidate.sample_rate, candidate.start)
+
+    def audition_sound(self, audio: np.ndarray, sample_rate: int, start: float) -> None:
+        """Play mono ``audio`` alone, placed at ``start`` s, with the picture following."""
         self.stop()
-        self._end = candidate.start + candidate.duration
-        self.engine.audition(candidate.audio, candidate.sample_rate, candidate.start)
-        self._set_playhead_from_clock(candidate.start)
+        self._end = start + len(audio) / sample_rate
+        self.engine.audition(audio, sample_rate, start)
+        self._set_playhead_from_clock(start)
         self.timer.start()
         self.playing_changed.emit(True)
 

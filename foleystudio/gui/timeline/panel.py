@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from foleystudio.errors import FoleyStudioError
 from foleystudio.gui.document import Document
-from foleystudio.gui.dropping import first_of
+from foleystudio.gui.dropping import LIBRARY_MIME, first_of
 from foleystudio.gui.timeline.geometry import HEADER_WIDTH, RULER_HEIGHT, THUMB_HEIGHT
 from foleystudio.gui.timeline.headers import HeaderColumn
 from foleystudio.gui.timeline.ruler import RulerWidget
@@ -117,8 +117,11 @@ class TimelineView(QGraphicsView):
         scene = self.timeline
         row = next((r for r in scene.rows_layout if r.top <= pos.y() < r.bottom), None)
         track_id = row.key if row is not None and row.kind == "track" else None
+        # A sound dragged from the Library lands at the playhead; a file from elsewhere where dropped.
+        from_library = event.mimeData().hasFormat(LIBRARY_MIME)
+        position = scene.document.playhead if from_library else max(pos.x(), 0.0) / scene.pixels_per_second
         try:
-            scene.document.import_audio_clip(path, track_id, max(pos.x(), 0.0) / scene.pixels_per_second)
+            scene.document.import_audio_clip(path, track_id, position)
         except FoleyStudioError as exc:
             scene.document.report_error(exc)
 
