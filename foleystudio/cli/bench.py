@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search,library} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search,library,prompt} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "sources": "sources",
     "search": "search",
     "library": "library",
+    "prompt": "audio_prompt",
 }
 
 
@@ -46,7 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync, sources, events, codec, search, library; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources, events, codec, search, library, prompt; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 

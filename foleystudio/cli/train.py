@@ -89,6 +89,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of training rows (0-1) whose onset feature is their true event track, half of them moved "
         "against the picture, so the model follows a given track (needs --onsets)",
     )
+    f.add_argument(
+        "--references",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of object rows (0-1) given a reference recording: a crop of their own stem rolled round, "
+        "or of another clip's stem of the same category, so an audio prompt sets the timbre, not the timing",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
@@ -145,6 +153,7 @@ def run_flowley(args: argparse.Namespace) -> int:
     from foleystudio.train.event_tracks import EventTrackSettings
     from foleystudio.train.flowley import FlowleyTrainSettings
     from foleystudio.train.flowley_run import FlowleyParts, FlowleyRun, run_flowley
+    from foleystudio.train.reference_audio import ReferenceSettings
 
     overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
     settings = FlowleyTrainSettings(
@@ -157,6 +166,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         use_mix=not args.no_mix,
         init_from=args.init,
         event_tracks=EventTrackSettings(track_prob=args.event_tracks),
+        references=ReferenceSettings(ref_prob=args.references),
     )
     run = FlowleyRun(
         data=Path(args.data),

@@ -38,6 +38,13 @@ from foleystudio.train.distributed import (
 )
 from foleystudio.train.event_tracks import EventTrackSettings, with_event_tracks
 from foleystudio.train.loop import EMA_FILE, LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
+from foleystudio.train.reference_audio import (
+    ReferencePool,
+    ReferenceSettings,
+    reference_path_trained,
+    silence_reference_path,
+    with_references,
+)
 from foleystudio.train.state import STATE_JSON
 
 
@@ -75,6 +82,8 @@ class FlowleyTrainSettings:
     init_from: str | None = None
     #: Rows whose onset feature is their true event track, some moved against the picture.
     event_tracks: EventTrackSettings = field(default_factory=EventTrackSettings)
+    #: Object rows given a reference recording of the same kind of sound (timbre, not timing).
+    references: ReferenceSettings = field(default_factory=ReferenceSettings)
 
 
 def batch_conditions(
@@ -88,7 +97,8 @@ def batch_conditions(
     """Conditions of a cache batch (windows start at 0 s). ``with_mix`` adds the SSV2A mix
     condition: the target audio's own embedding (``audio_embedding``), as SSV2A fine-tunes its
     generator on the target's CLAP embedding, with Gaussian noise of std ``mix_noise`` per
-    channel then re-normalised, so the model tolerates the Remixer's estimate at inference."""
+    channel then re-normalised, so the model tolerates the Remixer's estimate at inference.
+    A batch with ``ref_audio``/``ref_mask`` (``train/reference_audio.py``) adds the reference."""
     b, tv = batch["visual"].shape[:2]
     times = (torch.arange(tv, dtype=torch.float32) / VISUAL_FPS).expand(b, tv)
     mix = None
@@ -104,6 +114,8 @@ def batch_conditions(
         text_pooled=batch["text_pooled"].float(),
         sync=batch["sync"].float(),
         mix=mix,
+        ref_audio=batch["ref_audio"].float() if "ref_audio" in batch else None,
+        ref_mask=batch.get("ref_mask"),
         audio_start=torch.zeros(b),
     ).to(device)
 
@@ -174,6 +186,7 @@ class _FlowleyTask(Task[_FlowleyBatch]):
         self.net, self.model, self.train, self.val = net, model, train, val
         self.settings, self.ctx = settings, ctx
         self.flow = FlowTrainingConfig(**settings.flow)
+        self.pool = ReferencePool.from_examples(train.examples) if settings.references.enabled else None
 
     def batch(self, step: int) -> _FlowleyBatch:
         s = self.settings
@@ -183,6 +196,16 @@ class _FlowleyTask(Task[_FlowleyBatch]):
         gen = rank_generator(gen, self.ctx)
         if s.event_tracks.enabled:
             tensors = with_event_tracks(tensors, self.model.config.token_rate, s.event_tracks, gen)
+        if self.pool is not None:
+            tensors = with_references(
+                tensors,
+                rows,
+                self.train.tensors["tokens"],
+                self.pool,
+                self.model.config.token_rate,
+                s.references,
+                gen,
+            )
         return _FlowleyBatch(tensors, gen)
 
     def loss(self, batch: _FlowleyBatch) -> Update:
@@ -242,12 +265,18 @@ def train_flowley(
     config = model_config_for(train, settings)
     if settings.event_tracks.enabled and "visual_onsets" not in train.meta:
         raise DataError("event-track training needs a cache with the onset feature (--onsets)", cache_path)
+    if settings.references.enabled and (not config.ref_audio or "object" not in settings.kinds):
+        raise DataError(
+            "reference training needs object rows and a network with reference attention", cache_path
+        )
     torch.manual_seed(settings.seed)
     model = Flowley(config).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loop = TrainLoop(run_dir, model, optimizer, _loop_settings(settings), ctx=ctx, resume=resume)
     if not loop.resumed and settings.init_from is not None:
         init_from_run(model, settings.init_from)
+        if settings.references.enabled and not reference_path_trained(settings.init_from):
+            silence_reference_path(model)
     # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
     net = wrap_model(model, ctx, find_unused_parameters=True)
     # A resumed run may have new settings (e.g. more steps): its resume line keeps them.

@@ -14,11 +14,14 @@ happens from the picture.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from foleystudio.errors import UsageError
 
@@ -112,3 +115,35 @@ def with_references(
     out = dict(batch)
     out.update(ref_audio=ref, ref_mask=mask)
     return out
+
+
+def reference_path_trained(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether the Flowley of run or bundle ``run_dir`` was last trained with references: its
+    training log's latest start/resume line has ``references.ref_prob > 0``."""
+    from foleystudio.train.parts import part_training_log
+
+    log = part_training_log(run_dir, "flowley")
+    if log is None:
+        return False
+    trained = False
+    for line in log.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") in ("start", "resume"):
+            references = (event.get("settings") or {}).get("references") or {}
+            trained = float(references.get("ref_prob", 0.0)) > 0
+    return trained
+
+
+def silence_reference_path(model: nn.Module) -> None:
+    """Make a Flowley's reference path a no-op that can learn: the reference projection maps
+    every token to the learned null reference token (weight 0, bias = that token). A reference
+    then gives exactly what no reference gives (the cross-attention has no positions, so
+    attending to copies of the null token returns its value), instead of the random
+    perturbation an untrained projection adds to a trained model's sound; its weight still
+    gets gradients from the reference tokens, so the path learns from there."""
+    with torch.no_grad():
+        model.ref_proj.weight.zero_()
+        model.ref_proj.bias.copy_(model.null_tokens[2])

@@ -182,6 +182,30 @@ def test_visual_onsets_train_enter_the_cache_and_fine_tune_flowley(corpus, tmp_p
 
     with pytest.raises(DataError, match="onset feature"):
         train_flowley(four, tmp_path / "run4e", replace(settings, event_tracks=EventTrackSettings(0.5)))
+    # Reference rows train, and reach the network: its reference projection gets a gradient.
+    from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
+    from foleystudio.train.reference_audio import ReferencePool, ReferenceSettings, with_references
+
+    refs = train_flowley(four, tmp_path / "run4r", replace(settings, references=ReferenceSettings(1.0)))
+    assert refs["finished"]
+    cache4 = FeatureCache(four, "train")
+    rows = torch.arange(len(cache4))
+    gen = torch.Generator().manual_seed(0)
+    pool = ReferencePool.from_examples(cache4.examples)
+    assert any(pool.objects)
+    with_refs = with_references(
+        dict(cache4.tensors), rows, cache4.tensors["tokens"], pool, 15.625, ReferenceSettings(1.0), gen
+    )
+    conditions = batch_conditions(with_refs, torch.device("cpu"))
+    assert conditions.ref_audio is not None and bool(conditions.ref_mask.any())
+    source.train()
+    loss, _ = training_loss(
+        source, with_refs["tokens"].float(), conditions, gen, FlowTrainingConfig(drop_prob=0.0)
+    )
+    loss.backward()
+    assert float(source.ref_proj.weight.grad.abs().sum()) > 0
+    source.zero_grad()
+    source.eval()
     wide_config = model_config_for(a, settings)
     from foleystudio.ml.flowley import Flowley
 
