@@ -844,7 +844,7 @@ class MainWindow(QMainWindow):
         self.timeline.ruler.loader.wait(timeout)
         for clip_item in self.timeline.scene.clip_items.values():
             self.timeline.peak_cache.compute_now(clip_item.clip.render)
-        self.playback.wait_for_buffers(timeout)
+        self.playback.wait_for_layout(timeout)
         self.jobs.wait(round(timeout * 1000))
         for _ in range(5):
             app.processEvents()
