@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "generate": "generate_speed",
     "codec": "codec",
     "export": "export_speed",
+    "playback": "playback",
     "sync": "sync",
     "sources": "sources",
     "search": "search",

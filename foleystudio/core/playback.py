@@ -19,7 +19,10 @@ it holds; the reader never overwrites frames the callback may still read (those 
 the callback's position in the play direction), and a ring is reused for another cue only
 once the callback has left it. Python's GIL orders these plain reads and writes, so no lock
 is taken in the callback. A block whose frames are not in the ring yet plays silence there
-and counts in :attr:`PlaybackEngine.underruns`.
+and counts in :attr:`PlaybackEngine.underruns`, or in :attr:`PlaybackEngine.cue_gaps`
+when nothing was read for its cue yet (a seek just before the block): then the callback's
+clock does not advance, so playback starts at the target a block later rather than
+skipping it.
 
 The callback allocates no sample memory: it writes into PortAudio's buffer and one scratch
 array made when the engine is created. Its clock, :meth:`PlaybackEngine.position`, is the
@@ -198,8 +201,14 @@ class PlaybackEngine:
         self._wall_frame = 0
         self._last_position = 0.0
         self.blocks_mixed = 0
-        #: Blocks in which frames to play were not in the ring yet (played as silence).
+        #: Blocks in which the reader, streaming the current cue, had not delivered frames
+        #: to play yet (they play as silence): it fell behind.
         self.underruns = 0
+        #: Blocks played before anything was read for a new cue (a seek, start or layout the
+        #: callback adopted before the reader's first chunk for it): silence, not counted
+        #: as underruns.
+        self.cue_gaps = 0
+        self._waiting = False  # this block waited for the reader's first chunk of a cue
         self._rings = (_Ring(ring_frames), _Ring(ring_frames))
         self._read_scratch = np.zeros(CHUNK_FRAMES, SAMPLE_DTYPE)
         self._wake = threading.Event()
@@ -421,6 +430,7 @@ class PlaybackEngine:
         for candidate in self._rings:
             if candidate.window[0] == self._serial and candidate.layout is state.layout:
                 ring = candidate
+        self._waiting = False
         done = 0
         while done < frames:
             n = min(frames - done, SCRATCH_FRAMES)
@@ -429,7 +439,10 @@ class PlaybackEngine:
         np.clip(outdata, -1.0, 1.0, out=outdata)
         self._block_frame = pos
         self._block_time = self.clock()
-        self._frame = max(pos + frames * speed, 0)
+        if not self._waiting:
+            self._frame = max(pos + frames * speed, 0)
+        # else: nothing read for this cue yet; the clock (and the picture) waits for it, so
+        # playback after a seek starts at the target instead of skipping its first blocks.
         self.blocks_mixed += 1
 
     def _mix_block(
@@ -441,13 +454,20 @@ class PlaybackEngine:
         if needed == 0 or not state.layers:
             return
         count = 0
+        started = False
         if ring is not None:
             _, lo, hi = ring.window  # one read: the reader publishes a new tuple
+            started = hi > lo
             lo, hi = max(lo, 0), min(hi, length)
             if hi > lo:
                 k0, count, first = _segment(hi - lo, pos - lo, n, speed)
         if count < needed:
-            self.underruns += 1
+            # Nothing read for this cue yet (a seek this block) or the reader fell behind.
+            if started:
+                self.underruns += 1
+            else:
+                self.cue_gaps += 1
+                self._waiting = True
         if count == 0 or ring is None:
             return
         first += lo

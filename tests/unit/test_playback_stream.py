@@ -151,11 +151,18 @@ def test_mute_solo_gain_and_pan_change_without_refilling(project: Project, tmp_p
     np.testing.assert_array_equal(play(eng, 3), old_mix(project, at + np.arange(3 * BLOCK)))
 
 
-def test_a_block_not_read_yet_is_silent_and_counted(project: Project, tmp_path: Path) -> None:
+def test_blocks_not_read_yet_are_silent_and_counted(project: Project, tmp_path: Path) -> None:
     eng = engine_for(project, tmp_path / "cache", reader_thread=False)
     eng.start(0.2)
     out = play(eng, 1, fill=False)  # the reader has not run: nothing to play yet
-    assert not out.any() and eng.underruns == 1
+    assert not out.any() and eng.cue_gaps == 1 and eng.underruns == 0
+    assert eng._frame == round(0.2 * SR)  # the callback's clock waited for the reader
+    eng.fill_step()  # the first chunk only (1024 samples)
+    out = play(eng, 3, fill=False)
+    at = round(0.2 * SR)  # playback starts at the target, not a block later
+    np.testing.assert_array_equal(out[:1024], old_mix(project, at + np.arange(1024)))
+    assert not out[1024:].any()  # the reader fell behind: underruns
+    assert eng.underruns == 1 and eng.cue_gaps == 1
 
 
 def test_callback_does_not_allocate_while_streaming_files(tmp_path: Path) -> None:
