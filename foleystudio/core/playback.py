@@ -527,7 +527,25 @@ class PlaybackEngine:
         # The callback reads from its position on in the play direction; before adopting
         # this cue it will start at the cue's frame.
         position = int(self._frame) if self._serial == cue.serial else cue.frame
-        return self._read_chunk(ring, cue, position)
+        if self._read_chunk(ring, cue, position):
+            return True
+        return self._ready_spare(cue)
+
+    def _ready_spare(self, cue: _Cue) -> bool:
+        """With the cue's ring full, give the other ring the layout's rows now (allocated
+        and touched), so preparing the next seek does not pay for 1 MB a track then."""
+        spare = next(r for r in self._rings if r.window[0] != cue.serial)
+        rows = len(cue.layout.tracks)
+        if spare.data.shape[0] == rows or self._serial == spare.window[0]:
+            return False
+        saved = spare.window
+        spare.window = (-1, 0, 0)
+        if self._serial == saved[0]:
+            spare.window = saved
+            return False
+        spare.data = np.zeros((rows, spare.capacity), SAMPLE_DTYPE)
+        spare.data.fill(0.0)  # fault the pages in here, not during a seek
+        return True
 
     def _prepare(self, cue: _Cue) -> bool:
         playing_serial = self._serial
@@ -541,6 +559,7 @@ class PlaybackEngine:
         rows = len(cue.layout.tracks)
         if ring.data.shape[0] != rows:
             ring.data = np.zeros((rows, ring.capacity), SAMPLE_DTYPE)
+            ring.data.fill(0.0)  # fault the pages in now, not chunk by chunk
         ring.layout = cue.layout
         start = min(cue.frame, cue.layout.length)
         if cue.speed < 0:

@@ -140,10 +140,12 @@ class StreamLayout:
 
     tracks: tuple[StreamTrack, ...] = ()
     sample_rate: int = 48000
+    #: Samples from time 0 to the end of the last clip (computed once: the callback reads it).
+    length: int = field(init=False, compare=False)
 
-    @property
-    def length(self) -> int:
-        return max((int(t.reach[-1]) for t in self.tracks if len(t.reach)), default=0)
+    def __post_init__(self) -> None:
+        length = max((int(t.reach[-1]) for t in self.tracks if len(t.reach)), default=0)
+        object.__setattr__(self, "length", length)
 
     def row(self, key: str) -> int | None:
         """The index of track ``key`` (its row in the reader's ring), or None."""
