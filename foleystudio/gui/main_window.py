@@ -535,7 +535,10 @@ class MainWindow(QMainWindow):
     def discard_untitled(self) -> None:
         """Delete the current untitled bundle when leaving it unsaved (its renders and
         autosave have no other use), and any left behind earlier."""
+        # Background writers into a bundle's cache/ (the proxy, playback files) finish first,
+        # or they would create the folder again after it is deleted.
         self._stop_proxy()
+        self.playback.wait_for_layout()
         bundle = self.untitled_bundle()
         if bundle is not None:
             shutil.rmtree(bundle, ignore_errors=True)

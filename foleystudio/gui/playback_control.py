@@ -57,6 +57,7 @@ class PlaybackController(QObject):
         self._end = 0.0
         #: The speed Space / play uses (1, or a tap rate: 0.5, 0.25).
         self.rate: float = 1.0
+        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playback-render")
         self.timer = QTimer(self)
         self.timer.setInterval(FOLLOW_INTERVAL_MS)
@@ -114,7 +115,10 @@ class PlaybackController(QObject):
 
     def wait_for_layout(self, timeout: float = 10.0) -> None:
         """Block until pending layouts are built (tests, screenshots); applying them is a
-        queued signal, delivered when the event loop runs."""
+        queued signal, delivered when the event loop runs. After :meth:`shutdown` there
+        is nothing to wait for."""
+        if self._closed:
+            return
         self._executor.submit(lambda: None).result(timeout)
 
     # --- transport -----------------------------------------------------------------------
@@ -209,6 +213,7 @@ class PlaybackController(QObject):
             self.engine.seek(seconds)  # the user scrubbed while playing
 
     def shutdown(self) -> None:
+        self._closed = True
         self.timer.stop()
         self.engine.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
