@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -125,8 +126,11 @@ def build_proxy(
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MediaError(f"cannot create the proxy folder: {exc.strerror or exc}", final.parent) from exc
-    tmp = final.with_name(f".{final.stem}.part{PROXY_SUFFIX}")
     width, height = proxy_size(info.width, info.height)
+    # A unique hidden name: two builds of one proxy (two windows) never share a file.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{PROXY_SUFFIX}", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         _encode(source, tmp, codec, (width, height), info.rotation, info.duration, progress, cancel)
         with open(tmp, "rb+") as fh:
@@ -147,7 +151,7 @@ def build_proxy(
 
 
 def _remove_stale(source: Path, keep: Path) -> None:
-    """Delete this source's proxies of earlier states (and temporary files of none)."""
+    """Delete this source's proxies of earlier states (another source's are left alone)."""
     for old in keep.parent.glob(f"{_source_key(source)}-*{PROXY_SUFFIX}"):
         if old != keep:
             with contextlib.suppress(OSError):
