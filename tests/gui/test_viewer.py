@@ -165,9 +165,14 @@ def test_viewer_scrubs_from_the_proxy_and_rests_on_the_full_frame(window, make_v
     viewer.set_playing(True)  # the transport's signal while playing
     doc.set_playhead(1.0)
     qtbot.waitUntil(lambda: canvas.frame_time == 1.0 and canvas.frame_from_proxy, timeout=5000)
+    assert canvas.image.width() == 480  # the proxy's size
     viewer.set_playing(False)  # stopped: the still is full resolution
     qtbot.waitUntil(lambda: canvas.frame_time == 1.0 and not canvas.frame_from_proxy, timeout=5000)
     # A scrub while stopped: the proxy frame first, the full one once the playhead rests.
+    shown: list[tuple[float, bool]] = []
+    viewer.provider.frame_ready.connect(lambda t, frame, from_proxy: shown.append((t, from_proxy)))
     doc.set_playhead(0.5)
-    qtbot.waitUntil(lambda: canvas.frame_time == 0.5 and canvas.frame_from_proxy, timeout=5000)
-    qtbot.waitUntil(lambda: canvas.frame_time == 0.5 and not canvas.frame_from_proxy, timeout=5000)
+    qtbot.waitUntil(lambda: (0.5, False) in shown, timeout=5000)
+    assert shown.index((0.5, True)) < shown.index((0.5, False))
+    assert canvas.frame_time == 0.5 and not canvas.frame_from_proxy
+    assert canvas.image.width() == 640  # the still at rest is full resolution
