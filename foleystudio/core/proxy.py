@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -80,6 +81,38 @@ def find_proxy(
     """The up-to-date proxy of ``source``, or None (never built, or the source changed)."""
     path = proxy_path(source, cache_dir, codec)
     return path if path.is_file() else None
+
+
+def carry_proxy(
+    source: str | os.PathLike[str], old_cache: str | os.PathLike[str], new_cache: str | os.PathLike[str]
+) -> Path | None:
+    """Give ``new_cache`` the up-to-date proxy of ``source`` found in ``old_cache`` (a project
+    saved under a new name keeps scrubbing at once): a hard link where the file system
+    allows, else a copy through a temporary file. Returns the new path, or None when there
+    was none to carry or it could not be placed (it will then be built again)."""
+    found = find_proxy(source, old_cache)
+    if found is None:
+        return None
+    target = proxy_path(source, new_cache)
+    if target.is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(found, target)
+        except OSError:  # another file system, or no hard links: copy, renamed when complete
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".part", dir=target.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(found, tmp_name)
+                os.replace(tmp_name, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_name)
+                raise
+    except OSError:
+        return None
+    return target
 
 
 def wants_proxy(info: MediaInfo) -> bool:

@@ -152,7 +152,9 @@ def test_dropping_a_video_on_the_window_opens_it(window, video, qtbot) -> None:
     qtbot.waitUntil(lambda: window.viewer.canvas.has_frame, timeout=5000)
 
 
-def test_viewer_scrubs_from_the_proxy_and_rests_on_the_full_frame(window, make_video, qtbot) -> None:
+def test_viewer_scrubs_from_the_proxy_and_rests_on_the_full_frame(
+    window, make_video, qtbot, tmp_path
+) -> None:
     from foleystudio.core import project_bundle as bundles
     from foleystudio.core.proxy import find_proxy
 
@@ -176,3 +178,7 @@ def test_viewer_scrubs_from_the_proxy_and_rests_on_the_full_frame(window, make_v
     assert shown.index((0.5, True)) < shown.index((0.5, False))
     assert canvas.frame_time == 0.5 and not canvas.frame_from_proxy
     assert canvas.image.width() == 640  # the still at rest is full resolution
+    # Saved under a name: the proxy goes along (no rebuild), and scrubbing uses it again.
+    doc.save_as(tmp_path / "saved")
+    assert find_proxy(video, bundles.cache_folder(doc.bundle_dir)) is not None
+    qtbot.waitUntil(lambda: viewer.has_proxy, timeout=5000)

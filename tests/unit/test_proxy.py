@@ -139,3 +139,14 @@ def test_only_videos_larger_than_a_proxy_want_one(source: Path, tmp_path: Path) 
 
     small = write_video(tmp_path / "small.mp4", level_frames(2, 96, 64), FPS)
     assert wants_proxy(probe(source)) and not wants_proxy(probe(small))
+
+
+def test_a_proxy_is_carried_to_a_new_cache(source: Path, tmp_path: Path) -> None:
+    from foleystudio.core.proxy import carry_proxy
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert carry_proxy(source, old, new) is None  # nothing built yet
+    built = build_proxy(source, old)
+    carried = carry_proxy(source, old, new)
+    assert carried == find_proxy(source, new) and carried.read_bytes() == built.read_bytes()
+    assert carry_proxy(source, old, new) == carried  # already there
