@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,foleyworld,sync,sources,search,library,prompt} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search,library,prompt} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "generate": "generate_speed",
     "codec": "codec",
     "export": "export_speed",
+    "playback": "playback",
     "sync": "sync",
     "sources": "sources",
     "search": "search",
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "codec",
         "search",
         "library",
+        "prompt",
     ):
         print(
             f"note: --model is used by the sync, sources, events and codec benchmarks only, not by '{args.name}'",

@@ -7,6 +7,8 @@ Layout::
       autosave.json     the latest autosave, present only while there are unsaved edits
       renders/          immutable, content-named render files (<sha256 prefix>.wav)
       backups/          the last few previous project.json versions
+      cache/            rebuildable files: scrubbing proxies (core/proxy.py), playback
+                        audio at the engine rate (core/playback_stream.py); never saved
 
 Decisions (docs/architecture.md §11 is the rule; these are the details):
 
@@ -41,6 +43,7 @@ import numpy as np
 from foleystudio.core.atomicfile import atomic_write_bytes
 from foleystudio.core.audio import save_audio
 from foleystudio.core.media import MediaInfo, probe
+from foleystudio.core.paths import user_dir
 from foleystudio.core.project import Project
 from foleystudio.core.sources import AudioSource
 from foleystudio.errors import AudioFileError, ProjectError
@@ -50,6 +53,7 @@ PROJECT_FILE = "project.json"
 AUTOSAVE_FILE = "autosave.json"
 RENDERS_DIR = "renders"
 BACKUPS_DIR = "backups"
+CACHE_DIR = "cache"
 #: How many previous versions of project.json are kept in backups/.
 BACKUP_COUNT = 5
 #: Hex digits of the sha256 used to name a render file (64 bits: collisions are negligible).
@@ -131,6 +135,14 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
     if path.name in (PROJECT_FILE, AUTOSAVE_FILE):
         return path.parent
     return path
+
+
+def cache_folder(bundle_dir: str | os.PathLike[str] | None) -> Path:
+    """Where rebuildable files of a project live: the bundle's ``cache/``, or
+    ``user_dir()/cache`` without a bundle. Not created here; everything in it can be deleted."""
+    if bundle_dir is None:
+        return user_dir() / CACHE_DIR
+    return bundle_folder(bundle_dir) / CACHE_DIR
 
 
 def new_bundle(

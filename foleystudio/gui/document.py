@@ -39,6 +39,7 @@ from foleystudio.core.paths import user_dir
 from foleystudio.core.placement import place_candidate
 from foleystudio.core.project import TRACK_COLOURS, Clip, Project, Track, new_id
 from foleystudio.core.project_requests import more_like_this
+from foleystudio.core.proxy import carry_proxy
 from foleystudio.core.ranking import reweighted, settings_weights
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate, GenerationRequest, rank_candidates
 from foleystudio.core.sources import AudioSource, ObjectSource, Source, TextSource
@@ -217,6 +218,10 @@ class Document(QObject):
                     moved.append((clip.render, str(dst)))
         for old, new in dict(moved).items():
             bundles.relink(self.project, old, new)
+        if self.project.video and self.bundle_dir is not None:
+            carry_proxy(
+                self.project.video, bundles.cache_folder(self.bundle_dir), bundles.cache_folder(target)
+            )
         self.project.name = target.stem
         bundles.save_project(self.project, target)
         self.bundle_dir = target

@@ -39,6 +39,7 @@ from foleystudio.core import project_bundle as bundles
 from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
 from foleystudio.core.project_requests import build_request
+from foleystudio.core.proxy import build_proxy, wants_proxy
 from foleystudio.core.requests import WHOLE_PICTURE, Candidate
 from foleystudio.core.tapping import TAP_RATES
 from foleystudio.errors import FoleyStudioError, UsageError
@@ -53,7 +54,7 @@ from foleystudio.gui.library_dock import LibraryPanel
 from foleystudio.gui.playback_control import PlaybackController
 from foleystudio.gui.timeline import TimelinePanel
 from foleystudio.gui.viewer import ViewerPanel
-from foleystudio.gui.workers import JobManager
+from foleystudio.gui.workers import Job, JobManager
 
 if TYPE_CHECKING:
     from foleystudio.export import ExportResult
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.document = Document(self)
         self.prompts = Prompts(self)
         self.jobs = JobManager(self)
+        self._proxy_job: Job | None = None
         self.engines = EngineHolder()
         self.audio = PlaybackEngine(open_device=audio_output)
         self.playback = PlaybackController(self.document, self.audio, self)
@@ -441,7 +443,35 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self._update_engine_labels()
+        self._start_proxy()
         QTimer.singleShot(0, self.timeline.view, self.timeline.view.zoom_to_fit)
+
+    def _start_proxy(self) -> None:
+        """Build (or find) the video's scrubbing proxy in the background (core/proxy.py);
+        the viewer scrubs from it once ready. A new project cancels the previous build."""
+        self._stop_proxy()
+        d = self.document
+        if d.media is None or not d.project.video or not wants_proxy(d.media):
+            return
+        video, cache = d.project.video, bundles.cache_folder(d.bundle_dir)
+
+        def done(path: Path) -> None:
+            if d.media is not None and d.project.video == video:
+                self.viewer.set_proxy(path)
+
+        self._proxy_job = self.jobs.submit(
+            "Scrubbing proxy",
+            lambda progress, cancel: build_proxy(video, cache, progress, cancel),
+            on_done=done,
+            on_failed=lambda text: self.statusBar().showMessage(f"scrubbing proxy: {text}", 8000),
+        )
+
+    def _stop_proxy(self) -> None:
+        """Cancel a proxy build and wait for it, so it writes nothing into a bundle about to
+        be deleted."""
+        if self._proxy_job is not None:
+            self.jobs.stop(self._proxy_job)
+            self._proxy_job = None
 
     def _on_playhead(self, _: float) -> None:
         if self.playback.playing:
@@ -519,6 +549,10 @@ class MainWindow(QMainWindow):
     def discard_untitled(self) -> None:
         """Delete the current untitled bundle when leaving it unsaved (its renders and
         autosave have no other use), and any left behind earlier."""
+        # Background writers into a bundle's cache/ (the proxy, playback files) finish first,
+        # or they would create the folder again after it is deleted.
+        self._stop_proxy()
+        self.playback.wait_for_layout()
         bundle = self.untitled_bundle()
         if bundle is not None:
             shutil.rmtree(bundle, ignore_errors=True)
@@ -827,7 +861,7 @@ class MainWindow(QMainWindow):
         self.timeline.ruler.loader.wait(timeout)
         for clip_item in self.timeline.scene.clip_items.values():
             self.timeline.peak_cache.compute_now(clip_item.clip.render)
-        self.playback.wait_for_buffers(timeout)
+        self.playback.wait_for_layout(timeout)
         self.jobs.wait(round(timeout * 1000))
         for _ in range(5):
             app.processEvents()

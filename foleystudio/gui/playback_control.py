@@ -1,9 +1,10 @@
 """The transport: drives ``core.playback.PlaybackEngine`` from the document and moves the
 playhead with the engine's audio clock (docs/architecture.md §9).
 
-Track buffers are rendered with ``export.stems.render_track`` (the same placement rules as
-the exported stems, track gain left to the mixer) on a background thread whenever clips
-change; gain, pan, mute and solo changes only swap the engine's mix state. Shuttle keys
+When clips change, a background thread builds the :class:`StreamLayout` the engine streams
+(``export.playback_files.playback_layout``: the stems' placement rules, playback files made
+once per render in the project's cache, track gain left to the mixer); gain, pan, mute and
+solo changes only swap the engine's mix state. Shuttle keys
 follow editors' J/K/L: L plays forward (again: faster), J backwards, K stops. ``rate`` is the
 speed a plain play uses: 1, or ½ / ¼ while tapping events to picture (issue 15).
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from foleystudio.core.playback import PlaybackEngine, mix_state
+from foleystudio.core.playback_stream import StreamLayout
 from foleystudio.core.project import Project
+from foleystudio.core.project_bundle import cache_folder
 from foleystudio.core.requests import Candidate
 from foleystudio.core.tapping import tap_time
 from foleystudio.errors import FoleyStudioError
@@ -28,22 +31,8 @@ FOLLOW_INTERVAL_MS = 16
 MAX_SHUTTLE = 8
 
 
-def render_buffers(project: Project, sample_rate: int) -> dict[str, np.ndarray]:
-    """Per-track mono buffers (track id -> samples from time 0 to the track's last clip end),
-    clip gain applied, track gain not (the engine's mixer applies it live)."""
-    from foleystudio.export.stems import RenderCache, render_track
-
-    cache = RenderCache(sample_rate)
-    buffers = {}
-    for track in project.tracks:
-        if track.clips:
-            length = round(max(c.end for c in track.clips) * sample_rate)
-            buffers[track.id] = render_track(dataclasses.replace(track, gain_db=0.0), length, cache)
-    return buffers
-
-
 def clip_signature(project: Project) -> tuple:
-    """What the rendered buffers depend on (everything except track gain/pan/mute/solo)."""
+    """What the streamed layout depends on (everything except track gain/pan/mute/solo)."""
     return tuple(
         (t.id, tuple((c.id, c.render, c.position, c.duration, c.offset, c.gain_db) for c in t.clips))
         for t in project.tracks
@@ -54,20 +43,21 @@ class PlaybackController(QObject):
     """Play/pause/shuttle/audition, and the playhead following the audio clock."""
 
     playing_changed = Signal(bool)
-    buffers_ready = Signal()
+    layout_ready = Signal()
     _rendered = Signal(int, object)
 
     def __init__(self, document: Document, engine: PlaybackEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.engine = engine
-        self.buffers: dict[str, np.ndarray] = {}
+        self.layout = StreamLayout(sample_rate=engine.sample_rate)
         self._signature: tuple | None = None
         self._generation = 0
         self._following = False
         self._end = 0.0
         #: The speed Space / play uses (1, or a tap rate: 0.5, 0.25).
         self.rate: float = 1.0
+        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playback-render")
         self.timer = QTimer(self)
         self.timer.setInterval(FOLLOW_INTERVAL_MS)
@@ -81,11 +71,11 @@ class PlaybackController(QObject):
     def _on_project(self) -> None:
         self.stop()
         self._signature = None
-        self.buffers = {}
+        self.layout = StreamLayout(sample_rate=self.engine.sample_rate)
         self.update_mix()
 
     def update_mix(self) -> None:
-        """Re-render buffers when clips changed (in the background), else just remix."""
+        """Rebuild the streamed layout when clips changed (in the background), else just remix."""
         project = self.document.project
         signature = clip_signature(project)
         if signature != self._signature:
@@ -98,30 +88,37 @@ class PlaybackController(QObject):
                 for t in project.tracks
             ]
             snapshot = dataclasses.replace(project, tracks=tracks)
-            self._executor.submit(self._render, generation, snapshot)
+            cache = cache_folder(self.document.bundle_dir)
+            self._executor.submit(self._render, generation, snapshot, cache)
         self._apply_mix()
 
-    def _render(self, generation: int, project: Project) -> None:
+    def _render(self, generation: int, project: Project, cache: Path) -> None:
+        from foleystudio.export.playback_files import playback_layout
+
         try:
-            buffers = render_buffers(project, self.engine.sample_rate)
+            layout = playback_layout(project, self.engine.sample_rate, cache)
         except FoleyStudioError as exc:
             self.document.message.emit(f"playback: {exc}")
-            buffers = {}
-        self._rendered.emit(generation, buffers)
+            layout = StreamLayout(sample_rate=self.engine.sample_rate)
+        self._rendered.emit(generation, layout)
 
-    def _on_rendered(self, generation: int, buffers: dict[str, np.ndarray]) -> None:
+    def _on_rendered(self, generation: int, layout: StreamLayout) -> None:
         if generation != self._generation:
-            return  # a newer edit is being rendered
-        self.buffers = buffers
+            return  # a newer edit is being prepared
+        self.layout = layout
         self._apply_mix()
-        self.buffers_ready.emit()
+        self.layout_ready.emit()
 
     def _apply_mix(self) -> None:
         project = self.document.project
-        self.engine.set_state(mix_state(self.buffers, project.tracks, project.audible_tracks()))
+        self.engine.set_state(mix_state(self.layout, project.tracks, project.audible_tracks()))
 
-    def wait_for_buffers(self, timeout: float = 10.0) -> None:
-        """Block until pending renders are done and applied (tests, screenshots)."""
+    def wait_for_layout(self, timeout: float = 10.0) -> None:
+        """Block until pending layouts are built (tests, screenshots); applying them is a
+        queued signal, delivered when the event loop runs. After :meth:`shutdown` there
+        is nothing to wait for."""
+        if self._closed:
+            return
         self._executor.submit(lambda: None).result(timeout)
 
     # --- transport -----------------------------------------------------------------------
@@ -220,6 +217,7 @@ class PlaybackController(QObject):
             self.engine.seek(seconds)  # the user scrubbed while playing
 
     def shutdown(self) -> None:
+        self._closed = True
         self.timer.stop()
         self.engine.close()
         self._executor.shutdown(wait=True, cancel_futures=True)

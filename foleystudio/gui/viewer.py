@@ -1,8 +1,12 @@
 """The Viewer: the frame at the playhead, object boxes, transport and scrubbing (docs/architecture.md §9).
 
-Frames are decoded off the GUI thread by :class:`FrameProvider` (one thread owning one
-``core.media.VideoFile``; requests coalesce, so while playing or scrubbing only the newest
-time is decoded and the decoder streams forward instead of seeking).
+Frames are decoded off the GUI thread by :class:`FrameProvider` (one thread owning the
+``core.media.VideoFile``s; requests coalesce, so while playing or scrubbing only the newest
+time is decoded and the decoder streams forward instead of seeking). Once the video's
+scrubbing proxy is built (``core/proxy.py``, a background job of the main window), a moving
+playhead (playing, scrubbing, stepping) is shown from the proxy, where any seek is one small
+intra decode, and the full-resolution frame follows when the playhead has rested for
+:data:`REST_MS` (or at once when playback stops).
 
 Boxes: every object source active at the playhead is drawn in its colour (solid on a
 keyframe, dashed when interpolated). Drag on empty picture to draw a new object; drag a box
@@ -16,7 +20,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
@@ -30,6 +34,8 @@ from foleystudio.gui.document import Document
 
 #: Longest side of decoded frames (the canvas scales them; 1280 keeps 4K decode cheap to show).
 DISPLAY_SIZE = 1280
+#: How long the playhead must rest before the full-resolution frame replaces the proxy's (ms).
+REST_MS = 150
 #: Distance (pixels) within which a box edge or corner can be grabbed.
 GRAB = 7
 #: Smallest box (pixels) a drag creates.
@@ -45,33 +51,45 @@ def rgb_to_qimage(frame: np.ndarray) -> QImage:
 
 
 class FrameProvider(QObject):
-    """Decodes the newest requested frame on a background thread."""
+    """Decodes the newest requested frame on a background thread, from the full-resolution
+    video or (for a request with ``exact=False``, once :meth:`set_proxy` gave one) its proxy.
 
-    frame_ready = Signal(float, object)
+    ``frame_ready(seconds, rgb, from_proxy)``.
+    """
+
+    frame_ready = Signal(float, object, bool)
     failed = Signal(str)
 
     def __init__(self, max_size: int = DISPLAY_SIZE, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.max_size = max_size
         self._cond = threading.Condition()
-        self._path: str | None = None
         self._pending_path: str | None = None
-        self._request: float | None = None
+        self._pending_proxy: str | None = None
+        self._request: tuple[float, bool] | None = None
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="frame-decoder", daemon=True)
         self._thread.start()
 
     def open(self, path: str | None) -> None:
-        """Decode from ``path`` from now on (None closes)."""
+        """Decode from ``path`` from now on (None closes); its proxy is dropped."""
         with self._cond:
             self._pending_path = path or ""
-            self._request = 0.0 if path else None
+            self._pending_proxy = ""
+            self._request = (0.0, True) if path else None
             self._cond.notify()
 
-    def request(self, seconds: float) -> None:
-        """Ask for the frame at ``seconds``; an older pending request is dropped."""
+    def set_proxy(self, path: str | None) -> None:
+        """Use the proxy at ``path`` for inexact requests (None: decode everything full size)."""
         with self._cond:
-            self._request = float(seconds)
+            self._pending_proxy = path or ""
+            self._cond.notify()
+
+    def request(self, seconds: float, exact: bool = True) -> None:
+        """Ask for the frame at ``seconds``; an older pending request is dropped. ``exact``
+        False: the proxy's frame will do (a moving playhead)."""
+        with self._cond:
+            self._request = (float(seconds), bool(exact))
             self._cond.notify()
 
     def close(self) -> None:
@@ -81,38 +99,54 @@ class FrameProvider(QObject):
             self._cond.notify()
         self._thread.join(timeout=5.0)
 
+    def _reopen(self, current: VideoFile | None, path: str) -> VideoFile | None:
+        if current is not None:
+            current.close()
+        if not path:
+            return None
+        try:
+            return VideoFile(path)
+        except FoleyStudioError as exc:
+            self.failed.emit(str(exc))
+            return None
+
     def _run(self) -> None:
         video: VideoFile | None = None
+        proxy: VideoFile | None = None
         while True:
             with self._cond:
-                while not self._stop and self._request is None and self._pending_path is None:
+                while (
+                    not self._stop
+                    and self._request is None
+                    and self._pending_path is None
+                    and self._pending_proxy is None
+                ):
                     self._cond.wait()
                 if self._stop:
                     break
                 path, self._pending_path = self._pending_path, None
-                t, self._request = self._request, None
+                proxy_path, self._pending_proxy = self._pending_proxy, None
+                request, self._request = self._request, None
             if path is not None:
-                if video is not None:
-                    video.close()
-                    video = None
-                if path:
-                    try:
-                        video = VideoFile(path)
-                    except FoleyStudioError as exc:
-                        self.failed.emit(str(exc))
-            if video is None or t is None:
+                video = self._reopen(video, path)
+            if proxy_path is not None:
+                proxy = self._reopen(proxy, proxy_path)
+            if video is None or request is None:
                 continue
+            t, exact = request
+            source = video if exact or proxy is None else proxy
             try:
-                frame = video.frame_at(t, self.max_size)
+                frame = source.frame_at(t, self.max_size)
             except FoleyStudioError as exc:
                 self.failed.emit(str(exc))
                 continue
             with self._cond:
                 stale = self._stop or self._pending_path is not None
             if not stale:
-                self.frame_ready.emit(t, frame)
-        if video is not None:
-            video.close()
+                self.frame_ready.emit(t, frame, source is proxy)
+        for open_file in (video, proxy):
+            if open_file is not None:
+                open_file.close()
 
 
 class VideoCanvas(QWidget):
@@ -126,6 +160,8 @@ class VideoCanvas(QWidget):
         self.setMouseTracking(True)
         self.image: QImage | None = None
         self.frame_time: float | None = None
+        #: Whether the picture shown came from the scrubbing proxy (low resolution).
+        self.frame_from_proxy = False
         self._gesture: str | None = None  # "draw", "move", or a resize handle like "tl", "r"
         self._gesture_source: str | None = None
         self._press = QPointF()
@@ -139,9 +175,10 @@ class VideoCanvas(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(800, 450)
 
-    def set_frame(self, seconds: float, frame: np.ndarray | None) -> None:
+    def set_frame(self, seconds: float, frame: np.ndarray | None, from_proxy: bool = False) -> None:
         self.image = None if frame is None else rgb_to_qimage(frame)
         self.frame_time = seconds
+        self.frame_from_proxy = from_proxy
         self.update()
 
     # --- geometry ------------------------------------------------------------------------
@@ -437,6 +474,13 @@ class ViewerPanel(QWidget):
         self.provider = FrameProvider(parent=self)
         self.provider.frame_ready.connect(self._on_frame)
         self.provider.failed.connect(self.document.message)
+        self.has_proxy = False
+        self._playing = False
+        # Restarted by every playhead move; when it fires the playhead is at rest.
+        self._rest_timer = QTimer(self)
+        self._rest_timer.setSingleShot(True)
+        self._rest_timer.setInterval(REST_MS)
+        self._rest_timer.timeout.connect(self._on_rest)
         self.timecode = QLabel("00:00:00:00")
         self.timecode.setObjectName("timecode")
         self.duration_label = QLabel("")
@@ -474,18 +518,32 @@ class ViewerPanel(QWidget):
     def _on_project(self) -> None:
         video = self.document.project.video if self.document.media is not None else None
         self.canvas.set_frame(0.0, None)
+        self.has_proxy = False
+        self._rest_timer.stop()
         self.provider.open(video)
         self.duration_label.setText(self.document.timecode(self.document.length))
         self._on_playhead(self.document.playhead)
 
+    def set_proxy(self, path: str | Path | None) -> None:
+        """Scrub from the proxy at ``path`` (built for the current video) from now on."""
+        self.has_proxy = path is not None
+        self.provider.set_proxy(None if path is None else str(path))
+
     def _on_playhead(self, seconds: float) -> None:
         self.timecode.setText(self.document.timecode(seconds))
         if self.document.media is not None:
-            self.provider.request(seconds)
+            # Moving: the proxy's frame now, the full-resolution one once at rest.
+            self.provider.request(seconds, exact=not self.has_proxy)
+            if self.has_proxy and not self._playing:
+                self._rest_timer.start()
         self._refresh()
 
-    def _on_frame(self, seconds: float, frame: np.ndarray) -> None:
-        self.canvas.set_frame(seconds, frame)
+    def _on_rest(self) -> None:
+        if self.document.media is not None and not self._playing:
+            self.provider.request(self.document.playhead, exact=True)
+
+    def _on_frame(self, seconds: float, frame: np.ndarray, from_proxy: bool) -> None:
+        self.canvas.set_frame(seconds, frame, from_proxy)
 
     def _refresh(self) -> None:
         self.duration_label.setText(self.document.timecode(self.document.length))
@@ -494,6 +552,11 @@ class ViewerPanel(QWidget):
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setText("❚❚" if playing else "▶")
+        self._playing = playing
+        if playing:
+            self._rest_timer.stop()
+        elif self.has_proxy:
+            self._on_rest()  # stopped: the still at rest is full resolution
 
     def show_frame_now(self) -> bool:
         """Decode the frame at the playhead on this thread (screenshots, tests); True if shown."""
@@ -511,4 +574,5 @@ class ViewerPanel(QWidget):
         return True
 
     def shutdown(self) -> None:
+        self._rest_timer.stop()
         self.provider.close()

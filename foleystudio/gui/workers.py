@@ -8,6 +8,7 @@ one thread, so one loaded engine serves jobs in order and never runs twice at on
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ class Job(QRunnable):
         self.signals = JobSignals()
         self.fraction = 0.0
         self.message = "waiting"
+        self._returned = threading.Event()
         self.signals.progress.connect(self._remember)
 
     def _remember(self, fraction: float, message: str) -> None:
@@ -70,7 +72,12 @@ class Job(QRunnable):
             else:
                 self.signals.finished.emit(result)
         finally:
+            self._returned.set()
             self.signals.ended.emit()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until ``fn`` has returned (seconds); True if it did. Only for a started job."""
+        return self._returned.wait(timeout)
 
 
 class JobManager(QObject):
@@ -114,6 +121,15 @@ class JobManager(QObject):
         if job in self.jobs:
             self.jobs.remove(job)
         self.jobs_changed.emit()
+
+    def stop(self, job: Job, timeout: float = 30.0) -> None:
+        """Cancel ``job`` and make sure it no longer runs: a queued job is taken off its pool
+        (it never starts), a running one is waited for (``timeout`` s)."""
+        job.cancel()
+        if self.pool.tryTake(job) or self.model_pool.tryTake(job):
+            self._finish(job)
+            return
+        job.wait(timeout)
 
     def cancel_all(self) -> None:
         for job in list(self.jobs):

@@ -10,7 +10,6 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 
 from foleystudio.core.audio import pan_gains
-from foleystudio.gui.playback_control import render_buffers
 from foleystudio.gui.timeline.geometry import TRACK_HEIGHT, snap_time
 
 pytestmark = pytest.mark.gui
@@ -133,7 +132,7 @@ def test_track_headers_set_mute_solo_gain_pan_and_the_mix_follows(clip_project, 
     head_a = headers.header(track_a.id)
     engine = window.audio
 
-    window.playback.wait_for_buffers()
+    window.playback.wait_for_layout()
     qtbot.waitUntil(
         lambda: {layer.key for layer in engine.state.layers} == {track_a.id, track_b.id}, timeout=5000
     )
@@ -170,16 +169,25 @@ def test_track_headers_set_mute_solo_gain_pan_and_the_mix_follows(clip_project, 
     assert second.id in {c.id for c in track_b.clips}
 
 
-def test_render_buffers_place_clips_like_the_stems(clip_project) -> None:
+def test_playback_layout_places_clips_like_the_stems(clip_project, tmp_path) -> None:
+    from foleystudio.core.playback_stream import fill_track
+    from foleystudio.export.playback_files import playback_layout
+
     window, doc, clip = clip_project
-    buffers = render_buffers(doc.project, 8000)
-    (track,) = doc.project.tracks
-    audio = buffers[track.id]
+
+    def streamed(project) -> np.ndarray:
+        layout = playback_layout(project, 8000, tmp_path / "cache")
+        (track,) = layout.tracks
+        audio = np.zeros(layout.length, np.float32)
+        fill_track(track, audio, 0, np.zeros(layout.length, np.float32))
+        return audio
+
+    audio = streamed(doc.project)
     assert len(audio) == round(0.75 * 8000)
     first = int(np.argmax(np.abs(audio) > 1e-6))
     assert first == pytest.approx(0.25 * 8000, abs=1)
     doc.set_clip_gain(clip.id, -6.0)
-    quieter = render_buffers(doc.project, 8000)[track.id]
+    quieter = streamed(doc.project)
     assert np.max(np.abs(quieter)) == pytest.approx(np.max(np.abs(audio)) * 10 ** (-6 / 20), rel=1e-4)
 
 

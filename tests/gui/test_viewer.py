@@ -150,3 +150,35 @@ def test_dropping_a_video_on_the_window_opens_it(window, video, qtbot) -> None:
     window.dropEvent(event)
     assert window.document.media is not None and window.document.project.video == str(video)
     qtbot.waitUntil(lambda: window.viewer.canvas.has_frame, timeout=5000)
+
+
+def test_viewer_scrubs_from_the_proxy_and_rests_on_the_full_frame(
+    window, make_video, qtbot, tmp_path
+) -> None:
+    from foleystudio.core import project_bundle as bundles
+    from foleystudio.core.proxy import find_proxy
+
+    video = make_video("wide.mp4", seconds=2.0, width=640, height=360, audio=False)
+    window.open_path(video)
+    viewer, canvas, doc = window.viewer, window.viewer.canvas, window.document
+    # Opening the video starts the proxy build; it lands in the (untitled) bundle's cache.
+    qtbot.waitUntil(lambda: viewer.has_proxy, timeout=10000)
+    assert find_proxy(video, bundles.cache_folder(doc.bundle_dir)) is not None
+    viewer.set_playing(True)  # the transport's signal while playing
+    doc.set_playhead(1.0)
+    qtbot.waitUntil(lambda: canvas.frame_time == 1.0 and canvas.frame_from_proxy, timeout=5000)
+    assert canvas.image.width() == 480  # the proxy's size
+    viewer.set_playing(False)  # stopped: the still is full resolution
+    qtbot.waitUntil(lambda: canvas.frame_time == 1.0 and not canvas.frame_from_proxy, timeout=5000)
+    # A scrub while stopped: the proxy frame first, the full one once the playhead rests.
+    shown: list[tuple[float, bool]] = []
+    viewer.provider.frame_ready.connect(lambda t, frame, from_proxy: shown.append((t, from_proxy)))
+    doc.set_playhead(0.5)
+    qtbot.waitUntil(lambda: (0.5, False) in shown, timeout=5000)
+    assert shown.index((0.5, True)) < shown.index((0.5, False))
+    assert canvas.frame_time == 0.5 and not canvas.frame_from_proxy
+    assert canvas.image.width() == 640  # the still at rest is full resolution
+    # Saved under a name: the proxy goes along (no rebuild), and scrubbing uses it again.
+    doc.save_as(tmp_path / "saved")
+    assert find_proxy(video, bundles.cache_folder(doc.bundle_dir)) is not None
+    qtbot.waitUntil(lambda: viewer.has_proxy, timeout=5000)

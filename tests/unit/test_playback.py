@@ -12,13 +12,15 @@ import pytest
 
 from foleystudio.core.audio import pan_gains
 from foleystudio.core.playback import PlaybackEngine, mix_state
+from foleystudio.core.playback_stream import array_layout
 from foleystudio.core.project import Project, Track
 
 SR = 8000
 
 
 def engine() -> PlaybackEngine:
-    return PlaybackEngine(sample_rate=SR, blocksize=256, open_device=False)
+    """No device and no reader thread: ``run_block`` runs the reader, then the callback."""
+    return PlaybackEngine(sample_rate=SR, blocksize=256, open_device=False, reader_thread=False)
 
 
 def ramp(n: int, scale: float = 1.0) -> np.ndarray:
@@ -27,6 +29,7 @@ def ramp(n: int, scale: float = 1.0) -> np.ndarray:
 
 def run_block(eng: PlaybackEngine, frames: int = 256) -> np.ndarray:
     out = np.full((frames, 2), 7.0, np.float32)  # garbage the callback must overwrite
+    eng.fill_ahead()
     eng.callback(out, frames, None, None)
     return out
 
@@ -38,7 +41,7 @@ def test_callback_mixes_gain_pan_mute_solo() -> None:
     bufs = {a.id: np.full(1000, 0.5, np.float32), b.id: ramp(1000, 0.4), c.id: np.ones(1000, np.float32)}
     project = Project(tracks=[a, b, c])
     eng = engine()
-    eng.set_state(mix_state(bufs, project.tracks, project.audible_tracks()))
+    eng.set_state(mix_state(array_layout(bufs, SR), project.tracks, project.audible_tracks()))
     eng.start(100 / SR)
     out = run_block(eng)
     ga = 10 ** (-6 / 20)
@@ -53,7 +56,7 @@ def test_callback_mixes_gain_pan_mute_solo() -> None:
 
     # Solo wins over mute: soloing the muted track plays only it (centre pan here).
     c.solo = True
-    eng.set_state(mix_state(bufs, project.tracks, project.audible_tracks()))
+    eng.set_state(mix_state(array_layout(bufs, SR), project.tracks, project.audible_tracks()))
     out3 = run_block(eng)
     centre = pan_gains(0.0)[0]
     np.testing.assert_allclose(out3, np.full((256, 2), centre, np.float32), atol=1e-6)
@@ -62,7 +65,7 @@ def test_callback_mixes_gain_pan_mute_solo() -> None:
 def test_callback_silent_when_stopped_and_past_the_end() -> None:
     t = Track("t")
     eng = engine()
-    eng.set_state(mix_state({t.id: np.ones(300, np.float32)}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: np.ones(300, np.float32)}, SR), [t], [t]))
     assert not run_block(eng).any()  # stopped: silence, no garbage
     eng.start(200 / SR)
     out = run_block(eng)
@@ -74,7 +77,7 @@ def test_reverse_and_double_speed_read_the_buffer_backwards_and_skipping() -> No
     t = Track("t", pan=-1.0)
     buf = ramp(4000)
     eng = engine()
-    eng.set_state(mix_state({t.id: buf}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: buf}, SR), [t], [t]))
     eng.start(1000 / SR, speed=2)
     out = run_block(eng, 100)
     np.testing.assert_allclose(out[:, 0], buf[1000:1200:2], atol=1e-7)
@@ -89,7 +92,7 @@ def test_seek_while_playing_is_picked_up_by_the_next_block() -> None:
     t = Track("t", pan=-1.0)
     buf = ramp(4000)
     eng = engine()
-    eng.set_state(mix_state({t.id: buf}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: buf}, SR), [t], [t]))
     eng.start(0.0)
     run_block(eng)
     eng.seek(2000 / SR)
@@ -100,7 +103,7 @@ def test_seek_while_playing_is_picked_up_by_the_next_block() -> None:
 def test_audition_replaces_the_tracks_and_is_placed_at_its_start() -> None:
     t = Track("t")
     eng = engine()
-    eng.set_state(mix_state({t.id: np.ones(8000, np.float32)}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: np.ones(8000, np.float32)}, SR), [t], [t]))
     candidate = np.linspace(-0.5, 0.5, 400, dtype=np.float32)
     eng.audition(candidate, SR, start=0.5)
     assert eng.playing and eng.auditioning
@@ -114,8 +117,9 @@ def test_callback_does_not_allocate_sample_memory() -> None:
     tracks = [Track(f"t{i}", pan=0.3) for i in range(8)]
     bufs = {t.id: np.ones(SR * 10, np.float32) for t in tracks}
     eng = engine()
-    eng.set_state(mix_state(bufs, tracks, tracks))
+    eng.set_state(mix_state(array_layout(bufs, SR), tracks, tracks))
     eng.start(0.0)
+    eng.fill_ahead()  # the reader (another thread in the app) is not what is measured
     out = np.zeros((4096, 2), np.float32)
     eng.callback(out, 4096, None, None)  # warm-up
     tracemalloc.start()
@@ -147,7 +151,7 @@ def test_real_stream_on_the_null_device_runs_the_callback() -> None:
     if not eng.available:
         pytest.skip(f"no ALSA null device here: {eng.unavailable_reason}")
     t = Track("t")
-    eng.set_state(mix_state({t.id: np.zeros(48000 * 4, np.float32)}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: np.zeros(48000 * 4, np.float32)}, 48000), [t], [t]))
     eng.start(0.0)
     deadline = time.monotonic() + 3.0
     while eng.blocks_mixed < 5 and time.monotonic() < deadline:

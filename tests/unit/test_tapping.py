@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from foleystudio.core.playback import PlaybackEngine, mix_state
+from foleystudio.core.playback_stream import array_layout
 from foleystudio.core.project import Track
 from foleystudio.core.tapping import snap_to_frame, tap_time
 from foleystudio.errors import UsageError
@@ -58,9 +59,9 @@ def test_wall_clock_runs_at_fractional_rates(rate: float) -> None:
 
 def test_fractional_rate_callback_is_muted_and_advances_its_clock() -> None:
     clock = FakeClock()
-    eng = PlaybackEngine(sample_rate=8000, blocksize=256, open_device=False, clock=clock)
+    eng = PlaybackEngine(sample_rate=8000, blocksize=256, open_device=False, clock=clock, reader_thread=False)
     t = Track("t")
-    eng.set_state(mix_state({t.id: np.ones(8000, np.float32)}, [t], [t]))
+    eng.set_state(mix_state(array_layout({t.id: np.ones(8000, np.float32)}, 8000), [t], [t]))
     eng.start(0.5, 0.5)
     out = np.full((256, 2), 7.0, np.float32)
     eng.callback(out, 256, None, None)
@@ -68,6 +69,7 @@ def test_fractional_rate_callback_is_muted_and_advances_its_clock() -> None:
     assert eng._frame == pytest.approx(4000 + 128)
     eng.set_speed(1)  # back to a whole rate: the mix plays again from where the clock is
     assert eng.speed == 1 and isinstance(eng.speed, int)
+    eng.fill_ahead()  # the reader (a thread in the app) streams from the new position
     eng.callback(out, 256, None, None)
     assert out[:, 0].any()
 
