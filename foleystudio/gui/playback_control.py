@@ -15,6 +15,7 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from foleystudio.core.playback import PlaybackEngine, mix_state
