@@ -20,7 +20,9 @@ Per clip (its first ``--seconds``, default 10):
 ``--impact`` names the clips (file stems, comma separated) whose sounds are visible impacts;
 the summary reports them separately. ``--foleyworld DIR`` adds the detector alone on a
 FoleyWorld corpus folder (true onsets of the visible sources), e.g. one written with
-``foleystudio data foleyworld --randomise``.
+``foleystudio data foleyworld --randomise``. ``--flow-events RUN`` uses the flow event
+network of a ``train flow-events`` run (or a bundle) instead of the model bundle's own, for
+the detector rows (generation uses the model bundle as it is).
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def f1_pair(events: np.ndarray, reference: np.ndarray, duration: float) -> dict[
     }
 
 
-def measure_clip(path: Path, engine: Any, onset_net: Any, seconds: float, generate: bool) -> dict[str, Any]:
+def measure_clip(
+    path: Path, engine: Any, onset_net: Any, seconds: float, generate: bool, flow_net: Any = None
+) -> dict[str, Any]:
     from foleystudio.core.media import probe, read_audio
     from foleystudio.core.requests import GenerationRequest
     from foleystudio.core.settings import GenerationSettings
@@ -67,7 +71,7 @@ def measure_clip(path: Path, engine: Any, onset_net: Any, seconds: float, genera
     sound = read_audio(path, 16000, end=end)
     reference = detect_onsets(sound, 16000, noise_sigmas=REFERENCE_NOISE_SIGMAS)
     started = time.perf_counter()
-    whole, _ = detect_events(path, 0.0, end, onset_net=onset_net)
+    whole, _ = detect_events(path, 0.0, end, onset_net=onset_net, flow_net=flow_net)
     detect_seconds = time.perf_counter() - started
     row: dict[str, Any] = {
         "clip": path.stem,
@@ -90,7 +94,7 @@ def measure_clip(path: Path, engine: Any, onset_net: Any, seconds: float, genera
     return row
 
 
-def foleyworld_detection(folder: Path, onset_net: Any, limit: int) -> dict[str, Any]:
+def foleyworld_detection(folder: Path, onset_net: Any, limit: int, flow_net: Any = None) -> dict[str, Any]:
     """Detector F1 against the true onsets of the visible sources of FoleyWorld clips."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from sync import true_onsets
@@ -103,7 +107,7 @@ def foleyworld_detection(folder: Path, onset_net: Any, limit: int) -> dict[str, 
         video = truth_path.with_suffix(".mp4")
         duration = float(truth.get("duration", 8.0))
         reference, _ = true_onsets(truth, duration)
-        whole, _ = detect_events(video, 0.0, duration, onset_net=onset_net)
+        whole, _ = detect_events(video, 0.0, duration, onset_net=onset_net, flow_net=flow_net)
         rows.append(
             {
                 "clip": truth_path.stem,
@@ -140,6 +144,7 @@ def run(
     generate: bool = True,
     foleyworld: Path | None = None,
     foleyworld_clips: int = 40,
+    flow_events: Path | None = None,
     out: Path = RESULTS,
 ) -> dict[str, Any]:
     import torch
@@ -150,11 +155,16 @@ def run(
     from foleystudio.ml.model_bundle import load_bundle
 
     clips = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    onset_net = load_from_bundle(load_bundle(model, torch.device("cpu")))
+    from foleystudio.ml.encoders.flow_events import load_from_bundle as load_flow_net
+    from foleystudio.train.flow_events import load_trained_flow_events
+
+    bundle = load_bundle(model, torch.device("cpu"))
+    onset_net = load_from_bundle(bundle)
+    flow_net = load_flow_net(bundle) if flow_events is None else load_trained_flow_events(flow_events)
     engine = GenerationEngine("cpu") if generate else None
     rows = []
     for path in clips:
-        row = measure_clip(path, engine, onset_net, seconds, generate)
+        row = measure_clip(path, engine, onset_net, seconds, generate, flow_net)
         rows.append(row)
         print(format_row(row), flush=True)
     result: dict[str, Any] = {
@@ -167,13 +177,16 @@ def run(
             "reference_noise_sigmas": REFERENCE_NOISE_SIGMAS,
             "seconds": seconds,
             "generate": generate,
+            "flow_events": None if flow_events is None else str(flow_events),
         },
         "per_clip": rows,
         "all": summarise(rows, None),
         "impact": summarise(rows, impact) if impact else None,
     }
     if foleyworld is not None:
-        result["foleyworld_detection"] = foleyworld_detection(foleyworld, onset_net, foleyworld_clips)
+        result["foleyworld_detection"] = foleyworld_detection(
+            foleyworld, onset_net, foleyworld_clips, flow_net
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -222,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-generate", action="store_true", help="detector only")
     parser.add_argument("--foleyworld", default=None, help="also: the detector on this FoleyWorld corpus")
     parser.add_argument("--foleyworld-clips", type=int, default=40)
+    parser.add_argument(
+        "--flow-events", default=None, help="flow event network (train flow-events run or bundle)"
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from foleystudio.errors import FoleyStudioError
@@ -239,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             generate=not args.no_generate,
             foleyworld=Path(args.foleyworld) if args.foleyworld else None,
             foleyworld_clips=args.foleyworld_clips,
+            flow_events=Path(args.flow_events) if args.flow_events else None,
             out=Path(args.out),
         )
     except FoleyStudioError as exc:

@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
     f.add_argument("--bundle-name", default="foleyworld-tiny")
+    f.add_argument("--bundle-version", default="1.0.0", help="version written into the bundle's manifest")
     f.add_argument(
         "--audio",
         default=None,
@@ -178,6 +179,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         max_seconds=max_seconds(args),
         bundle=None if args.bundle is None else Path(args.bundle),
         bundle_name=args.bundle_name,
+        bundle_version=args.bundle_version,
     )
     # Under torchrun every process runs this handler; init_distributed finds its rank.
     ctx = init_distributed(args.device)

@@ -74,6 +74,8 @@ class FlowleyRun:
     max_seconds: float | None = None
     bundle: Path | None = None
     bundle_name: str = "foleyworld-tiny"
+    #: Version written into the bundle's manifest.
+    bundle_version: str = "1.0.0"
 
     @property
     def cache(self) -> Path:
@@ -179,6 +181,7 @@ def write_bundle(run: FlowleyRun, parts: _LoadedParts, summary: dict[str, Any]) 
         audio=audio,
         ssv2a=ssv2a,
         onsets=parts.onsets,
+        version=run.bundle_version,
     )
     for name, data in logs.items():  # the training logs travel with the weights
         atomic_write_bytes(path / name, data)
