@@ -79,7 +79,14 @@ def write_prompt(record: Any, folder: Path) -> Path:
 
 
 def measure(
-    engine: Any, loaded: Any, record: Any, prompt: Path | None, prompt_category: str, model: str, seed: int
+    engine: Any,
+    loaded: Any,
+    record: Any,
+    prompt: Path | None,
+    prompt_category: str,
+    model: str,
+    seed: int,
+    ref_cfg: float = 1.0,
 ) -> dict[str, Any]:
     from benchmarks.sync import category_scores, true_onsets
     from foleystudio.core.requests import GenerationRequest
@@ -93,7 +100,7 @@ def measure(
         str(record.video),
         end=DURATION_S,
         sources=sources,
-        settings=GenerationSettings(model=model, seed=seed),
+        settings=GenerationSettings(model=model, seed=seed, ref_cfg=ref_cfg),
     )
     (candidate,) = engine.generate(request)
     scores = category_scores(loaded, candidate.audio)
@@ -126,6 +133,7 @@ def run(
     model: str = "foleyworld-tiny",
     clips: int | None = None,
     seed: int = 0,
+    ref_cfg: float = 1.0,
     out: Path = RESULTS,
 ) -> dict[str, Any]:
     import torch
@@ -158,7 +166,7 @@ def run(
             row = {"clip": record.name, "picture": categories[i], "prompt": prompt_category}
             row["no_prompt"] = measure(engine, loaded, record, None, prompt_category, model, seed + i)
             row["prompt"] = measure(
-                engine, loaded, record, prompts[partners[i]], prompt_category, model, seed + i
+                engine, loaded, record, prompts[partners[i]], prompt_category, model, seed + i, ref_cfg
             )
             rows.append(row)
         wall = time.perf_counter() - started
@@ -172,6 +180,7 @@ def run(
             "tolerance_s": TOLERANCE_S,
             "clips": len(rows),
             "corpus_seed": SEED,
+            "ref_cfg": ref_cfg,
         },
         "summary": summarise(rows),
         "per_clip": rows,
@@ -201,9 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 clips instead of 30")
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--clips", type=int, default=None)
+    parser.add_argument("--ref-cfg", type=float, default=1.0, help="prompt (reference) guidance")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    result = run(args.quick, args.model, args.clips, out=Path(args.out))
+    result = run(args.quick, args.model, args.clips, ref_cfg=args.ref_cfg, out=Path(args.out))
     print(format_report(result))
     return 0
 

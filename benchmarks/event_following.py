@@ -13,7 +13,8 @@ picture's track given as:
 - ``padded``: all of them plus half as many random extra events (≥ 0.1 s from any other);
 
 and score the generated onsets (``detect_onsets``) by F1 (±50 ms) against the given track and
-against the picture's own (true) events. The track, not the picture, is followed when F1
+against the picture's own (true) events. The targets are checked on the clips whose given
+track has events (an empty track cannot be followed or missed; both means are reported). The track, not the picture, is followed when F1
 against the given track is high where the two disagree. ``objects``: clips with two visible
 sources, each as an object with its own true onsets as its track, per-source stems: each
 stem's F1 against its own track and against the other object's.
@@ -106,9 +107,14 @@ def measure_clip(engine: Any, record: Any, model: str, seed: int) -> dict[str, A
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means per condition; ``given_with_events`` leaves out the clips whose given track is
+    empty (a car passing has no events: F1 against an empty track is 0 for any onset the
+    detector finds in its hum, so it says nothing about following)."""
     out: dict[str, Any] = {}
     for name in CONDITIONS:
         out[name] = {k: round(float(np.mean([r[name][k] for r in rows])), 4) for k in ("given", "picture")}
+        scored = [r[name]["given"] for r in rows if r[name]["n_given"] > 0]
+        out[name]["given_with_events"] = round(float(np.mean(scored)), 4) if scored else None
     stems = [s for r in rows for s in r.get("objects", {}).values()]
     if stems:
         out["objects"] = {
@@ -121,9 +127,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def check_targets(summary: dict[str, Any]) -> dict[str, bool]:
     """Issue 15's targets."""
-    out = {"true_given_f1>=0.9": summary["true"]["given"] >= 0.9}
+
+    def scored(name: str) -> float:
+        value = summary[name].get("given_with_events")
+        return summary[name]["given"] if value is None else value
+
+    out = {"true_given_f1>=0.9": scored("true") >= 0.9}
     for name in ("shifted", "thinned", "padded"):
-        out[f"{name}_given_f1>=0.85"] = summary[name]["given"] >= 0.85
+        out[f"{name}_given_f1>=0.85"] = scored(name) >= 0.85
         out[f"{name}_given_above_picture"] = summary[name]["given"] > summary[name]["picture"]
     if "objects" in summary:
         out["objects_own>=0.85"] = summary["objects"]["own"] >= 0.85
@@ -179,8 +190,11 @@ def format_report(result: dict[str, Any]) -> str:
     s = result["summary"]
     lines = [f"{result['settings']['clips']} clips; onset F1 of the generated audio (±50 ms):"]
     for name in CONDITIONS:
+        with_events = s[name].get("given_with_events")
+        extra = "" if with_events is None else f" ({with_events:.2f} on clips whose track has events)"
         lines.append(
-            f"  {name:8s} against the given track {s[name]['given']:.2f}, the picture's {s[name]['picture']:.2f}"
+            f"  {name:8s} against the given track {s[name]['given']:.2f}{extra}, "
+            f"the picture's {s[name]['picture']:.2f}"
         )
     if "objects" in s:
         o = s["objects"]

@@ -186,6 +186,16 @@ class GenerationSettings(Settings):
         maximum=20.0,
         step=0.25,
     )
+    #: Reference guidance w_r: (w_r − 1)·(v_cond − v_no_reference) is added, so an audio
+    #: prompt sets more of what the sound is like (no effect without one; docs/decisions.md).
+    ref_cfg: float = setting(
+        1.0,
+        "Prompt guidance",
+        "how strongly an audio prompt sets what the sound is like (1 = off; needs an audio prompt)",
+        minimum=0.0,
+        maximum=20.0,
+        step=0.25,
+    )
     omega: float = setting(
         0.25,
         "Window ω",

@@ -9,7 +9,8 @@ text (:meth:`Conditions.unconditional`).
 Sync guidance w_s ≠ 1 adds a branch with only the sync features dropped and the term
 (w_s − 1)·(v_cond − v_nosync): it strengthens what the timing features say without also
 amplifying the picture, the text and the mix (with w = 1 it is v_nosync + w_s·(v_cond −
-v_nosync)). Every branch goes through the same batched forward. The PSCA biases are built
+v_nosync)). Reference guidance w_r ≠ 1 does the same with the reference audio alone
+dropped: (w_r − 1)·(v_cond − v_noref). Every branch goes through the same batched forward. The PSCA biases are built
 once per call and reused across steps. The progress callback and the cancel token are
 served at every step.
 
@@ -77,6 +78,10 @@ def sample(
     sync_guided = sync_scale != 1.0 and cond.present("sync")
     if sync_guided:
         branches.append(cond.dropped(("sync",)))
+    ref_scale = settings.ref_cfg
+    ref_guided = ref_scale != 1.0 and cond.present("ref")
+    if ref_guided:
+        branches.append(cond.dropped(("ref",)))
     net_cond = (Conditions.concat(branches) if len(branches) > 1 else cond).to(device)
     cache = PscaBiasCache()
 
@@ -87,7 +92,9 @@ def sample(
         rows = v.chunk(len(branches))
         out = rows[0] if not guided else rows[1] + cfg_scale * (rows[0] - rows[1])
         if sync_guided:
-            out = out + (sync_scale - 1.0) * (rows[0] - rows[-1])
+            out = out + (sync_scale - 1.0) * (rows[0] - rows[2 if guided else 1])
+        if ref_guided:
+            out = out + (ref_scale - 1.0) * (rows[0] - rows[-1])
         return out
 
     grid = torch.linspace(0.0, 1.0, steps + 1).tolist()
