@@ -209,3 +209,20 @@ def test_detect_events_decodes_once_with_an_onset_network(clip, onset_net, monke
         assert np.allclose(whole.times, np.arange(len(frames)) / 24)
     else:  # the random network is not decisive: the flow detector, on the video's own frame times
         assert np.allclose(whole.times, np.arange(len(whole.times)) * 1001 / 30000)
+
+
+def test_more_grids_than_kept_scalers_still_give_exact_frames(clip) -> None:
+    # VideoFile keeps the scaler and last image of 4 outputs; 6 grids evict and rebuild them.
+    path, _ = clip("12.5")
+    grids = [FrameGrid(10 + k, (64 + 16 * k, 36 + 9 * k), 0.0, 1.0, grey=k % 2 == 1) for k in range(6)]
+    with VideoFile(path) as video:
+        together = list(video.iter_grids(grids))
+    with VideoFile(path) as video:
+        for g, grid in enumerate(grids):
+            got = [image for k, _, image in together if k == g]
+            expected = [
+                image for _, image in video.iter_frames(grid.fps, grid.size, grid.start, grid.end, grid.grey)
+            ]
+            assert len(got) == len(expected) and all(
+                np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
+            )
