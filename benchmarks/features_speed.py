@@ -13,6 +13,11 @@ What one extraction does, timed end to end (decoding included):
    the default network's shape, random weights) on the 192 frames.
 Also reported: steps 2–3 alone on the decoded frames (what a feature cache saves), and the
 first CLIP call of a process (kernel set-up), which the steady-state figures exclude.
+
+``extract_video_features``: what the engine runs per range, end to end —
+``ml.features.extract_video_features(..., onset_net=..., with_flow=True)`` (CLIP tokens, motion
+energy, visual onsets and optical flow at the video's own rate, from one decoding pass) on the
+first 8 s of the 1080p clip and of the 640×360 30 fps clip of ``benchmarks/flow_speed.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ BUDGET_S = 2.0
 
 def run(quick: bool = False) -> dict[str, object]:
     """Measure and return the figures (also written to benchmarks/results/features_speed.json)."""
+    from benchmarks.flow_speed import flow_clip
     from benchmarks.media import bench_clip
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
@@ -39,6 +45,7 @@ def run(quick: bool = False) -> dict[str, object]:
     from foleystudio.ml.encoders.clip_encoder import ClipEncoder, ClipEncoderConfig
     from foleystudio.ml.encoders.motion import grey_small, motion_energy
     from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
+    from foleystudio.ml.features import extract_video_features
 
     machine = machine_description(load_average=True)  # the load at the start
     clip_path = bench_clip()
@@ -74,6 +81,21 @@ def run(quick: bool = False) -> dict[str, object]:
     def median(values: list[float]) -> float:
         return round(float(np.median(values)), 4)
 
+    extract: dict[str, object] = {}
+    for name, path in (("1080p_24fps", clip_path), ("640x360_30fps", flow_clip())):
+        seconds = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            feats = extract_video_features(path, 0.0, SECONDS, encoder, onset_net=onset_net, with_flow=True)
+            seconds.append(time.perf_counter() - t0)
+        assert feats.flow is not None
+        extract[name] = {
+            "seconds": median(seconds),
+            "x_real_time": round(SECONDS / median(seconds), 2),
+            "motion_frames": int(feats.motion.n_frames),
+            "flow_frames": int(feats.flow.n_frames),
+        }
+
     total = median(total_s)
     result: dict[str, object] = {
         "benchmark": "features_speed",
@@ -99,6 +121,7 @@ def run(quick: bool = False) -> dict[str, object]:
             "clip_images_first_call": round(cold_clip_s, 4),
         },
         "x_real_time": round(SECONDS / total, 2),
+        "extract_video_features": extract,
         "budget_s": BUDGET_S,
         "within_budget": total < BUDGET_S,
     }
@@ -118,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         f"8 s of 1080p: decode+scale {s['decode_scale']:.3f} s, motion {s['motion_energy']:.3f} s, "  # type: ignore[index]
         f"CLIP {s['clip_images']:.3f} s, visual onsets {s['visual_onsets']:.3f} s, total {s['total']:.3f} s ({result['x_real_time']}x real time)"  # type: ignore[index]
     )
+    for name, figures in result["extract_video_features"].items():  # type: ignore[attr-defined]
+        print(
+            f"extract_video_features with flow, 8 s of {name}: {figures['seconds']:.3f} s ({figures['x_real_time']}x real time)"
+        )
     print(f"within the {BUDGET_S} s budget: {result['within_budget']}; written to {RESULTS}")
     return 0
 

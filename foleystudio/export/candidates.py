@@ -33,14 +33,13 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from foleystudio.core.atomicfile import atomic_write_bytes
+from foleystudio.core.atomicfile import StagingFolders, atomic_write_bytes
 from foleystudio.core.audio import resample
 from foleystudio.core.levels import under_ceiling
 from foleystudio.core.media import probe, remux_with_audio
 from foleystudio.core.requests import Candidate, rank_candidates
 from foleystudio.errors import ExportError, FoleyStudioError, UsageError
 from foleystudio.export.naming import sanitize_component
-from foleystudio.export.pipeline import _Staging
 
 #: Rate of the remuxed video's AAC track.
 REMUX_RATE = 48000
@@ -136,7 +135,7 @@ def write_candidates(
         if not np.isfinite(c.audio).all():
             raise ExportError(f"candidate {name} has NaN or infinite samples; nothing written", out)
     try:
-        staging = _Staging([out])
+        staging = StagingFolders([out], error=ExportError)
     except ExportError as exc:  # it names its hidden folder; name the user's
         raise ExportError(exc.problem, out) from exc
     previous = _listed_files(out / "result.json")
@@ -184,7 +183,7 @@ def _write(
     candidates: Sequence[Candidate],
     names: list[str],
     out: Path,
-    staging: _Staging,
+    staging: StagingFolders,
     video: str | os.PathLike[str],
     timings: dict[str, float] | None,
     extra: dict[str, Any] | None,

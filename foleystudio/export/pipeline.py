@@ -2,7 +2,8 @@
 
 All or nothing. Everything is checked first (options, renders, video) and an
 :class:`ExportError` naming the file is raised before anything is written. Files are then
-written into a hidden staging folder inside each destination folder and moved into place
+written into a hidden staging folder inside each destination folder
+(``core.atomicfile.StagingFolders``) and moved into place
 (``os.replace``, same file system) only when every file is complete; a failure or a cancel
 removes the staging folders (and any folder the export created), so no half-written file
 is ever left behind and existing files are untouched. Destination files that already exist
@@ -16,12 +17,9 @@ Stem, mix and timeline rules are in :mod:`~foleystudio.export.stems`,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from foleystudio import __version__
-from foleystudio.core.atomicfile import fsync_dir
+from foleystudio.core.atomicfile import StagingFolders
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.project import Project, Track
 from foleystudio.core.project_bundle import missing_media
@@ -50,8 +48,6 @@ from foleystudio.export.stems import (
     render_track,
     tracks_with_clips,
 )
-
-_STAGING_PREFIX = ".foleystudio-export-"
 
 
 @dataclass(frozen=True)
@@ -126,7 +122,7 @@ def export_project(
     base = Path(bundle_dir).expanduser().absolute() if bundle_dir is not None else Path.cwd()
     plan = _Plan.make(project, destinations.resolved(base), options)
     _check_media(project, plan)
-    staging = _Staging(plan.destination_folders())
+    staging = StagingFolders(plan.destination_folders(), error=ExportError)
     try:
         result = _run(project, plan, staging, created, progress, cancel)
         cancel.raise_if_cancelled()
@@ -263,80 +259,11 @@ def _check_media(project: Project, plan: _Plan) -> None:
 
 
 # --- staging -----------------------------------------------------------------------------
-class _Staging:
-    """Hidden staging folders, one per destination folder; commit moves files into place."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.created: list[Path] = []
-        self.stages: dict[Path, Path] = {}
-        try:
-            for folder in folders:
-                self._make_folder(folder)
-                self.stages[folder] = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
-        except OSError as exc:
-            self.abort()
-            blocker = _file_in_the_way(Path(exc.filename)) if exc.filename else None
-            if blocker is not None:
-                raise ExportError(
-                    "is a file, not a folder: cannot put the export inside it", blocker
-                ) from exc
-            raise ExportError(f"cannot write there: {exc.strerror or exc}", exc.filename) from exc
-
-    def user_path(self, filename: object) -> object:
-        """``filename`` as the user knows it: a file in a hidden staging folder is named by its
-        place in the destination folder."""
-        if not filename:
-            return filename
-        path = Path(str(filename))
-        for folder, stage in self.stages.items():
-            if path.parent == stage:
-                return folder / path.name
-        return filename
-
-    def path_for(self, final: Path) -> Path:
-        """Where ``final`` is written until the commit."""
-        return self.stages[final.parent] / final.name
-
-    def commit(self) -> None:
-        """Move every staged file into its destination folder."""
-        for folder, stage in self.stages.items():
-            for staged in sorted(stage.iterdir()):
-                os.replace(staged, folder / staged.name)
-            fsync_dir(folder)
-        self.abort()  # only the (now empty) staging folders remain to be removed
-
-    def abort(self) -> None:
-        """Remove the staging folders and the folders this export created (if empty)."""
-        for stage in self.stages.values():
-            shutil.rmtree(stage, ignore_errors=True)
-        for folder in reversed(self.created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-    def _make_folder(self, folder: Path) -> None:
-        missing = []
-        probe = folder
-        while not probe.exists():
-            missing.append(probe)
-            probe = probe.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        self.created.extend(reversed(missing))
-
-
-def _file_in_the_way(path: Path) -> Path | None:
-    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is a file, which is
-    what a "File exists" / "Not a directory" error on making a folder really means."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return probe if probe.exists() and not probe.is_dir() else None
-
-
 # --- the work ----------------------------------------------------------------------------
 def _run(
     project: Project,
     plan: _Plan,
-    staging: _Staging,
+    staging: StagingFolders,
     created: datetime,
     progress: ProgressCallback,
     cancel: CancelToken,
@@ -468,7 +395,7 @@ def _run(
 
 def _write_clip_file(
     plan: _Plan,
-    staging: _Staging,
+    staging: StagingFolders,
     metadata: _Metadata,
     number: int,
     track: Track,

@@ -33,10 +33,11 @@ from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
 from foleystudio.errors import UsageError
 from foleystudio.ml.encoders.flow_events import FlowEventNet, event_probability, pick_events
-from foleystudio.ml.encoders.motion import MAX_SIDE, MOTION_FPS, boxes_at_times, grey_small
-from foleystudio.ml.encoders.optical_flow import FlowFeatures, RegionFlow, flow_from_video
+from foleystudio.ml.encoders.motion import boxes_at_times, grey_small
+from foleystudio.ml.encoders.optical_flow import FlowFeatures, RegionFlow
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
 from foleystudio.ml.onsets import pick_peaks
+from foleystudio.ml.video_pass import decode_range
 
 #: A cell's typical level is this percentile of its reversal over the range.
 _CELL_PERCENTILE = 95.0
@@ -207,20 +208,23 @@ def detect_events(
             )
     objects = dict(objects or {})
     keys = list(objects.values())
-    flow = flow_from_video(
-        video, start, end, objects=keys, cancel=cancel, progress=sub_progress(progress, 0, 0.7)
+    # One decoding pass: flow frames at the video's rate, and the onset network's 24 fps frames.
+    decoded = decode_range(
+        video,  # type: ignore[arg-type]
+        start,
+        end,
+        motion=onset_net is not None,
+        lead=False,
+        flow=True,
+        cancel=cancel,
+        progress=sub_progress(progress, 0.0, 0.5),
     )
+    flow = decoded.flow_features(keys, cancel=cancel)
     whole_probs = box_probs = times = None
     if onset_net is not None:
-        frames, times = [], []
-        for t, frame in video.iter_frames(MOTION_FPS, MAX_SIDE, start=start, end=end):  # type: ignore[attr-defined]
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            frames.append(grey_small(frame))
-            times.append(t)
-        times = np.asarray(times)
+        times = decoded.times
         boxes = np.stack([boxes_at_times(k, times) for k in keys]) if keys else None
-        whole_probs, box_probs = onset_tracks(onset_net, frames, boxes)
+        whole_probs, box_probs = onset_tracks(onset_net, [grey_small(f) for f in decoded.frames], boxes)
     progress(1.0, "events")
     whole = choose_events(flow, whole_probs, times, None, settings, flow_net)
     per_object = {

@@ -1,8 +1,9 @@
 """Video features for Flowley, shared by the engine and the training feature cache.
 
-One decode pass at :data:`MOTION_FPS` (24 fps, long side ≤ 160 px) gives both the motion
-energy (every frame) and the CLIP visual tokens (every third frame = 8 fps), so training and
-inference see exactly the same features. Object sources add per-object crops and in-box
+One decoding pass (``ml.video_pass.decode_range``) gives the frames at :data:`MOTION_FPS`
+(24 fps, long side ≤ 160 px) for the motion energy (every frame), the CLIP visual tokens
+(every third frame = 8 fps) and the visual onset network, and, with optical flow, the grey
+frames at the video's own rate, so training and inference see exactly the same features. Object sources add per-object crops and in-box
 motion (docs/architecture.md §6, per-object regeneration).
 
 Times are seconds on the video clock; visual token ``k`` of a range starting at ``start`` is
@@ -25,7 +26,6 @@ from foleystudio.errors import MediaError, UsageError
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.flow_events import FlowEventNet
 from foleystudio.ml.encoders.motion import (
-    MAX_SIDE,
     MOTION_FPS,
     MotionFeatures,
     boxes_at_times,
@@ -34,9 +34,10 @@ from foleystudio.ml.encoders.motion import (
     resample_to_rate,
     sync_features,
 )
-from foleystudio.ml.encoders.optical_flow import FlowFeatures, flow_from_video
+from foleystudio.ml.encoders.optical_flow import FlowFeatures
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet, onset_tracks
 from foleystudio.ml.event_detector import SourceEvents, choose_events
+from foleystudio.ml.video_pass import decode_range
 
 #: Visual tokens per second (CLIP frames); MOTION_FPS must be a multiple of it.
 VISUAL_FPS = 8.0
@@ -142,7 +143,8 @@ def extract_video_features(
 ) -> VideoFeatures:
     """Decode ``[start, end)`` s once and compute CLIP tokens, crops and motion energy (and,
     with ``onset_net``, the visual onset tracks; with ``with_flow``, optical flow at the
-    video's own rate, a second decoding pass)."""
+    video's own rate). One decoding pass gives the frames of all of them
+    (``ml.video_pass.decode_range``)."""
     if not isinstance(video, VideoFile):
         with VideoFile(video) as opened:
             return extract_video_features(
@@ -157,27 +159,13 @@ def extract_video_features(
                 progress=progress,
             )
     objects = dict(objects or {})
-    end = min(end, video.info.duration)
-    if end <= start:
-        raise MediaError(f"no video between {start:.3f} s and {end:.3f} s", video.info.path)
-    lead = 1.0 / MOTION_FPS if start > 0 else 0.0
-    frames: list[np.ndarray] = []
-    times: list[float] = []
-    span = end - start + lead
-    for t, frame in video.iter_frames(MOTION_FPS, MAX_SIDE, start=start - lead, end=end):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        frames.append(frame)
-        times.append(t)
-        progress(0.5 * min(1.0, (t - start + lead) / span), "decoding video")
-    previous = frames.pop(0) if lead and len(frames) > 1 else None
-    if previous is not None:
-        times.pop(0)
-    if not frames:
-        raise MediaError(f"no frames between {start:.3f} s and {end:.3f} s", video.info.path)
-    time_array = np.asarray(times)
+    decoded = decode_range(
+        video, start, end, flow=with_flow, cancel=cancel, progress=sub_progress(progress, 0.0, 0.5)
+    )
+    end = decoded.end
+    frames, times, previous = decoded.frames, decoded.times, decoded.previous
     ids = tuple(objects)
-    boxes = np.stack([boxes_at_times(objects[i], time_array) for i in ids]) if ids else None
+    boxes = np.stack([boxes_at_times(objects[i], times) for i in ids]) if ids else None
     motion = motion_energy(frames, boxes, fps=MOTION_FPS, start=times[0], previous=previous)
     picked = list(range(0, len(frames), _STRIDE))
     visual_frames = np.stack([frames[i] for i in picked])
@@ -194,20 +182,14 @@ def extract_video_features(
         onsets, object_onsets = onset_tracks(onset_net, [grey_small(f) for f in frames], boxes)
     flow = None
     if with_flow:
-        flow = flow_from_video(
-            video,
-            start,
-            end,
-            objects=[objects[i] for i in ids],
-            cancel=cancel,
-            progress=sub_progress(progress, 0.7, 1.0),
-        )
+        progress(0.7, "optical flow")
+        flow = decoded.flow_features([objects[i] for i in ids], cancel=cancel)
     progress(1.0, "features")
     return VideoFeatures(
         start=start,
         end=end,
         visual=visual.astype(np.float32),
-        visual_times=time_array[picked].astype(np.float32),
+        visual_times=times[picked].astype(np.float32),
         motion=motion,
         object_ids=ids,
         object_visual=object_visual,

@@ -36,9 +36,8 @@ import cv2
 import numpy as np
 
 from foleystudio.core.boxes import Box, BoxKeyframe
-from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
-from foleystudio.errors import MediaError, UsageError
-from foleystudio.ml.encoders.motion import boxes_at_times
+from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress, sub_progress
+from foleystudio.errors import UsageError
 
 #: Long side (px) of the frames optical flow is computed on.
 FLOW_SIDE = 256
@@ -239,37 +238,24 @@ def flow_from_video(
 ) -> FlowFeatures:
     """Flow features of ``video`` (a ``core.media.VideoFile`` or a path) from ``start`` to ``end``
     seconds at its own frame rate; ``objects`` are each object's box keyframes. One frame before
-    ``start`` is decoded too, so the first frame is measured."""
+    ``start`` is decoded too, so the first frame is measured (``ml.video_pass.decode_range``,
+    which also gives the 24 fps frames of the other video features from the same pass)."""
     if not hasattr(video, "iter_frames"):
         from foleystudio.core.media import VideoFile
 
         with VideoFile(os.fspath(video)) as opened:  # type: ignore[arg-type]
             return flow_from_video(opened, start, end, objects=objects, cancel=cancel, progress=progress)
-    info = video.info  # type: ignore[attr-defined]
-    fps = video_fps(info)
-    end = min(end, info.duration)
-    if end <= start:
-        raise MediaError(f"no video between {start:.3f} s and {end:.3f} s", info.path)
-    # Start on the frame grid of the file (frame k at k / fps), so events land on real frames.
-    first = int(np.ceil(start * fps - 1e-6))
-    lead = 1 if first > 0 else 0
-    greys: list[np.ndarray] = []
-    times: list[float] = []
-    span = max(end - start, 1e-9)
-    t0 = (first - lead) / fps
-    for t, frame in video.iter_frames(fps, FLOW_SIDE, start=t0, end=end, grey=True):  # type: ignore[attr-defined]
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        greys.append(np.ascontiguousarray(frame))
-        times.append(float(t))
-        progress(0.5 * min(1.0, max(0.0, t - start) / span), "decoding for optical flow")
-    previous = greys.pop(0) if lead and len(greys) > 1 else None
-    if previous is not None:
-        times.pop(0)
-    if not greys:
-        raise MediaError(f"no frames between {start:.3f} s and {end:.3f} s", info.path)
-    time_array = np.asarray(times)
-    boxes = np.stack([boxes_at_times(keys, time_array) for keys in objects]) if objects else None
-    features = flow_features(greys, fps, times=time_array, boxes=boxes, previous=previous, cancel=cancel)
+    from foleystudio.ml.video_pass import decode_range  # imports this module
+
+    frames = decode_range(
+        video,  # type: ignore[arg-type]
+        start,
+        end,
+        motion=False,
+        flow=True,
+        cancel=cancel,
+        progress=sub_progress(progress, 0.0, 0.5),
+    )
+    features = frames.flow_features(objects, cancel=cancel)
     progress(1.0, "optical flow")
     return features
