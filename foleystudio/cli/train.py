@@ -98,6 +98,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of object rows (0-1) given a reference recording: a crop of their own stem rolled round, "
         "or of another clip's stem of the same category, so an audio prompt sets the timbre, not the timing",
     )
+    f.add_argument(
+        "--hide-picture",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the rows with a reference (0-1) whose picture, text and mix are hidden, so the "
+        "reference alone says what the sound is (the motion features still say when)",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
@@ -167,7 +175,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         use_mix=not args.no_mix,
         init_from=args.init,
         event_tracks=EventTrackSettings(track_prob=args.event_tracks),
-        references=ReferenceSettings(ref_prob=args.references),
+        references=ReferenceSettings(ref_prob=args.references, hide_prob=args.hide_picture),
     )
     run = FlowleyRun(
         data=Path(args.data),

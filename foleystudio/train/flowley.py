@@ -106,6 +106,11 @@ def batch_conditions(
         mix = batch["audio_embedding"].float()
         if mix_noise > 0:
             mix = F.normalize(mix + mix_noise * torch.randn(mix.shape, generator=generator), dim=-1)
+    keep = {}
+    if "hide_picture" in batch:
+        # Reference rows whose picture, text and mix are hidden (train/reference_audio.py).
+        shown = ~batch["hide_picture"].bool()
+        keep = {"visual": shown, "text": shown, "mix": shown}
     return Conditions(
         visual=batch["visual"].float(),
         visual_times=times,
@@ -117,6 +122,7 @@ def batch_conditions(
         ref_audio=batch["ref_audio"].float() if "ref_audio" in batch else None,
         ref_mask=batch.get("ref_mask"),
         audio_start=torch.zeros(b),
+        keep=keep,
     ).to(device)
 
 

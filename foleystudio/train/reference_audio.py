@@ -32,15 +32,18 @@ class ReferenceSettings:
 
     ``ref_prob``: share of object rows given one; ``own_prob``: share of those whose reference
     is their own stem (rolled), the rest another clip's stem of the same category;
-    ``min_seconds``/``max_seconds``: the crop's length."""
+    ``min_seconds``/``max_seconds``: the crop's length; ``hide_prob``: see the field."""
 
     ref_prob: float = 0.0
     own_prob: float = 0.5
     min_seconds: float = 1.5
     max_seconds: float = 4.0
+    #: Share of the rows with a reference whose picture, text and mix are hidden, so only the
+    #: reference tells what the sound is (the motion features still tell when).
+    hide_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("ref_prob", "own_prob"):
+        for name in ("ref_prob", "own_prob", "hide_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if not 0.0 < self.min_seconds <= self.max_seconds:
@@ -87,7 +90,8 @@ def with_references(
 ) -> dict[str, torch.Tensor]:
     """A copy of ``batch`` (rows ``rows`` of the cache whose tokens are ``all_tokens`` [E, Na, D])
     with ``ref_audio`` [B, Nr, D] and ``ref_mask`` [B, Nr]: the chosen object rows' references
-    (:class:`ReferenceSettings`), padded and masked; rows without one have an all-False mask."""
+    (:class:`ReferenceSettings`), padded and masked; rows without one have an all-False mask.
+    ``hide_picture`` [B] bool marks the rows whose picture, text and mix are to be dropped."""
     b = len(rows)
     n_audio = all_tokens.shape[1]
     lo = max(1, round(settings.min_seconds * token_rate))
@@ -98,8 +102,10 @@ def with_references(
     starts = torch.rand(b, generator=generator)
     rolls = torch.randint(n_audio, (b,), generator=generator)
     choices = torch.rand(b, generator=generator)
+    hide = torch.rand(b, generator=generator) < settings.hide_prob
     ref = all_tokens.new_zeros(b, hi, all_tokens.shape[2])
     mask = torch.zeros(b, hi, dtype=torch.bool)
+    hidden = torch.zeros(b, dtype=torch.bool)
     for i, row in enumerate(rows.tolist()):
         if not (pick[i] and pool.objects[row]):
             continue
@@ -112,8 +118,9 @@ def with_references(
         start = int(starts[i] * (n_audio - length + 1))
         ref[i, :length] = source[start : start + length]
         mask[i, :length] = True
+        hidden[i] = hide[i]
     out = dict(batch)
-    out.update(ref_audio=ref, ref_mask=mask)
+    out.update(ref_audio=ref, ref_mask=mask, hide_picture=hidden)
     return out
 
 

@@ -69,6 +69,18 @@ def test_references_come_from_the_same_kind_of_sound_and_are_cropped():
         steps = torch.diff(ref[i, :length, 1])
         assert bool(((steps == 1) | (steps == -79)).all())
     assert (1, 1) in sources and (1, 2) in sources  # own stem and another clip's
+    assert not out["hide_picture"].any()  # hide_prob 0
+    hidden = with_references(
+        batch,
+        rows,
+        tokens,
+        ReferencePool.from_examples(_examples()),
+        RATE,
+        ReferenceSettings(ref_prob=1.0, hide_prob=0.5),
+        torch.Generator().manual_seed(0),
+    )["hide_picture"]
+    # Only rows with a reference are hidden, about half of them.
+    assert not hidden[rows == 0].any() and 0.2 < float(hidden[rows != 0].float().mean()) < 0.8
 
 
 def test_no_reference_when_disabled_share_and_settings_checked():
@@ -131,3 +143,22 @@ def test_reference_path_trained_reads_the_latest_run_settings(tmp_path):
     assert reference_path_trained(tmp_path)
     (tmp_path / "log.jsonl").write_text(json.dumps(lines[0]) + "\n")
     assert not reference_path_trained(tmp_path)
+
+
+def test_hidden_rows_drop_picture_text_and_mix_but_keep_the_timing():
+    from foleystudio.train.flowley import batch_conditions
+
+    b = 3
+    batch = {
+        "visual": torch.zeros(b, 4, 8),
+        "text": torch.zeros(b, 2, 8),
+        "text_mask": torch.ones(b, 2, dtype=torch.bool),
+        "text_pooled": torch.zeros(b, 8),
+        "sync": torch.zeros(b, 6, 5),
+        "audio_embedding": torch.ones(b, 8),
+        "hide_picture": torch.tensor([True, False, True]),
+    }
+    cond = batch_conditions(batch, torch.device("cpu"), with_mix=True)
+    for name in ("visual", "text", "mix"):
+        assert cond.keep_mask(name, b, torch.device("cpu")).tolist() == [False, True, False]
+    assert cond.keep_mask("sync", b, torch.device("cpu")).all()
