@@ -73,5 +73,5 @@ train-default: $(STAMP)
 	mkdir -p runs/flowley-refs
 	test -f runs/flowley-refs/cache.json || cp runs/flowley-events/cache.safetensors runs/flowley-events/cache.json runs/flowley-refs/
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-refs \
-		--init runs/flowley-events --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --references 0.5 --resume \
+		--init runs/flowley-events --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --references 0.5 --hide-picture 0.5 --resume \
 		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny --bundle-version 1.2.0

@@ -87,6 +87,7 @@ def measure(
     model: str,
     seed: int,
     ref_cfg: float = 1.0,
+    drop: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     from benchmarks.sync import category_scores, true_onsets
     from foleystudio.core.requests import GenerationRequest
@@ -100,6 +101,7 @@ def measure(
         str(record.video),
         end=DURATION_S,
         sources=sources,
+        drop_conditions=drop if prompt is not None else (),
         settings=GenerationSettings(model=model, seed=seed, ref_cfg=ref_cfg),
     )
     (candidate,) = engine.generate(request)
@@ -134,6 +136,7 @@ def run(
     clips: int | None = None,
     seed: int = 0,
     ref_cfg: float = 1.0,
+    drop: tuple[str, ...] = (),
     out: Path = RESULTS,
 ) -> dict[str, Any]:
     import torch
@@ -166,7 +169,7 @@ def run(
             row = {"clip": record.name, "picture": categories[i], "prompt": prompt_category}
             row["no_prompt"] = measure(engine, loaded, record, None, prompt_category, model, seed + i)
             row["prompt"] = measure(
-                engine, loaded, record, prompts[partners[i]], prompt_category, model, seed + i, ref_cfg
+                engine, loaded, record, prompts[partners[i]], prompt_category, model, seed + i, ref_cfg, drop
             )
             rows.append(row)
         wall = time.perf_counter() - started
@@ -181,6 +184,7 @@ def run(
             "clips": len(rows),
             "corpus_seed": SEED,
             "ref_cfg": ref_cfg,
+            "prompt_drops": list(drop),
         },
         "summary": summarise(rows),
         "per_clip": rows,
@@ -211,9 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--clips", type=int, default=None)
     parser.add_argument("--ref-cfg", type=float, default=1.0, help="prompt (reference) guidance")
+    parser.add_argument(
+        "--prompt-drops",
+        default="",
+        help="condition groups dropped when the prompt is given (e.g. visual,text,mix)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    result = run(args.quick, args.model, args.clips, ref_cfg=args.ref_cfg, out=Path(args.out))
+    result = run(
+        args.quick,
+        args.model,
+        args.clips,
+        ref_cfg=args.ref_cfg,
+        drop=tuple(g for g in args.prompt_drops.split(",") if g),
+        out=Path(args.out),
+    )
     print(format_report(result))
     return 0
 

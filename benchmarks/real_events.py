@@ -58,7 +58,13 @@ def f1_pair(events: np.ndarray, reference: np.ndarray, duration: float) -> dict[
 
 
 def measure_clip(
-    path: Path, engine: Any, onset_net: Any, seconds: float, generate: bool, flow_net: Any = None
+    path: Path,
+    engine: Any,
+    onset_net: Any,
+    seconds: float,
+    generate: bool,
+    flow_net: Any = None,
+    model: str = "foleyworld-tiny",
 ) -> dict[str, Any]:
     from foleystudio.core.media import probe, read_audio
     from foleystudio.core.requests import GenerationRequest
@@ -85,7 +91,9 @@ def measure_clip(
         "detection": f1_pair(whole.track.times, reference, end),
     }
     if generate:
-        request = GenerationRequest(str(path), end=end, settings=GenerationSettings(num_candidates=2))
+        request = GenerationRequest(
+            str(path), end=end, settings=GenerationSettings(model=model, num_candidates=2)
+        )
         scores = []
         for candidate in engine.generate(request):
             onsets = detect_onsets(candidate.audio, candidate.sample_rate)
@@ -164,7 +172,7 @@ def run(
     engine = GenerationEngine("cpu") if generate else None
     rows = []
     for path in clips:
-        row = measure_clip(path, engine, onset_net, seconds, generate, flow_net)
+        row = measure_clip(path, engine, onset_net, seconds, generate, flow_net, model)
         rows.append(row)
         print(format_row(row), flush=True)
     result: dict[str, Any] = {
