@@ -51,7 +51,7 @@ clean:
 # The bundled default model, reproducibly (about 2.5 h on a 2-core CPU; every stage resumes):
 # FoleyWorld corpus -> CLIP encoder -> audio encoder -> feature cache + Flowley (16,000 steps)
 # -> SSV2A -> visual onset network -> Flowley fine-tuned with the onset track -> fine-tuned to follow
-# event tracks (--event-tracks) -> fine-tuned with reference recordings (--references) -> models/foleyworld-tiny. On a machine doing other work, run it
+# event tracks (--event-tracks) -> models/foleyworld-tiny. On a machine doing other work, run it
 # with OMP_NUM_THREADS=1 (docs/decisions.md, "Training threads on a shared CPU").
 FW_DATA ?= runs/fw-train
 train-default: $(STAMP)
@@ -69,9 +69,5 @@ train-default: $(STAMP)
 	mkdir -p runs/flowley-events
 	test -f runs/flowley-events/cache.json || cp runs/flowley-onsets/cache.safetensors runs/flowley-onsets/cache.json runs/flowley-events/
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-events \
-		--init runs/flowley-onsets --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --resume
-	mkdir -p runs/flowley-refs
-	test -f runs/flowley-refs/cache.json || cp runs/flowley-events/cache.safetensors runs/flowley-events/cache.json runs/flowley-refs/
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-refs \
-		--init runs/flowley-events --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --references 0.5 --hide-picture 0.5 --resume \
-		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny --bundle-version 1.2.0
+		--init runs/flowley-onsets --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --resume \
+		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny --bundle-version 1.1.0
