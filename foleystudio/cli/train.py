@@ -91,6 +91,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "against the picture, so the model follows a given track (needs --onsets)",
     )
     f.add_argument(
+        "--motion-drop",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the event-track rows (0-1) whose motion features are zeroed, so the track alone "
+        "says when (for pictures whose motion the model cannot read)",
+    )
+    f.add_argument(
         "--references",
         type=float,
         default=0.0,
@@ -174,7 +182,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         seed=args.seed,
         use_mix=not args.no_mix,
         init_from=args.init,
-        event_tracks=EventTrackSettings(track_prob=args.event_tracks),
+        event_tracks=EventTrackSettings(track_prob=args.event_tracks, motion_drop_prob=args.motion_drop),
         references=ReferenceSettings(ref_prob=args.references, hide_prob=args.hide_picture),
     )
     run = FlowleyRun(

@@ -27,15 +27,18 @@ class EventTrackSettings:
 
     ``track_prob``: share of rows given the true track (binary, as at generation);
     ``shift_prob``: share of those moved against the picture; ``min_shift_s``/``max_shift_s``:
-    the size of the move in seconds, either direction."""
+    the size of the move in seconds, either direction; ``motion_drop_prob``: see the field."""
 
     track_prob: float = 0.0
     shift_prob: float = 0.5
     min_shift_s: float = 0.15
     max_shift_s: float = 0.6
+    #: Share of the track rows whose motion features (every sync column but the onset one)
+    #: are zeroed, so the track alone says when: a picture whose motion the model cannot read.
+    motion_drop_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("track_prob", "shift_prob"):
+        for name in ("track_prob", "shift_prob", "motion_drop_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if not 0.0 < self.min_shift_s <= self.max_shift_s:
@@ -67,6 +70,12 @@ def with_event_tracks(
     hi = max(lo, round(settings.max_shift_s * token_rate))
     amount = torch.randint(lo, hi + 1, (b,), generator=generator)
     sign = torch.where(torch.rand(b, generator=generator) < 0.5, -1, 1)
+    # Drawn only when used, so runs without it keep the random stream they always had.
+    blind = (
+        torch.rand(b, generator=generator) < settings.motion_drop_prob
+        if settings.motion_drop_prob > 0
+        else None
+    )
     if not bool(pick.any()):
         return batch
     out = dict(batch)
@@ -77,5 +86,7 @@ def with_event_tracks(
             tokens[row] = torch.roll(tokens[row], k, dims=0)
             onsets[row] = torch.roll(onsets[row], k, dims=0)
         sync[row, :, -1] = (onsets[row] > 0.5).to(sync.dtype)
+        if blind is not None and blind[row]:
+            sync[row, :, :-1] = 0.0
     out.update(tokens=tokens, onsets=onsets, sync=sync)
     return out

@@ -61,3 +61,18 @@ def test_share_of_rows_and_determinism():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(UsageError):
         EventTrackSettings(**kwargs)
+
+
+def test_motion_drop_zeroes_the_motion_features_of_some_track_rows_only():
+    batch = _batch(b=400)
+    settings = EventTrackSettings(0.5, shift_prob=0.0, motion_drop_prob=0.5)
+    out = with_event_tracks(batch, RATE, settings, torch.Generator().manual_seed(2))
+    track_rows = (out["sync"][..., -1] != batch["sync"][..., -1]).any(dim=1)
+    blind = (out["sync"][..., :-1] == 0).all(dim=(1, 2))
+    assert not bool((blind & ~track_rows).any())  # only rows given their track
+    share = float(blind[track_rows].float().mean())
+    assert 0.35 < share < 0.65
+    # Their onset column is still the track.
+    assert torch.equal(out["sync"][blind][..., -1], batch["onsets"][blind])
+    with pytest.raises(UsageError):
+        EventTrackSettings(0.5, motion_drop_prob=1.5)
