@@ -153,8 +153,10 @@ def test_real_stream_on_the_null_device_runs_the_callback() -> None:
     t = Track("t")
     eng.set_state(mix_state(array_layout({t.id: np.zeros(48000 * 4, np.float32)}, 48000), [t], [t]))
     eng.start(0.0)
+    # The clock holds (silent blocks) until the reader has the first chunk, and the null device
+    # runs the callback as fast as it returns: wait for both the blocks and the clock.
     deadline = time.monotonic() + 3.0
-    while eng.blocks_mixed < 5 and time.monotonic() < deadline:
+    while (eng.blocks_mixed < 5 or eng.position() <= 0.0) and time.monotonic() < deadline:
         time.sleep(0.02)
     pos = eng.position()
     eng.stop()
