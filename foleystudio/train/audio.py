@@ -557,14 +557,8 @@ def train_audio_encoder(
         model = _AudioTextModel(encoder, text_emb.shape[1])
     model.to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    loop_settings = LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.save_every,  # validated at each checkpoint
-    )
+    # Validated at each checkpoint.
+    loop_settings = LoopSettings.from_settings(settings, eval_every=settings.save_every)
     loop = TrainLoop(run_dir, model, optimizer, loop_settings, ctx=ctx, resume=resume)
     phase2 = _Phase2(run_dir, clip_run_dir, settings, cancel, sub_progress(progress, 0.9, 1.0))
     task = _AudioTask(model, stems, text_emb, settings, ctx, phase2)

@@ -266,15 +266,7 @@ def train_clip(
 
 def _loop_settings(settings: ClipTrainSettings) -> LoopSettings:
     # Validated at each checkpoint (retrieval is slow next to a step); CLIP's update is unclipped.
-    return LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.save_every,
-        grad_clip=None,
-    )
+    return LoopSettings.from_settings(settings, eval_every=settings.save_every, grad_clip=None)
 
 
 def load_trained_clip(run_dir: str | os.PathLike[str], device: str = "cpu") -> ClipEncoder:

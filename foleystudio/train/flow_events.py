@@ -48,7 +48,7 @@ from foleystudio.ml.model_bundle import add_module, load_bundle, save_bundle
 from foleystudio.ml.onsets import detect_onsets
 from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
-from foleystudio.train.parts import is_bundle_folder
+from foleystudio.train.parts import RUN_BUNDLE_DIR, finished_run_bundle
 from foleystudio.train.visual_onsets import (
     SOUNDTRACK_NOISE_SIGMAS,
     VIDEO_SUFFIXES,
@@ -57,7 +57,7 @@ from foleystudio.train.visual_onsets import (
 )
 
 #: The bundle a finished run writes inside its run folder.
-BUNDLE_DIR = "bundle"
+BUNDLE_DIR = RUN_BUNDLE_DIR
 #: The log a bundle keeps of the run that trained its flow event network.
 BUNDLE_LOG = "flow_events_training_log.jsonl"
 #: Event F1 tolerance (s) of validation, as the real-footage benchmark's.
@@ -386,14 +386,7 @@ def train_flow_events(
     if init is not None:
         net.load_state_dict(init.state_dict())
     optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    loop_settings = LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.eval_every,
-    )
+    loop_settings = LoopSettings.from_settings(settings)
     loop = TrainLoop(
         out_dir, net, optimizer, loop_settings, ctx=single_process_context(device), resume=resume
     )
@@ -418,12 +411,7 @@ def train_flow_events(
 def load_trained_flow_events(source: str | os.PathLike[str]) -> FlowEventNet:
     """The network of a finished ``train flow-events`` run (its ``bundle/``), of a model bundle
     folder, or of an installed bundle by name, in eval mode on the CPU."""
-    path = Path(source)
-    folder: str | os.PathLike[str] = source
-    if path.exists():
-        folder = path if is_bundle_folder(path) else path / BUNDLE_DIR
-        if not is_bundle_folder(Path(folder)):
-            raise DataError("not a finished flow-events run or a model bundle", path)
+    folder = finished_run_bundle(source, "not a finished flow-events run or a model bundle")
     net = load_from_bundle(load_bundle(folder, torch.device("cpu")))
     if net is None:
         raise DataError("this bundle has no flow event network", source)

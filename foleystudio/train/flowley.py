@@ -307,16 +307,7 @@ def train_flowley(
 
 
 def _loop_settings(settings: FlowleyTrainSettings) -> LoopSettings:
-    return LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.eval_every,
-        grad_clip=1.0,
-        ema_decay=settings.ema_decay,
-    )
+    return LoopSettings.from_settings(settings, ema_decay=settings.ema_decay)
 
 
 def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:

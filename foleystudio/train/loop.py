@@ -82,6 +82,14 @@ class LoopSettings:
     grad_clip: float | None = 1.0
     ema_decay: float | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> LoopSettings:
+        """The fields ``steps``, ``lr``, ``warmup``, ``log_every``, ``save_every`` and
+        ``eval_every`` taken from a trainer's settings of the same names; ``overrides`` win
+        (and name what a trainer's settings call otherwise or lack)."""
+        names = ("steps", "lr", "warmup", "log_every", "save_every", "eval_every")
+        return cls(**{n: getattr(settings, n) for n in names if n not in overrides}, **overrides)
+
 
 @dataclass(frozen=True, eq=False)
 class Update:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from foleystudio.errors import CheckpointError
+from foleystudio.errors import CheckpointError, DataError
 from foleystudio.ml.model_bundle import MANIFEST, ModelBundle, load_bundle
 from foleystudio.ml.ssv2a.io import load_from_bundle, load_ssv2a
 from foleystudio.ml.ssv2a.manifold import CMSSManifold
@@ -39,6 +39,24 @@ def bundle_at(path: str | os.PathLike[str]) -> ModelBundle | None:
     if not is_bundle_folder(path):
         return None
     return load_bundle(Path(path), "cpu")
+
+
+#: The folder inside a run folder where a finished run writes its bundle.
+RUN_BUNDLE_DIR = "bundle"
+
+
+def finished_run_bundle(source: str | os.PathLike[str], problem: str) -> str | Path:
+    """What to load for a trained part given as a model bundle folder (itself), a finished
+    run folder (its ``bundle/``) or an installed bundle's name (unchanged); a run folder
+    without a bundle → DataError with ``problem``."""
+    path = Path(source)
+    if not path.exists():
+        return source if isinstance(source, str) else path  # an installed bundle's name
+    if is_bundle_folder(path):
+        return path
+    if not is_bundle_folder(path / RUN_BUNDLE_DIR):
+        raise DataError(problem, path)
+    return path / RUN_BUNDLE_DIR
 
 
 def part_training_log(path: str | os.PathLike[str], part: str) -> Path | None:

@@ -657,14 +657,7 @@ def train_ssv2a(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.lr,
     )
-    loop_settings = LoopSettings(
-        steps=settings.total_steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.eval_every,
-    )
+    loop_settings = LoopSettings.from_settings(settings, steps=settings.total_steps)
     ctx = single_process_context(dev)
     loop = TrainLoop(run_dir, modules, optimizer, loop_settings, ctx=ctx, resume=resume)
     configs = {"manifold": manifold_config.to_dict(), "remixer": remixer_config.to_dict()}

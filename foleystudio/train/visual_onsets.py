@@ -43,10 +43,10 @@ from foleystudio.ml.metrics import average_precision, onset_f1
 from foleystudio.ml.model_bundle import load_bundle, save_bundle
 from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
-from foleystudio.train.parts import is_bundle_folder
+from foleystudio.train.parts import RUN_BUNDLE_DIR, finished_run_bundle
 
 #: The bundle a finished run writes inside its run folder.
-BUNDLE_DIR = "bundle"
+BUNDLE_DIR = RUN_BUNDLE_DIR
 
 
 @dataclass(frozen=True)
@@ -355,14 +355,7 @@ def train_visual_onsets(
     if init is not None:
         net.load_state_dict(init.state_dict())
     optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    loop_settings = LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.eval_every,
-    )
+    loop_settings = LoopSettings.from_settings(settings)
     ctx = single_process_context(device)
     loop = TrainLoop(out_dir, net, optimizer, loop_settings, ctx=ctx, resume=resume)
     facts = {
@@ -401,12 +394,7 @@ def examples_from_folder(
 def load_trained_onsets(run_dir: str | os.PathLike[str]) -> VisualOnsetNet:
     """The network of a finished ``train onsets`` run (its ``bundle/``), of a model bundle
     folder, or of an installed bundle by name (``foleyworld-tiny``), in eval mode on the CPU."""
-    if not Path(run_dir).exists():
-        folder: str | os.PathLike[str] = run_dir  # an installed bundle's name
-    else:
-        folder = Path(run_dir) if is_bundle_folder(run_dir) else Path(run_dir) / BUNDLE_DIR
-        if not Path(folder).is_dir():
-            raise DataError("not a finished visual onset run (no bundle/ in it)", run_dir)
+    folder = finished_run_bundle(run_dir, "not a finished visual onset run (no bundle/ in it)")
     net = load_from_bundle(load_bundle(folder))
     if net is None:
         raise DataError("the run's bundle has no visual onset network", folder)

@@ -386,14 +386,7 @@ def train_vocoder(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, betas=(0.8, 0.99), weight_decay=settings.weight_decay
     )
-    loop_settings = LoopSettings(
-        steps=settings.steps,
-        lr=settings.lr,
-        warmup=settings.warmup,
-        log_every=settings.log_every,
-        save_every=settings.save_every,
-        eval_every=settings.eval_every,
-    )
+    loop_settings = LoopSettings.from_settings(settings)
     ctx = single_process_context(device)
     loop = TrainLoop(out_dir, model, optimizer, loop_settings, ctx=ctx, resume=resume)
     seconds = {

@@ -186,3 +186,19 @@ def test_frozen_parameters_keep_their_values_and_then_runs_a_second_update(tmp_p
     loop.run(TwoUpdates(model, FakeClock()), facts={})
     assert seen == [1, 1] and torch.equal(model.bias, bias)
     assert all("grad_norm" not in line for line in logged_events(tmp_path))  # unclipped: not logged
+
+
+def test_loop_settings_from_a_trainers_settings_with_overrides():
+    from types import SimpleNamespace
+
+    from foleystudio.train.loop import LoopSettings
+
+    trainer = SimpleNamespace(
+        steps=10, total_steps=30, lr=1e-3, warmup=2, log_every=1, save_every=5, eval_every=4
+    )
+    assert LoopSettings.from_settings(trainer) == LoopSettings(10, 1e-3, 2, 1, 5, 4)
+    wide = LoopSettings.from_settings(trainer, steps=trainer.total_steps, grad_clip=None)
+    assert (wide.steps, wide.grad_clip, wide.eval_every) == (30, None, 4)
+    # A field the trainer's settings lack is given as an override and never read.
+    lacking = SimpleNamespace(steps=10, lr=1e-3, warmup=2, log_every=1, save_every=5)
+    assert LoopSettings.from_settings(lacking, eval_every=5).eval_every == 5

@@ -30,7 +30,8 @@ import torch
 from scipy.signal import find_peaks
 from torch import nn
 
-from foleystudio.errors import CheckpointError, UsageError
+from foleystudio.errors import UsageError
+from foleystudio.ml.config_dict import config_from_dict
 from foleystudio.ml.encoders.optical_flow import FlowFeatures, RegionFlow
 from foleystudio.ml.encoders.visual_onsets import TemporalBlock
 from foleystudio.ml.model_bundle import ModelBundle
@@ -65,14 +66,7 @@ class FlowEventConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlowEventConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise CheckpointError(f"flow event config has unknown fields {unknown} (newer FoleyStudio?)")
-        values = dict(data)
-        if "dilations" in values:
-            values["dilations"] = tuple(values["dilations"])
-        return cls(**values)
+        return config_from_dict(cls, data, "flow event config", ("dilations",))
 
 
 class FlowEventNet(nn.Module):

@@ -28,7 +28,8 @@ from scipy.signal import find_peaks
 from torch import nn
 
 from foleystudio.core.boxes import Box
-from foleystudio.errors import CheckpointError, UsageError
+from foleystudio.errors import UsageError
+from foleystudio.ml.config_dict import config_from_dict
 from foleystudio.ml.model_bundle import ModelBundle
 
 #: Name of the network's module and config in a model bundle.
@@ -54,18 +55,7 @@ class VisualOnsetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VisualOnsetConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise CheckpointError(f"visual onset config has unknown fields {unknown} (newer FoleyStudio?)")
-        values = dict(data)
-        for key in ("channels", "dilations"):
-            if key in values:
-                values[key] = tuple(values[key])
-        try:
-            return cls(**values)
-        except (TypeError, UsageError) as exc:
-            raise CheckpointError(f"bad visual onset config: {exc}") from None
+        return config_from_dict(cls, data, "visual onset config", ("channels", "dilations"))
 
 
 class TemporalBlock(nn.Module):

@@ -19,7 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from foleystudio.errors import CheckpointError, UsageError
+from foleystudio.errors import UsageError
+from foleystudio.ml.config_dict import config_from_dict
 
 VISUAL_ATTENTION_MODES = ("psca", "plain", "none")
 PREDICTION_MODES = ("velocity", "data")
@@ -109,14 +110,7 @@ class FlowleyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlowleyConfig:
         """Rebuild from :meth:`to_dict`; unknown keys → CheckpointError (a newer bundle)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise CheckpointError(f"network config has unknown fields {unknown} (newer FoleyStudio?)")
-        try:
-            return cls(**data)
-        except (TypeError, UsageError) as exc:
-            raise CheckpointError(f"bad network config: {exc}") from None
+        return config_from_dict(cls, data, "network config")
 
 
 NAMED_CONFIGS: dict[str, FlowleyConfig] = {
