@@ -18,7 +18,10 @@ Per clip (its first ``--seconds``, default 10):
   reference shifted by 0.5 s (wrapping round the clip): what chance alignment gives.
 
 ``--impact`` names the clips (file stems, comma separated) whose sounds are visible impacts;
-the summary reports them separately. ``--foleyworld DIR`` adds the detector alone on a
+the summary reports them separately. ``--manifest [FILE]`` takes the impact clips and the sets
+(``development``, ``held-out``) from a real-footage manifest (default
+``benchmarks/real_footage.json``; ``benchmarks/real_footage.py`` extracts its clips) and
+reports each set, all and impact, separately. ``--foleyworld DIR`` adds the detector alone on a
 FoleyWorld corpus folder (true onsets of the visible sources), e.g. one written with
 ``foleystudio data foleyworld --randomise``. ``--flow-events RUN`` uses the flow event
 network of a ``train flow-events`` run (or a bundle) instead of the model bundle's own, for
@@ -154,6 +157,7 @@ def run(
     foleyworld_clips: int = 40,
     flow_events: Path | None = None,
     out: Path = RESULTS,
+    sets: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -191,6 +195,11 @@ def run(
         "all": summarise(rows, None),
         "impact": summarise(rows, impact) if impact else None,
     }
+    if sets:
+        result["sets"] = {
+            name: {"all": summarise(rows, members), "impact": summarise(rows, members & impact)}
+            for name, members in sets.items()
+        }
     if foleyworld is not None:
         result["foleyworld_detection"] = foleyworld_detection(
             foleyworld, onset_net, foleyworld_clips, flow_net
@@ -215,14 +224,16 @@ def format_row(row: dict[str, Any]) -> str:
 
 def format_report(result: dict[str, Any]) -> str:
     lines = [format_row(r) for r in result["per_clip"]]
-    for name in ("all", "impact"):
-        part = result.get(name)
+    parts = [(name, result.get(name)) for name in ("all", "impact")]
+    for set_name, summary in (result.get("sets") or {}).items():
+        parts += [(f"{set_name} {name}", summary[name]) for name in ("all", "impact")]
+    for name, part in parts:
         if not part:
             continue
         for kind in ("detection", "generated"):
             if kind in part:
                 s = part[kind]
-                lines.append(f"{name:7s} {kind:10s} F1 {s['f1']:.2f} (shifted {s['f1_shifted']:.2f})")
+                lines.append(f"{name:18s} {kind:10s} F1 {s['f1']:.2f} (shifted {s['f1_shifted']:.2f})")
     if "foleyworld_detection" in result:
         fw = result["foleyworld_detection"]
         lines.append(
@@ -237,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", help="folder of videos with their recorded sound")
     parser.add_argument(
         "--impact", default="", help="comma-separated clip names (file stems) with visible impacts"
+    )
+    parser.add_argument(
+        "--manifest",
+        nargs="?",
+        const=str(Path(__file__).resolve().parent / "real_footage.json"),
+        default=None,
+        help="real-footage manifest: impact clips and sets from it (default benchmarks/real_footage.json)",
     )
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds measured per clip")
@@ -254,10 +272,23 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.is_dir():
         print(f"real events benchmark: error: {folder}: not a folder", file=sys.stderr)
         return 2
+    impact = {n.strip() for n in args.impact.split(",") if n.strip()}
+    sets = None
+    if args.manifest:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from real_footage import RealFootageError, load_manifest
+
+        try:
+            clips = load_manifest(Path(args.manifest))
+        except RealFootageError as exc:
+            print(f"real events benchmark: error: {exc}", file=sys.stderr)
+            return 2
+        impact |= {c.name for c in clips if c.impact}
+        sets = {name: {c.name for c in clips if c.set == name} for name in sorted({c.set for c in clips})}
     try:
         result = run(
             folder,
-            {n.strip() for n in args.impact.split(",") if n.strip()},
+            impact,
             model=args.model,
             seconds=args.seconds,
             generate=not args.no_generate,
@@ -265,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             foleyworld_clips=args.foleyworld_clips,
             flow_events=Path(args.flow_events) if args.flow_events else None,
             out=Path(args.out),
+            sets=sets,
         )
     except FoleyStudioError as exc:
         print(f"real events benchmark: error: {exc}", file=sys.stderr)
