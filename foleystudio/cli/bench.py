@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search,library,prompt,other-renderer} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search,library,prompt,other-renderer,realism} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "library": "library",
     "prompt": "audio_prompt",
     "other-renderer": "other_renderer",
+    "realism": "realism",
 }
 
 
@@ -49,7 +50,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="model bundle for benchmarks that use one (sync, sources, events, codec, search, library, prompt, other-renderer; default foleyworld-tiny)",
+        help="model bundle for benchmarks that use one (sync, sources, events, codec, search, library, prompt, other-renderer, realism; default foleyworld-tiny)",
     )
     parser.set_defaults(func=run)
 
@@ -129,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "library",
         "prompt",
         "other-renderer",
+        "realism",
     ):
         print(
             f"note: --model is used by the sync, sources, events and codec benchmarks only, not by '{args.name}'",

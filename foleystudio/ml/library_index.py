@@ -104,9 +104,12 @@ def load_library_model(name: str = DEFAULT_MODEL, device: str | torch.device = "
 # -- segments -------------------------------------------------------------------------------
 
 
-def segment_starts(samples: int, sample_rate: int) -> list[int]:
-    """Start samples of the segments of a wave of ``samples`` samples (see the module doc)."""
-    length, hop = round(SEGMENT_SECONDS * sample_rate), round(HOP_SECONDS * sample_rate)
+def segment_starts(
+    samples: int, sample_rate: int, segment_s: float = SEGMENT_SECONDS, hop_s: float = HOP_SECONDS
+) -> list[int]:
+    """Start samples of the segments of a wave of ``samples`` samples (see the module doc;
+    ``segment_s`` and ``hop_s`` other than the library's for ``benchmarks/realism.py``)."""
+    length, hop = round(segment_s * sample_rate), round(hop_s * sample_rate)
     if samples <= length:
         return [0]
     starts = list(range(0, samples - length, hop))
@@ -114,17 +117,22 @@ def segment_starts(samples: int, sample_rate: int) -> list[int]:
 
 
 def embed_waves(
-    encoder: AudioEncoder, waves: Sequence[np.ndarray], cancel: CancelToken | None = None
+    encoder: AudioEncoder,
+    waves: Sequence[np.ndarray],
+    cancel: CancelToken | None = None,
+    segment_s: float = SEGMENT_SECONDS,
+    hop_s: float = HOP_SECONDS,
 ) -> list[np.ndarray]:
     """Segment embeddings ``[segments, dim]`` (float32, unit norm) of each mono wave at the
-    encoder's rate; segments of equal length share forward passes."""
+    encoder's rate (segments of :func:`segment_starts`); segments of equal length share
+    forward passes."""
     rate = encoder.config.sample_rate
-    length = round(SEGMENT_SECONDS * rate)
+    length = round(segment_s * rate)
     minimum = encoder.config.n_fft
     pieces: dict[int, list[tuple[int, int, np.ndarray]]] = defaultdict(list)
     counts = []
     for w, wave in enumerate(waves):
-        starts = segment_starts(len(wave), rate)
+        starts = segment_starts(len(wave), rate, segment_s, hop_s)
         counts.append(len(starts))
         for s, start in enumerate(starts):
             piece = wave[start : start + length]
