@@ -22,6 +22,7 @@ from foleystudio.data.foleyworld.samples import (
     SAMPLES,
     SampleBank,
     Voice,
+    _load,
     sample_folder,
     speed_change,
 )
@@ -130,8 +131,6 @@ def test_each_recording_starts_on_its_hit() -> None:
 def test_the_door_needs_its_lead_in_cut() -> None:
     """Without the skip the door's swing (a -8 dB rattle) would start 172 ms before the slam."""
     bank = SampleBank()
-    from foleystudio.data.foleyworld.samples import _load
-
     raw = _load(str(bank.folder / "perc_door.flac"), SR, 0.0, None, None)
     assert 20 * np.log10(np.abs(raw[: SR // 100]).max() / np.abs(raw[: int(0.3 * SR)]).max()) < -6.0
 
