@@ -25,6 +25,7 @@ from foleystudio.data.datasets import (
     build_feature_cache,
     scan_folder,
 )
+from foleystudio.data.foleyworld import corpus_licences
 from foleystudio.ml.codec import MelCodec, codec_from_config
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
@@ -170,6 +171,9 @@ def write_bundle(run: FlowleyRun, parts: _LoadedParts, summary: dict[str, Any]) 
         **({"init_run": str(init)} if init else {}),
         **({"onsets_run": str(run.parts.onsets)} if run.parts.onsets else {}),
     }
+    licences = corpus_licences(run.data)
+    if licences is not None:  # attribution of any recordings the corpus drew on
+        training["data_licences"] = licences
     path = write_model_bundle(
         run.bundle,
         run.bundle_name,

@@ -30,6 +30,7 @@ from foleystudio.data.foleyworld.look import LOOK_VARIANTS
 from foleystudio.data.foleyworld.truth import BackgroundTruth, ClipTruth, SourceTruth, load_truth
 from foleystudio.data.foleyworld.writer import (
     clip_seed,
+    corpus_licences,
     generate_corpus,
     load_index,
     split_of,
@@ -46,6 +47,7 @@ __all__ = [
     "FoleyWorldClip",
     "SourceTruth",
     "clip_seed",
+    "corpus_licences",
     "generate_clip",
     "generate_corpus",
     "generate_from_spec",

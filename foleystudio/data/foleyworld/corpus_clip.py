@@ -30,7 +30,7 @@ from foleystudio.data.foleyworld.categories import REGISTRY, SourceTrack
 from foleystudio.data.foleyworld.look import LOOK_VARIANTS, render_backdrop, sample_look
 from foleystudio.data.foleyworld.randomise import DEFAULT_SETTINGS, Randomiser, RandomiseSettings, draw_fps
 from foleystudio.data.foleyworld.render import Canvas
-from foleystudio.data.foleyworld.samples import SAMPLES, SampleBank
+from foleystudio.data.foleyworld.samples import SampleBank
 from foleystudio.data.foleyworld.scene import SceneContext, Slot, slots_for
 from foleystudio.data.foleyworld.truth import BackgroundTruth, ClipTruth, SourceTruth
 from foleystudio.errors import UsageError
@@ -346,12 +346,7 @@ def _describe(
             _dbfs(stems["offscreen"]),
         )
     background = captions.background_phrase(amb.kind if amb else None, off.kind if off else None)
-    used = []
-    if ctx.samples is not None:
-        if any(t.category == "bell_ringing" for t in tracks) and ctx.samples.has("bell"):
-            used.append(SAMPLES["bell"].file)
-        if off is not None and off.kind == "crow cawing":
-            used.append(SAMPLES["crow"].file)
+    used = sorted(ctx.samples.used) if ctx.samples is not None else []
     return ClipTruth(
         seed=spec.seed,
         duration=spec.duration,

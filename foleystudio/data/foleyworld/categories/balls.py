@@ -10,7 +10,9 @@ strength of a hit is the duration of the flight before it.
 Sound: modal synthesis with material-specific mode ratios and decays (free-free bar for
 wood, inharmonic plate-like modes for metal and glass, a heavily damped membrane-like set
 for rubber), a contact click whose brightness follows the material, and a short floor thud
-coloured by the floor's surface.
+coloured by the floor's surface. With the recorded palette (samples.py) a recorded hit of a
+fitting material replaces the modes and the click of wood, metal and rubber balls (glass
+stays modal: the package has no glass impact); the floor thud stays.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from foleystudio.data.foleyworld import synth
 from foleystudio.data.foleyworld.categories.base import Category, SourceTrack, events_from_frames
 from foleystudio.data.foleyworld.render import Canvas
+from foleystudio.data.foleyworld.samples import pick_voice
 from foleystudio.data.foleyworld.scene import BoxTrack, SceneContext, Slot
 
 
@@ -221,12 +224,16 @@ class BouncingBall(Category):
         ratios = np.asarray(mat.ratios)
         decays = tau0 / np.arange(1, ratios.size + 1) ** mat.tau_power
         bank = synth.mode_bank(f0 * ratios, decays, sr, min(5 * tau0, ctx.duration))
+        voice = pick_voice(ctx.samples, self.name, rng)
         for k, s in zip(impacts, strengths, strict=True):
             s = min(s, 1.0)
-            # Where the ball is struck changes how much each mode rings (not its pitch).
-            amps = np.asarray(mat.amps) * rng.uniform(0.6, 1.3, ratios.size)
-            hit = ring * (amps.astype(np.float32) @ bank)
-            synth.place(hit, synth.click(rng, sr, mat.click_hz), 0, mat.click_level)
+            if voice is not None:  # a recorded hit of a fitting material (samples.py)
+                hit = ring * voice.hit(sr, rng)
+            else:
+                # Where the ball is struck changes how much each mode rings (not its pitch).
+                amps = np.asarray(mat.amps) * rng.uniform(0.6, 1.3, ratios.size)
+                hit = ring * (amps.astype(np.float32) @ bank)
+                synth.place(hit, synth.click(rng, sr, mat.click_hz), 0, mat.click_level)
             synth.place(hit, synth.noise_burst(rng, sr, low, high, 0.0005, 0.012), 0, 0.35)
             synth.place(out, hit, ctx.frame_sample(k), gain=s)
         return out

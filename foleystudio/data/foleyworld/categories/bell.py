@@ -9,8 +9,9 @@ the clapper no longer reaches the wall and the strikes stop.
 
 Sound: church-bell partials relative to the prime — hum 0.5, prime 1, tierce 1.2, quint
 1.5, nominal 2, and 2.5, 2.67, 3 — lower ones ringing longer, each split into a slightly
-detuned pair (the beating of a real bell), plus the clapper's click. With recorded samples
-enabled (samples.py) a recorded bell, pitch-shifted per bell, replaces the partials.
+detuned pair (the beating of a real bell), plus the clapper's click. With the recorded
+palette (samples.py) a recorded bell, drawn and pitch-shifted once per bell, replaces the
+partials.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from foleystudio.data.foleyworld import synth
 from foleystudio.data.foleyworld.categories.base import Category, SourceTrack, events_from_frames
 from foleystudio.data.foleyworld.render import Canvas
+from foleystudio.data.foleyworld.samples import pick_voice
 from foleystudio.data.foleyworld.scene import BoxTrack, SceneContext, Slot
 
 _BEAM = (0.3, 0.2, 0.12)
@@ -139,12 +141,10 @@ class Bell(Category):
         decays = np.tile(_DECAYS * rng.uniform(0.7, 1.1), 2)
         length = min(float(_DECAYS.max()) * 1.6, ctx.duration)
         bank = synth.mode_bank(freqs, decays, sr, length)
-        recorded = None
-        if ctx.samples is not None and ctx.samples.has("bell"):
-            recorded = ctx.samples.get("bell", sr, pitch=rng.uniform(0.8, 1.25))
+        voice = pick_voice(ctx.samples, "bell", rng)  # one bell: one recording, one pitch
         for k, s in zip(strikes, strengths, strict=True):
-            if recorded is not None:
-                hit = recorded.copy()
+            if voice is not None:
+                hit = voice.hit(sr, rng).copy()
             else:
                 amps = np.tile(_AMPS * rng.uniform(0.85, 1.15, _RATIOS.size), 2) / 2
                 hit = amps.astype(np.float32) @ bank

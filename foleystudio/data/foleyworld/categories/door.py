@@ -8,7 +8,8 @@ reaches 0 (closed) exactly on the slam frame, followed by a tiny rebound.
 Sound: a slam is the low thump of a large wooden panel (modal, 60–110 Hz fundamental), a
 short crack, the latch's metallic click a few ms later and a short room tail; some doors
 also creak while they are opened (a stick-slip pulse train whose rate follows the angular
-speed — the continuous part of this source).
+speed — the continuous part of this source). With the recorded palette (samples.py) a recorded
+door slam, pitched per door, replaces the synthesised one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from foleystudio.data.foleyworld import synth
 from foleystudio.data.foleyworld.categories.base import Category, SourceTrack, events_from_frames
 from foleystudio.data.foleyworld.render import Canvas
+from foleystudio.data.foleyworld.samples import pick_voice
 from foleystudio.data.foleyworld.scene import BoxTrack, SceneContext, Slot, ease_in_out
 
 _FRAME = (0.3, 0.2, 0.12)
@@ -141,7 +143,11 @@ class Door(Category):
         tau0 = rng.uniform(0.08, 0.18)
         ratios = np.array([1.0, 1.65, 2.4, 3.3, 4.6])
         latch_f = rng.uniform(2500, 4500)
+        voice = pick_voice(ctx.samples, "door", rng)
         for k, s in zip(slams, strengths, strict=True):
+            if voice is not None:  # a recorded slam (samples.py); the creak stays procedural
+                synth.place(out, voice.hit(sr, rng), ctx.frame_sample(k), gain=s)
+                continue
             hit = synth.modal(
                 f0 * ratios, tau0 / np.arange(1, 6) ** 0.5, [1.0, 0.7, 0.5, 0.35, 0.25], sr, length=0.6
             )

@@ -6,7 +6,8 @@ horizontal lifts after each strike, holds, then falls with constant angular acce
 exactly on the strike frame. Sparks fly for a few frames after each strike.
 
 Sound: an anvil is a heavy steel block: strongly inharmonic, long-ringing modes plus a hard
-contact click and a low "thunk" of the mass.
+contact click and a low "thunk" of the mass. With the recorded palette (samples.py) a
+recorded impact, drawn per strike, replaces the click and the thunk under the ring.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from foleystudio.data.foleyworld import synth
 from foleystudio.data.foleyworld.categories.base import Category, SourceTrack, events_from_frames
 from foleystudio.data.foleyworld.render import Canvas
+from foleystudio.data.foleyworld.samples import pick_voice
 from foleystudio.data.foleyworld.scene import BoxTrack, SceneContext, Slot, ease_in_out, jittered_frames
 
 _ANVIL = (0.22, 0.22, 0.25)
@@ -145,9 +147,13 @@ class HammerAnvil(Category):
         tau0 = rng.uniform(0.6, 1.4)
         base_amps = np.array([1.0, 0.7, 0.8, 0.5, 0.4, 0.3])
         bank = synth.mode_bank(f0 * ratios, tau0 / np.arange(1, 7) ** 0.4, sr, min(5 * tau0, ctx.duration))
+        voice = pick_voice(ctx.samples, "anvil", rng)
         for k, s in zip(strikes, strengths, strict=True):
             hit = (base_amps * rng.uniform(0.8, 1.2, 6)).astype(np.float32) @ bank
-            synth.place(hit, synth.click(rng, sr, 3500, 0.002), 0, 0.7)
-            synth.place(hit, synth.noise_burst(rng, sr, 120, 900, 0.0005, 0.02), 0, 0.5)
+            if voice is not None:  # a recorded impact under the anvil's ring (samples.py)
+                synth.place(hit, voice.hit(sr, rng), 0, 0.8 * float(np.abs(hit).max()))
+            else:
+                synth.place(hit, synth.click(rng, sr, 3500, 0.002), 0, 0.7)
+                synth.place(hit, synth.noise_burst(rng, sr, 120, 900, 0.0005, 0.02), 0, 0.5)
             synth.place(out, hit, ctx.frame_sample(k), gain=s)
         return out
