@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "events": "event_following",
     "foleyworld": "foleyworld_speed",
     "generate": "generate_speed",
+    "rate-cost": "codec_rate_cost",
     "codec": "codec",
     "export": "export_speed",
     "playback": "playback",
