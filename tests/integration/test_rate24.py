@@ -213,3 +213,9 @@ def test_an_existing_cache_of_another_codec_is_refused(corpus24: Path, tmp_path:
     train(*args)
     assert json.loads((flow_run / "cache.json").read_text())["codec"]["sample_rate"] == 16000
     assert main(["train", *args, "--steps", "2", "--resume", "--codec", "24k"]) != 0
+
+
+def test_train_vocoder_takes_a_codec_preset_or_a_bundle_not_both(tmp_path: Path, capsys) -> None:
+    args = ["train", "vocoder", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--codec", "24k"]
+    assert main([*args, "--bundle", str(tmp_path / "bundle")]) != 0
+    assert "give --codec or --bundle, not both" in capsys.readouterr().err
