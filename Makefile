@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: demo test test-slow lint run bench env clean train-default wheel installer
+.PHONY: demo test test-slow lint run bench env clean train-default train-24k wheel installer
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,21 +53,55 @@ clean:
 # -> SSV2A -> visual onset network -> Flowley fine-tuned with the onset track -> fine-tuned to follow
 # event tracks (--event-tracks) -> models/foleyworld-tiny. On a machine doing other work, run it
 # with OMP_NUM_THREADS=1 (docs/decisions.md, "Training threads on a shared CPU").
+# RATE=24000 runs the same chain at 24 kHz (codec preset 24k: 100 mels, hop 256, 23.4375 tokens/s)
+# on its own corpus, into runs/24k/ and the bundle runs/24k/foleyworld-tiny-24k; SAMPLES=1 draws
+# FoleyWorld's sounds from the recorded palette (--samples, sonic-pi-samples) into runs/24k-samples/
+# (runs/samples/ at 16 kHz). Only the plain default writes models/foleyworld-tiny.
+# `make train-24k` is RATE=24000 SAMPLES=1 (docs/decisions.md, "A 24 kHz codec").
+RATE ?= 16000
+SAMPLES ?=
+ifeq ($(RATE)$(SAMPLES),16000)
+CODEC := 16k
+RUNS := runs
 FW_DATA ?= runs/fw-train
+BUNDLE ?= models/foleyworld-tiny
+BUNDLE_NAME ?= foleyworld-tiny
+BUNDLE_VERSION ?= 1.1.0
+else ifeq ($(RATE),16000)
+CODEC := 16k
+RUNS := runs/samples
+FW_DATA ?= runs/fw-train-samples
+BUNDLE ?= runs/samples/foleyworld-tiny-samples
+BUNDLE_NAME ?= foleyworld-tiny-samples
+BUNDLE_VERSION ?= 1.2.0-samples
+else ifeq ($(RATE),24000)
+CODEC := 24k
+RUNS := runs/24k$(if $(SAMPLES),-samples)
+FW_DATA ?= runs/fw-train-24k$(if $(SAMPLES),-samples)
+BUNDLE ?= $(RUNS)/foleyworld-tiny-24k
+BUNDLE_NAME ?= foleyworld-tiny-24k
+BUNDLE_VERSION ?= 2.0.0-24k
+else
+$(error RATE must be 16000 or 24000 (the codec presets 16k and 24k), got $(RATE))
+endif
 train-default: $(STAMP)
-	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2
-	test -f runs/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out runs/clip-tiny --steps 250 --batch 128 --resume
-	test -f runs/audio-tiny/audio.safetensors || $(BIN)/foleystudio train audio --data $(FW_DATA) --clip runs/clip-tiny --out runs/audio-tiny --steps 1000 --batch 32 --resume
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-tiny \
-		--train-clips 800 --steps 16000 --resume
-	$(BIN)/foleystudio train ssv2a --cache runs/flowley-tiny/cache.safetensors --out runs/ssv2a-tiny --resume
-	test -d runs/onsets-tiny/bundle || $(BIN)/foleystudio train onsets --data $(FW_DATA) --out runs/onsets-tiny --steps 3000 --resume
-	mkdir -p runs/flowley-onsets
-	test -f runs/flowley-onsets/cache.json || cp runs/flowley-tiny/cache.safetensors runs/flowley-tiny/cache.json runs/flowley-onsets/
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-onsets \
-		--init runs/flowley-tiny --onsets runs/onsets-tiny --steps 6000 --lr 3e-4 --resume
-	mkdir -p runs/flowley-events
-	test -f runs/flowley-events/cache.json || cp runs/flowley-onsets/cache.safetensors runs/flowley-onsets/cache.json runs/flowley-events/
-	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip runs/clip-tiny --audio runs/audio-tiny --out runs/flowley-events \
-		--init runs/flowley-onsets --onsets runs/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --resume \
-		--ssv2a runs/ssv2a-tiny --bundle models/foleyworld-tiny --bundle-name foleyworld-tiny --bundle-version 1.1.0
+	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate $(RATE) $(if $(SAMPLES),--samples)
+	test -f $(RUNS)/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out $(RUNS)/clip-tiny --steps 250 --batch 128 --resume
+	test -f $(RUNS)/audio-tiny/audio.safetensors || $(BIN)/foleystudio train audio --data $(FW_DATA) --clip $(RUNS)/clip-tiny --out $(RUNS)/audio-tiny --steps 1000 --batch 32 --resume
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip $(RUNS)/clip-tiny --audio $(RUNS)/audio-tiny --out $(RUNS)/flowley-tiny \
+		--codec $(CODEC) --train-clips 800 --steps 16000 --resume
+	$(BIN)/foleystudio train ssv2a --cache $(RUNS)/flowley-tiny/cache.safetensors --out $(RUNS)/ssv2a-tiny --resume
+	test -d $(RUNS)/onsets-tiny/bundle || $(BIN)/foleystudio train onsets --data $(FW_DATA) --out $(RUNS)/onsets-tiny --steps 3000 --resume
+	mkdir -p $(RUNS)/flowley-onsets
+	test -f $(RUNS)/flowley-onsets/cache.json || cp $(RUNS)/flowley-tiny/cache.safetensors $(RUNS)/flowley-tiny/cache.json $(RUNS)/flowley-onsets/
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip $(RUNS)/clip-tiny --audio $(RUNS)/audio-tiny --out $(RUNS)/flowley-onsets \
+		--codec $(CODEC) --init $(RUNS)/flowley-tiny --onsets $(RUNS)/onsets-tiny --steps 6000 --lr 3e-4 --resume
+	mkdir -p $(RUNS)/flowley-events
+	test -f $(RUNS)/flowley-events/cache.json || cp $(RUNS)/flowley-onsets/cache.safetensors $(RUNS)/flowley-onsets/cache.json $(RUNS)/flowley-events/
+	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip $(RUNS)/clip-tiny --audio $(RUNS)/audio-tiny --out $(RUNS)/flowley-events \
+		--codec $(CODEC) --init $(RUNS)/flowley-onsets --onsets $(RUNS)/onsets-tiny --steps 2000 --lr 2e-4 --event-tracks 0.6 --resume \
+		--ssv2a $(RUNS)/ssv2a-tiny --bundle $(BUNDLE) --bundle-name $(BUNDLE_NAME) --bundle-version $(BUNDLE_VERSION)
+
+# The default-model chain at 24 kHz on the recorded palette, into runs/24k-samples/ (see train-default).
+train-24k:
+	$(MAKE) train-default RATE=24000 SAMPLES=1

@@ -1,12 +1,16 @@
 """Generation speed of the ``tiny`` Flowley: one 8 s window (125 tokens) on this machine.
 
-Run ``python benchmarks/generate_speed.py [--quick]``; ``foleystudio bench`` imports :func:`run`.
+Run ``python benchmarks/generate_speed.py [--quick] [--codec 16k|24k|24k-p6]``; ``foleystudio
+bench`` imports :func:`run`. ``--codec`` sizes the model for another codec preset
+(``ml/codec_presets.py``: 188 tokens of 400 channels per 8 s at 24k) and writes
+``generate_speed_<preset>.json`` instead, the cost of a higher rate (docs/decisions.md).
 
 Measured (batch 1, Euler unless noted, weights random — speed does not depend on them):
 - ``sample_s``: sampling one window at 8 / 16 / 25 steps, without CFG (w = 1, one forward
   per step) and with CFG (w = 3, conditional + unconditional rows in one batched forward);
   Heun at 16 steps as well.
-- ``decode_s``: MelCodec decode (mel pseudo-inverse + 32 Griffin-Lim iterations).
+- ``decode_s``: MelCodec decode (mel pseudo-inverse + 32 Griffin-Lim iterations);
+  ``vocoder_decode_s``: the same window through an (untrained) default-size vocoder.
 - ``real_time_factor``: (sampling + decode) / 8 s from the medians, so < 1 is faster than
   real time (docs/architecture.md §12 budget: ≤ 0.2 at 16 steps on a 2-core CPU);
   ``real_time_factor_best_run`` from the fastest runs (a shared CPU inflates medians; the
@@ -72,20 +76,27 @@ def _timed(fn: Any, repeats: int) -> dict[str, float]:
     return {"median": round(statistics.median(times), 4), "min": round(min(times), 4), "runs": repeats}
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Measure and return the figures (also written to benchmarks/results/generate_speed.json)."""
+def results_path(codec: str = "16k") -> Path:
+    """The results file of a codec preset: ``generate_speed.json`` for the default preset."""
+    return RESULTS if codec == "16k" else RESULTS.with_name(f"generate_speed_{codec}.json")
+
+
+def run(quick: bool = False, codec: str = "16k", write: bool = True) -> dict[str, Any]:
+    """Measure and return the figures with the model sized for codec preset ``codec`` (with
+    ``write``, also written to :func:`results_path`)."""
     import torch
 
     from foleystudio.core.machine import machine_description
     from foleystudio.core.settings import GenerationSettings
-    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.codec import codec_preset
     from foleystudio.ml.device import make_generator
     from foleystudio.ml.flowley import Flowley, FlowTrainingConfig, flowley_config, sample, training_loss
 
     machine = machine_description(load_average=True)  # the load at the start
     rss_start = _peak_rss_mib()
-    config = flowley_config("tiny")
-    codec = MelCodec()
+    preset = codec
+    codec = codec_preset(preset)
+    config = flowley_config("tiny", latent_dim=codec.latent_dim, token_rate=codec.token_rate)
     assert codec.latent_dim == config.latent_dim and codec.num_tokens(WINDOW_S) == config.num_audio_tokens
     torch.manual_seed(0)  # benchmark-only: weights are random, their values do not matter
     model = Flowley(config).eval()
@@ -120,6 +131,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     latent = sample(model, noise, cond, GenerationSettings(steps=4, sync_cfg=1.0))
     codec.decode(latent)  # warm-up
     decode = _timed(lambda: codec.decode(latent), repeats + 2)
+    from foleystudio.ml.vocoder import Vocoder, VocoderConfig
+
+    vocoder_codec = codec_preset(preset).attach_vocoder(Vocoder(VocoderConfig(**codec.mel_settings())))
+    vocoder_codec.decode(latent)  # warm-up
+    vocoder_decode = _timed(lambda: vocoder_codec.decode(latent), repeats + 2)
     rtf = {key: round((value["median"] + decode["median"]) / WINDOW_S, 4) for key, value in sampling.items()}
     # The CPU may be shared: the best run is the least disturbed estimate of the real cost.
     rtf_best = {key: round((value["min"] + decode["min"]) / WINDOW_S, 4) for key, value in sampling.items()}
@@ -144,6 +160,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "benchmark": "generate_speed",
         "quick": quick,
         "machine": machine,
+        "codec": {"preset": preset, **codec.to_config(), "token_rate": codec.token_rate},
         "model": {
             "config": "tiny",
             "parameters": model.num_parameters(),
@@ -151,6 +168,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "joint_blocks": config.joint_depth,
             "single_blocks": config.single_depth,
             "audio_tokens": config.num_audio_tokens,
+            "latent_dim": config.latent_dim,
             "visual_tokens": config.num_visual_tokens,
             "text_tokens": 77,
             "visual_attention": config.visual_attention,
@@ -158,6 +176,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "window_s": WINDOW_S,
         "sample_s": sampling,
         "decode_s": {**decode, "griffin_lim_iters": codec.griffin_lim_iters},
+        "vocoder_decode_s": vocoder_decode,
         "real_time_factor": rtf,
         "real_time_factor_best_run": rtf_best,
         "rtf_budget_16_steps": RTF_BUDGET_16_STEPS,
@@ -167,18 +186,21 @@ def run(quick: bool = False) -> dict[str, Any]:
         "peak_rss_mib": _peak_rss_mib(),
         "rss_peak_before_mib": rss_start,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if write:
+        path = results_path(preset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run per figure")
+    parser.add_argument("--codec", default="16k", help="codec preset the model is sized for (default 16k)")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick)
+    result = run(quick=args.quick, codec=args.codec)
     print(json.dumps(result, indent=2))
-    print(f"written to {RESULTS}")
+    print(f"written to {results_path(args.codec)}")
     return 0
 
 

@@ -6,9 +6,10 @@ user's business: nothing here copies them, and no test needs them. Results:
 ``benchmarks/results/real_events.json`` and a table on stdout.
 
 Per clip (its first ``--seconds``, default 10):
-- reference: the onsets of the clip's own soundtrack (``ml.onsets.detect_onsets`` at 16 kHz
-  with ``noise_sigmas=5``: a recorded soundtrack has a room/crowd floor that the FoleyWorld
-  default of 10 treats as silence, which finds no onsets at all in some clips);
+- reference: the onsets of the clip's own soundtrack (``ml.onsets.detect_onsets`` at the fixed
+  ``ONSET_ANALYSIS_RATE``, 16 kHz, with ``noise_sigmas=5``: a recorded soundtrack has a
+  room/crowd floor that the FoleyWorld default of 10 treats as silence, which finds no onsets
+  at all in some clips);
 - ``detector``: the events generation follows by default (``ml.event_detector.detect_events``
   with the model's visual onset network where it is decisive, else optical flow), and which
   detector gave them;
@@ -73,12 +74,12 @@ def measure_clip(
     from foleystudio.core.requests import GenerationRequest
     from foleystudio.core.settings import GenerationSettings
     from foleystudio.ml.event_detector import detect_events
-    from foleystudio.ml.onsets import detect_onsets
+    from foleystudio.ml.onsets import ONSET_ANALYSIS_RATE, detect_onsets
 
     info = probe(path)
     end = min(seconds, info.duration)
-    sound = read_audio(path, 16000, end=end)
-    reference = detect_onsets(sound, 16000, noise_sigmas=REFERENCE_NOISE_SIGMAS)
+    sound = read_audio(path, ONSET_ANALYSIS_RATE, end=end)
+    reference = detect_onsets(sound, ONSET_ANALYSIS_RATE, noise_sigmas=REFERENCE_NOISE_SIGMAS)
     started = time.perf_counter()
     whole, _ = detect_events(path, 0.0, end, onset_net=onset_net, flow_net=flow_net)
     detect_seconds = time.perf_counter() - started

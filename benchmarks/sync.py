@@ -247,10 +247,11 @@ def measure_clip(
 
 
 def category_scores(loaded: Any, audio: np.ndarray) -> list[float]:
-    """The bundle's FoleyWorld category classifier on ``audio`` (probabilities per category)."""
+    """The bundle's FoleyWorld category classifier on ``audio`` (at the codec's rate; the
+    encoder hears it at its own): probabilities per category."""
     import torch
 
-    emb = torch.from_numpy(loaded.audio.embed_numpy(audio))
+    emb = torch.from_numpy(loaded.audio.embed_numpy(audio, loaded.codec.sample_rate))
     with torch.no_grad():
         return loaded.audio_classifier(emb)[0].tolist()
 

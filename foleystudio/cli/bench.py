@@ -1,4 +1,4 @@
-"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search,library,prompt,other-renderer,realism} [--quick] [--model M]``.
+"""``foleystudio bench {all,media,features,flow,events,generate,codec,export,playback,foleyworld,sync,sources,search,library,prompt,other-renderer,realism,rate-cost} [--quick] [--model M]``.
 
 Runs the benchmarks of the source tree's ``benchmarks/`` folder (beside the ``foleystudio``
 package; an installed wheel does not ship it). Each benchmark module exposes
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "events": "event_following",
     "foleyworld": "foleyworld_speed",
     "generate": "generate_speed",
+    "rate-cost": "codec_rate_cost",
     "codec": "codec",
     "export": "export_speed",
     "playback": "playback",

@@ -69,7 +69,7 @@ def _check_out(out: Path) -> None:
 def run_from_audio(args: argparse.Namespace) -> int:
     from foleystudio.core.events import write_event_file
     from foleystudio.core.media import probe, read_audio
-    from foleystudio.ml.onsets import events_from_audio
+    from foleystudio.ml.onsets import ONSET_ANALYSIS_RATE, events_from_audio
 
     path, out = Path(args.recording), Path(args.out)
     if not path.is_file():
@@ -79,7 +79,7 @@ def run_from_audio(args: argparse.Namespace) -> int:
     _check_out(out)
     if not probe(path).has_audio:
         raise MediaError("the file has no sound", path)
-    rate = 16000
+    rate = ONSET_ANALYSIS_RATE
     track = events_from_audio(read_audio(path, rate), rate, offset=args.offset)
     extra = {"recording": str(path.absolute()), "offset": args.offset}
     write_event_file(out, track, fmt=args.format, extra=extra)

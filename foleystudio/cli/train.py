@@ -19,6 +19,7 @@ from foleystudio.cli.train_flow_events import register_flow_events
 from foleystudio.cli.train_onsets import register_onsets
 from foleystudio.cli.train_ssv2a import register_ssv2a
 from foleystudio.cli.train_vocoder import register_vocoder
+from foleystudio.ml.codec_presets import CODEC_PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="cache only the first N training clips (plus every validation clip)",
+    )
+    f.add_argument(
+        "--codec",
+        choices=tuple(CODEC_PRESETS),
+        default=None,
+        help="codec preset of a new feature cache: 16k (80 mels, 15.625 tokens/s, the default), 24k "
+        "(100 mels, 23.4375 tokens/s) or 24k-p6 (100 mels in patches of 6, 15.625 tokens/s); the data's "
+        "WAVs must be at least at its rate. An existing cache keeps its own codec",
     )
     f.add_argument("--bundle", default=None, help="write the finished model bundle to this folder")
     f.add_argument("--bundle-name", default="foleyworld-tiny")
@@ -196,6 +205,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         bundle=None if args.bundle is None else Path(args.bundle),
         bundle_name=args.bundle_name,
         bundle_version=args.bundle_version,
+        codec=args.codec,
     )
     # Under torchrun every process runs this handler; init_distributed finds its rank.
     ctx = init_distributed(args.device)

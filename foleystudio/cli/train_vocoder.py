@@ -10,6 +10,7 @@ import argparse
 import json
 
 from foleystudio.cli.run_options import add_run_options, max_seconds, print_progress
+from foleystudio.ml.codec_presets import CODEC_PRESETS
 
 
 def register_vocoder(parts: argparse._SubParsersAction) -> None:
@@ -35,7 +36,9 @@ def register_vocoder(parts: argparse._SubParsersAction) -> None:
         help="every installed Debian package of recordings the project lists (licences: data/recordings.py)",
     )
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=16, help="crops of 1.024 s per step")
+    p.add_argument(
+        "--batch", type=int, default=16, help="crops of 16 codec tokens per step (1.024 s at 16 kHz)"
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(
         "--phase-weight", type=float, default=0.0, help="weight of APNet's phase losses (default 0: not used)"
@@ -53,6 +56,12 @@ def register_vocoder(parts: argparse._SubParsersAction) -> None:
         help="model bundle folder whose codec the vocoder is trained for, and to which the finished vocoder is "
         "added (rewritten in place unless --bundle-out)",
     )
+    p.add_argument(
+        "--codec",
+        choices=tuple(CODEC_PRESETS),
+        default=None,
+        help="codec preset whose mel analysis the vocoder reads, without --bundle (default 16k)",
+    )
     p.add_argument("--bundle-out", default=None, help="write the bundle with the vocoder here instead")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_run_options(p)
@@ -64,7 +73,8 @@ def run_vocoder(args: argparse.Namespace) -> int:
 
     from foleystudio.data.recordings import PACKAGES, package_folders, scan_recordings
     from foleystudio.errors import UsageError
-    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.codec import codec_preset
+    from foleystudio.ml.codec_presets import DEFAULT_CODEC_PRESET
     from foleystudio.ml.device import pick_device
     from foleystudio.train.vocoder import (
         VocoderTrainSettings,
@@ -78,6 +88,8 @@ def run_vocoder(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps and --batch must be at least 1, got {args.steps} and {args.batch}")
     if args.bundle_out is not None and args.bundle is None:
         raise UsageError("--bundle-out needs --bundle (the bundle to add the vocoder to)")
+    if args.codec is not None and args.bundle is not None:
+        raise UsageError("give --codec or --bundle, not both: the vocoder reads the bundle's codec")
     folders = list(args.data)
     if args.sonic_pi:
         folders.append(str(PACKAGES["sonic-pi-samples"].folder))
@@ -87,7 +99,10 @@ def run_vocoder(args: argparse.Namespace) -> int:
         raise UsageError("give the recordings: --data FOLDER, --sonic-pi or --packages")
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
-    codec = MelCodec() if args.bundle is None else bundle_codec(args.bundle)
+    if args.bundle is None:
+        codec = codec_preset(args.codec or DEFAULT_CODEC_PRESET)
+    else:
+        codec = bundle_codec(args.bundle)
     data = load_recording_set(
         scan_recordings(dict.fromkeys(folders)), codec.sample_rate, progress=print_progress
     )

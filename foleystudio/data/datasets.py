@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
-from foleystudio.core.audio import load_audio, resample
+from foleystudio.core.audio import load_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.media import VIDEO_SUFFIXES, VideoFile, read_audio
@@ -145,6 +146,25 @@ def source_keyframes(boxes: list[list[float] | None], fps: float) -> list[BoxKey
     return keys or None
 
 
+def check_audio_rate(records: Sequence[ClipRecord], sample_rate: int) -> None:
+    """Refuse (DataError) a corpus whose WAVs are below ``sample_rate`` Hz, the codec's rate: they
+    would be upsampled silently and the model would learn that nothing sounds above their
+    Nyquist. Videos without a WAV are not checked (their sound is resampled from any rate)."""
+    for record in records:
+        if record.audio is None:
+            continue
+        try:
+            rate = int(sf.info(str(record.audio)).samplerate)
+        except (sf.SoundFileError, RuntimeError, OSError) as exc:
+            raise DataError(f"cannot read the clip's sound ({exc})", record.audio) from exc
+        if rate < sample_rate:
+            raise DataError(
+                f"the clip's sound is {rate} Hz, below the codec's {sample_rate} Hz; make the corpus at "
+                f"the codec's rate (data foleyworld --sample-rate {sample_rate})",
+                record.audio,
+            )
+
+
 def build_feature_cache(
     records: Sequence[ClipRecord],
     clip: ClipEncoder,
@@ -169,8 +189,10 @@ def build_feature_cache(
     end with the visual onset track (``VideoFeatures.window``). The JSON lists each example's clip, kind
     (``mix`` | ``object``), source id, category, caption and split, and the codec config —
     with ``normalise``, the codec's constants refitted to the corpus (:func:`normalise_tokens`).
+    A clip whose WAV is at a lower rate than the codec's → DataError (:func:`check_audio_rate`).
     """
     out_path = Path(out_path)
+    check_audio_rate(records, codec.sample_rate)
     n_audio = codec.num_tokens(window_seconds)
     n_visual = round(window_seconds * VISUAL_FPS)
     n_samples = codec.num_samples(n_audio)
@@ -271,9 +293,7 @@ def build_feature_cache(
 def embed_target_audio(encoder: AudioEncoder, waves: np.ndarray, sample_rate: int) -> np.ndarray:
     """l2-normalised audio-encoder embeddings ``[N, A]`` float32 of mono ``waves`` ``[N, samples]``
     at ``sample_rate`` Hz: the SSV2A mix embedding a training example's target audio gives."""
-    if sample_rate != encoder.config.sample_rate:
-        waves = np.stack([resample(w, sample_rate, encoder.config.sample_rate) for w in waves])
-    return encoder.embed_numpy(waves)
+    return encoder.embed_numpy(waves, sample_rate)
 
 
 def add_audio_embeddings(

@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from foleystudio.errors import UsageError
 from foleystudio.gui import theme
 
 #: Displayed dB range (relative to a full-scale sine), fixed across candidates.
@@ -74,9 +75,13 @@ class SpectrogramView(pg.GraphicsLayoutWidget):
         self.duration = 0.0
         self.spec_plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 8000.0), padding=0)
 
-    def set_audio(self, audio: np.ndarray | None, sample_rate: int = 16000, start: float = 0.0) -> None:
-        """Show ``audio`` (mono, ``sample_rate`` Hz) placed at ``start`` s; None clears."""
-        if audio is None or len(audio) == 0:
+    def set_audio(self, audio: np.ndarray | None, sample_rate: int | None = None, start: float = 0.0) -> None:
+        """Show ``audio`` (mono, at ``sample_rate`` Hz, the candidate's: the codec's rate) placed at
+        ``start`` s, up to its Nyquist frequency; None clears. Audio without a positive rate →
+        UsageError."""
+        if audio is not None and len(audio) and (sample_rate is None or sample_rate <= 0):
+            raise UsageError(f"the spectrogram needs the audio's sample rate, got {sample_rate}")
+        if audio is None or len(audio) == 0 or sample_rate is None:
             self.image.clear()
             self.wave.setData([], [])
             self.duration = 0.0

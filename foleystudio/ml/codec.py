@@ -19,6 +19,7 @@ import torchaudio.functional as AF
 from torch import nn
 
 from foleystudio.errors import CheckpointError, UsageError
+from foleystudio.ml.codec_presets import CODEC_PRESETS
 from foleystudio.ml.vocoder import Vocoder, mel_mismatch
 
 
@@ -93,6 +94,7 @@ class MelCodec(Codec):
     The defaults (−6, 2) map digital silence (log 1e-5 ≈ −11.5) to ≈ −2.8 and a quiet noise
     floor (≈ −5.6 on synthetic impacts + hum + faint noise) to ≈ 0; a trainer should call
     :meth:`fit_normalisation` on its corpus and save the fitted codec with the model.
+    The default analysis is preset ``16k`` (``ml/codec_presets.py``; :func:`codec_preset`).
     """
 
     def __init__(
@@ -292,6 +294,23 @@ def _as_batch(wave: torch.Tensor) -> torch.Tensor:
 
 
 CODEC_TYPES: dict[str, type[Codec]] = {"mel": MelCodec}
+
+
+def codec_preset(name: str) -> MelCodec:
+    """The mel codec of preset ``name`` (``ml/codec_presets.py``), default normalisation;
+    an unknown name → UsageError."""
+    settings = CODEC_PRESETS.get(name)
+    if settings is None:
+        raise UsageError(f"unknown codec preset '{name}' (known: {', '.join(CODEC_PRESETS)})")
+    return MelCodec(**settings)
+
+
+def same_analysis(a: Codec, b: Codec) -> bool:
+    """Whether two codecs make the same tokens but for their normalisation constants (rate,
+    mels, hop, n_fft, patch, band edges, floor): a fitted codec still matches its preset."""
+    ignored = ("norm_mean", "norm_std", "griffin_lim_iters", "griffin_lim_momentum")
+    first, second = ({k: v for k, v in c.to_config().items() if k not in ignored} for c in (a, b))
+    return first == second
 
 
 def codec_from_config(config: dict[str, Any]) -> Codec:

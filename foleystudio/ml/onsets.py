@@ -23,6 +23,12 @@ from foleystudio.core.audio import to_mono
 from foleystudio.core.events import EventTrack
 from foleystudio.errors import UsageError
 
+#: The fixed rate (Hz) soundtracks are read at to find their onsets where no codec is involved:
+#: the visual onset and flow event training targets, ``events from-audio`` and the real-events
+#: benchmark. It is an analysis rate, not the model's: onsets are attack times, which 8 kHz of
+#: bandwidth times as well as 12 kHz does, and their noise thresholds
+#: (``train.visual_onsets.SOUNDTRACK_NOISE_SIGMAS``) were tuned at it, so a 24 kHz model keeps the same targets.
+ONSET_ANALYSIS_RATE = 16000
 #: Log compression gain: log1p(GAIN * band magnitude).
 _LOG_GAIN = 10.0
 #: Mel bands of the flux, and their lowest edge in Hz.

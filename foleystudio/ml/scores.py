@@ -63,10 +63,13 @@ def event_sync_score(audio: np.ndarray, sample_rate: int, track: EventTrack, sta
     return float(onset_f1(onsets, events, EVENT_TOLERANCE_S)[2])
 
 
-def text_score(encoder: AudioEncoder, audio: np.ndarray, text_embedding: torch.Tensor) -> float:
-    """Cosine (mapped to [0, 1]) between the audio's embedding and a CLIP text embedding;
-    ``encoder`` is the bundle's audio encoder, trained into CLIP's text space."""
-    return cosine01(encoder.embed_numpy(audio)[0], text_embedding.cpu().numpy())
+def text_score(
+    encoder: AudioEncoder, audio: np.ndarray, sample_rate: int, text_embedding: torch.Tensor
+) -> float:
+    """Cosine (mapped to [0, 1]) between the embedding of ``audio`` (mono, ``sample_rate`` Hz)
+    and a CLIP text embedding; ``encoder`` is the bundle's audio encoder, trained into CLIP's
+    text space."""
+    return cosine01(encoder.embed_numpy(audio, sample_rate)[0], text_embedding.cpu().numpy())
 
 
 def cosine01(a: np.ndarray, b: np.ndarray) -> float:
@@ -144,13 +147,14 @@ def score_population(
     *,
     encoder: AudioEncoder | None = None,
 ) -> list[dict[str, float]]:
-    """Raw criteria of every row of ``waves`` [n, samples] (mono, at ``sample_rate`` Hz,
-    which must be the encoder's) and each row's ``total`` within this population under
-    ``weights`` (``core.ranking.with_totals``). The audio encoder embeds all rows in one batch."""
+    """Raw criteria of every row of ``waves`` [n, samples] (mono, at ``sample_rate`` Hz, the
+    codec's; the audio encoder hears them resampled to its own rate) and each row's ``total``
+    within this population under ``weights`` (``core.ranking.with_totals``). The audio encoder
+    embeds all rows in one batch."""
     waves = np.atleast_2d(np.asarray(waves, np.float32))
     columns: dict[str, np.ndarray] = {}
     if encoder is not None and (reference.text is not None or reference.semantic is not None):
-        embeddings = encoder.embed_numpy(waves)
+        embeddings = encoder.embed_numpy(waves, sample_rate)
         if reference.semantic is not None:
             columns["semantic"] = cosines01(embeddings, reference.semantic)
         if reference.text is not None:

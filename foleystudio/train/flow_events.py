@@ -45,7 +45,7 @@ from foleystudio.ml.encoders.flow_events import (
 from foleystudio.ml.encoders.optical_flow import FlowFeatures, flow_from_video
 from foleystudio.ml.metrics import onset_f1
 from foleystudio.ml.model_bundle import add_module, load_bundle, save_bundle
-from foleystudio.ml.onsets import detect_onsets
+from foleystudio.ml.onsets import ONSET_ANALYSIS_RATE, detect_onsets
 from foleystudio.train.distributed import single_process_context
 from foleystudio.train.loop import LoopResult, LoopSettings, Task, TrainLoop, Update, step_generator
 from foleystudio.train.parts import RUN_BUNDLE_DIR, finished_run_bundle
@@ -209,10 +209,10 @@ def soundtrack_examples(
             if not (info.has_video and info.has_audio):
                 continue
             flow = flow_from_video(path, 0.0, info.duration, cancel=cancel)
-            sound = read_audio(path, 16000, end=info.duration)
+            sound = read_audio(path, ONSET_ANALYSIS_RATE, end=info.duration)
         except FoleyStudioError as exc:
             raise DataError(f"cannot read video: {exc.problem}", exc.path or path) from exc
-        onsets = detect_onsets(sound, 16000, noise_sigmas=SOUNDTRACK_NOISE_SIGMAS)
+        onsets = detect_onsets(sound, ONSET_ANALYSIS_RATE, noise_sigmas=SOUNDTRACK_NOISE_SIGMAS)
         split = "val" if path.name in val_names else "train"
         out.append(_region_example(flow, None, config.rate, path.stem, split, onsets))
         progress((i + 1) / len(videos), f"optical flow {i + 1}/{len(videos)}")

@@ -26,7 +26,9 @@ from foleystudio.data.datasets import (
     scan_folder,
 )
 from foleystudio.data.foleyworld import corpus_licences
-from foleystudio.ml.codec import MelCodec, codec_from_config
+from foleystudio.errors import DataError
+from foleystudio.ml.codec import codec_from_config, codec_preset, same_analysis
+from foleystudio.ml.codec_presets import DEFAULT_CODEC_PRESET
 from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.visual_onsets import VisualOnsetNet
 from foleystudio.train.audio import TrainedAudio, load_trained_audio
@@ -63,7 +65,9 @@ class FlowleyRun:
 
     ``train_clips``: cache only the first N training clips (plus every validation clip);
     ``max_seconds``: this call's time budget (``train/loop.py``); ``bundle``: the folder the
-    finished model bundle named ``bundle_name`` is written to (None: no bundle).
+    finished model bundle named ``bundle_name`` is written to (None: no bundle); ``codec``: the
+    codec preset (``ml/codec_presets.py``) a new cache is built with (None: an existing
+    cache's codec, else :data:`~foleystudio.ml.codec_presets.DEFAULT_CODEC_PRESET`).
     """
 
     data: Path
@@ -77,6 +81,7 @@ class FlowleyRun:
     bundle_name: str = "foleyworld-tiny"
     #: Version written into the bundle's manifest.
     bundle_version: str = "1.0.0"
+    codec: str | None = None
 
     @property
     def cache(self) -> Path:
@@ -123,6 +128,16 @@ def prepare_cache(run: FlowleyRun, parts: _LoadedParts, progress: ProgressCallba
     feature it lacks (the onset feature only before the run's first step: a run part-trained
     without it cannot take it)."""
     encoder = None if parts.audio is None else parts.audio.encoder
+    wanted = codec_preset(run.codec or DEFAULT_CODEC_PRESET)
+    if run.cache.is_file() and run.codec is not None:
+        cached = codec_from_config(_cache_index(run.cache)["codec"])
+        if not same_analysis(cached, wanted):
+            raise DataError(
+                f"the feature cache was built with another codec ({cached.sample_rate} Hz, "
+                f"{cached.token_rate:g} tokens/s) than --codec {run.codec} ({wanted.sample_rate} Hz, "
+                f"{wanted.token_rate:g} tokens/s); use a new run folder",
+                run.cache,
+            )
     if not run.cache.is_file():
         records = [r for r in scan_folder(run.data) if r.split in ("train", "val")]
         train = [r for r in records if r.split == "train"][: run.train_clips]
@@ -130,7 +145,7 @@ def prepare_cache(run: FlowleyRun, parts: _LoadedParts, progress: ProgressCallba
         build_feature_cache(
             records,
             parts.clip,
-            MelCodec(),
+            wanted,
             run.cache,
             audio_encoder=encoder,
             onset_net=parts.onsets,

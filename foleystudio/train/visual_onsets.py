@@ -175,7 +175,7 @@ def soundtrack_examples(
     picture, labelled with the onsets of its own soundtrack (no hand annotation). Videos
     without sound are skipped; :func:`held_out_names` are held out for validation."""
     from foleystudio.core.media import probe, read_audio
-    from foleystudio.ml.onsets import detect_onsets
+    from foleystudio.ml.onsets import ONSET_ANALYSIS_RATE, detect_onsets
 
     root = Path(folder)
     if not root.is_dir():
@@ -194,12 +194,12 @@ def soundtrack_examples(
             with VideoFile(path) as video:
                 for _, frame in video.iter_frames(config.fps, MAX_SIDE):
                     greys.append(grey_small(frame))
-            sound = read_audio(path, 16000, end=len(greys) / config.fps)
+            sound = read_audio(path, ONSET_ANALYSIS_RATE, end=len(greys) / config.fps)
         except FoleyStudioError as exc:
             raise DataError(f"cannot read video: {exc.problem}", exc.path or path) from exc
         if not greys:
             continue
-        onsets = detect_onsets(sound, 16000, noise_sigmas=SOUNDTRACK_NOISE_SIGMAS)
+        onsets = detect_onsets(sound, ONSET_ANALYSIS_RATE, noise_sigmas=SOUNDTRACK_NOISE_SIGMAS)
         split = "val" if path.name in val_names else "train"
         frames = network_frames(greys, config.size).astype(np.float16)
         out.append(OnsetExample(path.stem, split, "mix", frames, onsets))

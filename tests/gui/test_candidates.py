@@ -292,3 +292,19 @@ def test_more_like_this_runs_on_the_model_worker(window, video, qtbot) -> None:
     assert not window.prompts.errors, window.prompts.errors
     assert {c.noise.seed for c in doc.candidates} == {chosen.seed}
     assert any(c.noise.moves for c in doc.candidates)
+
+
+def test_the_spectrogram_shows_a_candidate_up_to_its_own_nyquist(window) -> None:
+    """A 24 kHz model's candidate is drawn up to 12 kHz; audio without its rate is refused."""
+    from foleystudio.errors import UsageError
+
+    spectrogram = window.candidates.spectrogram
+    audio = np.zeros(24000, np.float32)
+    spectrogram.set_audio(audio, 24000, 2.0)
+    image = spectrogram.image
+    rect = image.mapRectToParent(image.boundingRect())
+    assert (rect.left(), rect.width(), rect.height()) == pytest.approx((2.0, 1.0, 12000.0), abs=1e-6)
+    with pytest.raises(UsageError, match="sample rate"):
+        spectrogram.set_audio(audio)
+    spectrogram.set_audio(None)
+    assert spectrogram.duration == 0.0

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from foleystudio.errors import CheckpointError, UsageError
-from foleystudio.ml.codec import Codec, MelCodec, codec_from_config
+from foleystudio.ml.codec import Codec, MelCodec, codec_from_config, codec_preset, same_analysis
 
 SR = 16000
 
@@ -109,3 +109,24 @@ def test_config_round_trip_and_errors() -> None:
         MelCodec(hop=0)
     with pytest.raises(UsageError, match="tokens"):
         codec.decode(torch.zeros(1, 4, 7))
+
+
+def test_codec_presets_and_their_analysis() -> None:
+    """16k is MelCodec()'s analysis; 24k has 100 mels to 12 kHz at 23.4375 tokens/s; a fitted
+    normalisation still counts as the same analysis, another rate or patch does not."""
+    assert codec_preset("16k").to_config() == MelCodec().to_config()
+    high = codec_preset("24k")
+    assert (high.sample_rate, high.n_mels, high.hop, high.f_max, high.latent_dim) == (
+        24000,
+        100,
+        256,
+        12000.0,
+        400,
+    )
+    assert high.token_rate == 23.4375 and high.num_tokens(8.0) == 188
+    assert high.encode(torch.zeros(1, 24000)).shape == (1, 24, 400)  # 24000 / 1024 → 24 tokens
+    fitted = high.fit_normalisation([torch.randn(1, 24000) * 0.1])
+    assert fitted.norm_mean != high.norm_mean and same_analysis(fitted, high)
+    assert not same_analysis(high, codec_preset("16k")) and not same_analysis(high, codec_preset("24k-p6"))
+    with pytest.raises(UsageError, match="unknown codec preset '22k'"):
+        codec_preset("22k")

@@ -55,9 +55,37 @@ class FixedEncoder:
     def __init__(self, embeddings: np.ndarray) -> None:
         self.embeddings = embeddings
 
-    def embed_numpy(self, waves: np.ndarray) -> np.ndarray:
+    def embed_numpy(self, waves: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
         assert len(waves) == len(self.embeddings)
         return self.embeddings
+
+
+def test_the_audio_encoder_hears_candidates_at_its_own_rate():
+    """A 24 kHz codec's candidates are embedded by the 16 kHz audio encoder as their 16 kHz
+    resampling, not read as 16 kHz samples (which would play them 1.5x slow)."""
+    import torch
+
+    from foleystudio.core.audio import resample
+    from foleystudio.ml.encoders.audio import AudioEncoder
+
+    encoder = AudioEncoder.create("fw-audio-debug", seed=0).eval()
+    assert encoder.config.sample_rate == 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(24000) / 24000
+    waves = np.stack(
+        [0.3 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)) for f in (300, 2000)]
+    )
+    waves = waves.astype(np.float32)
+    heard = np.stack([resample(w, 24000, 16000) for w in waves])
+    with torch.no_grad():
+        direct = encoder.embed(torch.from_numpy(heard)).numpy()
+    np.testing.assert_allclose(encoder.embed_numpy(waves, 24000), direct, atol=1e-5)
+    assert np.abs(encoder.embed_numpy(waves) - direct).max() > 1e-3  # read as 16 kHz: another sound
+    reference = ScoreReference(start=0.0, semantic=direct[0] / np.linalg.norm(direct[0]))
+    rows = score_population(waves, 24000, reference, {"semantic": 1.0}, encoder=encoder)
+    same = score_population(heard, 16000, reference, {"semantic": 1.0}, encoder=encoder)
+    assert [r["semantic"] for r in rows] == pytest.approx([r["semantic"] for r in same], abs=1e-6)
+    assert rows[0]["semantic"] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_the_embedding_nearest_the_sources_mix_and_the_text_scores_highest():

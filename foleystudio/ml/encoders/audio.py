@@ -6,7 +6,9 @@ No CLAP weights can be downloaded here, so this small encoder is trained contras
 ``open_clip.ClipLoss``, which is modality-agnostic). Its space is the "audio space" of the
 SSV2A manifold, the semantic/text scores and the Fréchet distance.
 
-Input: mono waves at 16 kHz, float in [-1, 1], shape [B, samples] (or [samples]).
+Input: mono waves at the config's ``sample_rate`` (16 kHz for the trained encoders, whatever the
+codec's rate: an embedding needs no band above 8 kHz), float in [-1, 1], shape [B, samples] (or
+[samples]); :meth:`AudioEncoder.embed_numpy` resamples waves given at another rate.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torchaudio
 from torch import nn
 
 from foleystudio.core.atomicfile import atomic_write_bytes
+from foleystudio.core.audio import resample
 from foleystudio.errors import UsageError
 from foleystudio.ml.encoders import load_safetensors_strict, load_state_dict_strict, seeded_init
 
@@ -87,7 +90,8 @@ def _sinusoids(length: int, width: int, device: torch.device) -> torch.Tensor:
 
 
 class AudioEncoder(nn.Module):
-    """16 kHz wave -> l2-normalised embedding [B, embed_dim] (:meth:`embed`, also ``forward``)."""
+    """Wave at ``config.sample_rate`` Hz -> l2-normalised embedding [B, embed_dim] (:meth:`embed`,
+    also ``forward``)."""
 
     def __init__(self, config: AudioEncoderConfig = AudioEncoderConfig()) -> None:
         super().__init__()
@@ -195,10 +199,14 @@ class AudioEncoder(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.embed(wave)
 
-    def embed_numpy(self, waves: np.ndarray) -> np.ndarray:
-        """Mono ``waves`` [N, samples] (or one [samples]) at ``config.sample_rate`` -> float32
-        embeddings [N, embed_dim], computed without gradients on the encoder's device."""
-        batch = np.ascontiguousarray(np.atleast_2d(waves), np.float32)
+    def embed_numpy(self, waves: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
+        """Mono ``waves`` [N, samples] (or one [samples]) at ``sample_rate`` Hz (None:
+        ``config.sample_rate``; another rate is resampled to it first) -> float32 embeddings
+        [N, embed_dim], computed without gradients on the encoder's device."""
+        batch = np.atleast_2d(np.asarray(waves, np.float32))
+        if sample_rate is not None and sample_rate != self.config.sample_rate:
+            batch = resample(batch.T, sample_rate, self.config.sample_rate).T
+        batch = np.ascontiguousarray(batch, np.float32)
         device = next(self.parameters()).device
         with torch.no_grad():
             return self.embed(torch.from_numpy(batch).to(device)).float().cpu().numpy()
