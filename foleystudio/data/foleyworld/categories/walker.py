@@ -169,9 +169,11 @@ class Walker(Category):
         thump_f = rng.uniform(70, 120)
         for k, s, foot in zip(frames, strengths, feet, strict=True):
             heel = synth.noise_burst(rng, sr, low, high, 0.001, decay * (0.8 if hard else 1.3))
-            heel += 0.8 * synth.modal(
+            thump = synth.modal(
                 [thump_f, 2.3 * thump_f], [0.025, 0.012], [1.0, 0.4], sr, length=heel.size / sr
             )
+            # heel.size / sr * sr can round down by one sample (e.g. 1867 at 24 kHz).
+            heel[: thump.size] += 0.8 * thump[: heel.size]
             if hard:
                 clk = synth.click(rng, sr, 2500, 0.0012)
                 heel[: clk.size] += 0.5 * clk
