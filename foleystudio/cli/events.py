@@ -89,7 +89,7 @@ def run_from_audio(args: argparse.Namespace) -> int:
 
 def run_detect(args: argparse.Namespace) -> int:
     from foleystudio.cli.generate import parse_object
-    from foleystudio.core.events import format_of, write_event_file
+    from foleystudio.core.events import describe_detector, detection_advice, format_of, write_event_file
     from foleystudio.core.media import probe
 
     video = Path(args.video)
@@ -135,10 +135,17 @@ def run_detect(args: argparse.Namespace) -> int:
     )
     if objects:
         write_event_file(out, objects={k: v.track for k, v in per_object.items()}, fmt=fmt)
-        counts = ", ".join(f"{k}: {len(v.track)} ({v.detector})" for k, v in per_object.items())
+        counts = ", ".join(
+            f"{k}: {len(v.track)} ({describe_detector(v.detector)})" for k, v in per_object.items()
+        )
+        detectors = [v.detector for v in per_object.values()]
     else:
         extra = {"detector": whole.detector, "video": str(video.absolute()), "start": start, "end": end}
         write_event_file(out, whole.track, fmt=fmt, extra=extra if fmt == "json" else None)
-        counts = f"{len(whole.track)} events ({whole.detector})"
+        counts = f"{len(whole.track)} events ({describe_detector(whole.detector)})"
+        detectors = [whole.detector]
     print(f"{out}: {counts}")
+    advice = detection_advice(detectors)
+    if advice:
+        print(f"note: {advice}")
     return 0

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from foleystudio import __version__
 from foleystudio.core import project_bundle as bundles
+from foleystudio.core.events import describe_detector, detection_advice
 from foleystudio.core.paths import user_dir
 from foleystudio.core.playback import PlaybackEngine
 from foleystudio.core.project_requests import build_request
@@ -754,10 +755,12 @@ class MainWindow(QMainWindow):
         start, end = (result.start, result.end) if ranged else (None, None)
         self._run(lambda: d.apply_detected_events(result.tracks, start, end))
         counts = ", ".join(
-            f"{d.event_label(t)}: {len(track)} ({result.detectors[t]})" for t, track in result.tracks.items()
+            f"{d.event_label(t)}: {len(track)} ({describe_detector(result.detectors[t])})"
+            for t, track in result.tracks.items()
         )
-        note = f" — {result.note}" if result.note else ""
-        self.statusBar().showMessage(f"Detected events {counts}{note}", 10000)
+        notes = [n for n in (result.note, detection_advice(result.detectors.values())) if n]
+        note = "".join(f" — {n}" for n in notes)
+        self.statusBar().showMessage(f"Detected events {counts}{note}", 15000)
 
     def _on_generated(self, candidates: list[Candidate]) -> None:
         self.document.set_candidates(candidates)

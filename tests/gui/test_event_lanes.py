@@ -99,6 +99,12 @@ def test_detect_move_undo_and_regenerate_follow_the_edited_track(window, bounce_
     qtbot.waitUntil(lambda: doc.has_event_track(ball.id) or bool(window.prompts.errors), timeout=60000)
     assert not window.prompts.errors, window.prompts.errors
     assert doc.undo_stack.count() == steps + 1
+    # The status bar says in words which detector gave the events (and, for optical flow,
+    # that they are a first guess to check).
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Detected events") and any(
+        name in message for name in ("visual onset network", "optical-flow impacts", "flow event network")
+    ), message
     detected = doc.event_track(ball.id)
     assert np.allclose(detected.times, TURNS, atol=1.5 / FPS), detected.times
     assert len(doc.event_track(WHOLE_PICTURE)) >= 3

@@ -38,6 +38,8 @@ def test_events_detect_writes_json_and_audacity(bounce_video, tmp_path, capsys):
     assert main(["events", "detect", str(bounce_video), "-o", str(out), "--no-model"]) == 0
     data = json.loads(out.read_text())
     assert data["detector"] == "flow" and len(data["events"]) >= 4
+    printed = capsys.readouterr().out
+    assert "(optical-flow impacts)" in printed and "note: a first guess on real footage" in printed
     turns = 0.4 + 0.4 * np.arange(9)
     track = read_event_file(out)
     assert onset_f1(track.times, turns[turns < 3.8], 0.045)[1] >= 0.75

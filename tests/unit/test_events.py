@@ -113,3 +113,14 @@ def test_event_sync_score_prefers_sound_on_the_track():
     off = event_sync_score(clicks([2.7, 3.2, 3.55], 2.0), rate, track, start=2.0)
     assert on == pytest.approx(1.0) and off == 0.0
     assert event_sync_score(np.zeros(rate, np.float32), rate, EventTrack(), start=0.0) == 1.0
+
+
+def test_detectors_are_described_and_first_guesses_come_with_advice():
+    from foleystudio.core.events import CHECK_EVENTS_ADVICE, describe_detector, detection_advice
+
+    assert describe_detector("flow") == "optical-flow impacts"
+    assert describe_detector("onsets") == "the model's visual onset network"
+    assert describe_detector("something new") == "something new"
+    assert detection_advice(["onsets", "flow"]) == CHECK_EVENTS_ADVICE
+    assert detection_advice(["flow-net"]) == CHECK_EVENTS_ADVICE
+    assert detection_advice(["onsets", "given"]) == "" and detection_advice([]) == ""
