@@ -88,6 +88,7 @@ def measure(
     seed: int,
     ref_cfg: float = 1.0,
     drop: tuple[str, ...] = (),
+    mix_cfg: float = 1.0,
 ) -> dict[str, Any]:
     from benchmarks.sync import category_scores, true_onsets
     from foleystudio.core.requests import GenerationRequest
@@ -102,7 +103,7 @@ def measure(
         end=DURATION_S,
         sources=sources,
         drop_conditions=drop if prompt is not None else (),
-        settings=GenerationSettings(model=model, seed=seed, ref_cfg=ref_cfg),
+        settings=GenerationSettings(model=model, seed=seed, ref_cfg=ref_cfg, mix_cfg=mix_cfg),
     )
     (candidate,) = engine.generate(request)
     scores = category_scores(loaded, candidate.audio)
@@ -138,6 +139,7 @@ def run(
     ref_cfg: float = 1.0,
     drop: tuple[str, ...] = (),
     out: Path = RESULTS,
+    mix_cfg: float = 1.0,
 ) -> dict[str, Any]:
     import torch
 
@@ -169,7 +171,16 @@ def run(
             row = {"clip": record.name, "picture": categories[i], "prompt": prompt_category}
             row["no_prompt"] = measure(engine, loaded, record, None, prompt_category, model, seed + i)
             row["prompt"] = measure(
-                engine, loaded, record, prompts[partners[i]], prompt_category, model, seed + i, ref_cfg, drop
+                engine,
+                loaded,
+                record,
+                prompts[partners[i]],
+                prompt_category,
+                model,
+                seed + i,
+                ref_cfg,
+                drop,
+                mix_cfg,
             )
             rows.append(row)
         wall = time.perf_counter() - started
@@ -184,6 +195,7 @@ def run(
             "clips": len(rows),
             "corpus_seed": SEED,
             "ref_cfg": ref_cfg,
+            "mix_cfg": mix_cfg,
             "prompt_drops": list(drop),
         },
         "summary": summarise(rows),
@@ -215,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--clips", type=int, default=None)
     parser.add_argument("--ref-cfg", type=float, default=1.0, help="prompt (reference) guidance")
+    parser.add_argument("--mix-cfg", type=float, default=1.0, help="mix guidance with the prompt")
     parser.add_argument(
         "--prompt-drops",
         default="",
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         ref_cfg=args.ref_cfg,
         drop=tuple(g for g in args.prompt_drops.split(",") if g),
         out=Path(args.out),
+        mix_cfg=args.mix_cfg,
     )
     print(format_report(result))
     return 0

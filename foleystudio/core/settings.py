@@ -196,6 +196,16 @@ class GenerationSettings(Settings):
         maximum=20.0,
         step=0.25,
     )
+    #: Mix guidance w_m: (w_m − 1)·(v_cond − v_no_mix) is added, so the SSV2A mix target (what
+    #: the sources, an audio prompt among them, say the sound is) weighs more (docs/decisions.md).
+    mix_cfg: float = setting(
+        1.0,
+        "Mix guidance",
+        "how strongly the sources' sound target sets what the sound is like (1 = off)",
+        minimum=0.0,
+        maximum=50.0,
+        step=0.25,
+    )
     omega: float = setting(
         0.25,
         "Window ω",

@@ -245,6 +245,30 @@ def test_sync_guidance_matches_its_formula_alone_and_with_cfg() -> None:
     )
 
 
+def test_mix_guidance_matches_its_formula_and_adds_to_sync_guidance() -> None:
+    model = debug_model()
+    cond = make_conditions(model.config)
+    assert cond.present("mix")
+    noise = noise_like(model.config)
+    with torch.no_grad():
+        t0 = torch.zeros(2)
+        v_c = model(noise, t0, cond).velocity
+        v_s = model(noise, t0, cond.dropped(("sync",))).velocity
+        v_m = model(noise, t0, cond.dropped(("mix",))).velocity
+    assert (v_c - v_m).abs().max() > 1e-4  # the mix condition matters to this model
+    one = sample(model, noise, cond, GenerationSettings(steps=1, sync_cfg=1.0, mix_cfg=4.0))
+    assert torch.allclose(one, noise + v_c + 3.0 * (v_c - v_m), atol=1e-5)
+    both = sample(model, noise, cond, GenerationSettings(steps=1, sync_cfg=3.0, mix_cfg=4.0))
+    # (the differences are amplified 5x, and batched forwards differ in the last float bits)
+    assert torch.allclose(both, noise + v_c + 2.0 * (v_c - v_s) + 3.0 * (v_c - v_m), atol=1e-4)
+    # Without a mix condition there is nothing to guide: the plain path.
+    no_mix = cond.replace(mix=None)
+    assert torch.equal(
+        sample(model, noise, no_mix, GenerationSettings(steps=2, mix_cfg=4.0)),
+        sample(model, noise, no_mix, GenerationSettings(steps=2, mix_cfg=1.0)),
+    )
+
+
 def test_negative_prompt_changes_the_unconditional_branch() -> None:
     model = debug_model()
     config = model.config

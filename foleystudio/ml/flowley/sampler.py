@@ -10,7 +10,8 @@ Sync guidance w_s ≠ 1 adds a branch with only the sync features dropped and th
 (w_s − 1)·(v_cond − v_nosync): it strengthens what the timing features say without also
 amplifying the picture, the text and the mix (with w = 1 it is v_nosync + w_s·(v_cond −
 v_nosync)). Reference guidance w_r ≠ 1 does the same with the reference audio alone
-dropped: (w_r − 1)·(v_cond − v_noref). Every branch goes through the same batched forward. The PSCA biases are built
+dropped: (w_r − 1)·(v_cond − v_noref), and mix guidance w_m with the SSV2A mix target alone
+dropped: (w_m − 1)·(v_cond − v_nomix). Every branch goes through the same batched forward. The PSCA biases are built
 once per call and reused across steps. The progress callback and the cancel token are
 served at every step.
 
@@ -75,13 +76,16 @@ def sample(
         if not cond.tensors():
             cond = Conditions(audio_start=torch.zeros(batch, device=device))
     branches = [cond, uncond] if guided else [cond]
-    sync_guided = sync_scale != 1.0 and cond.present("sync")
-    if sync_guided:
-        branches.append(cond.dropped(("sync",)))
-    ref_scale = settings.ref_cfg
-    ref_guided = ref_scale != 1.0 and cond.present("ref")
-    if ref_guided:
-        branches.append(cond.dropped(("ref",)))
+    # Guidance along one condition group alone: (w − 1)·(v_cond − v_without_that_group), each
+    # a branch of its own in the same batched forward (the model was trained with each group
+    # dropped on its own, so it knows these velocities).
+    group_scales = [
+        (group, scale)
+        for group, scale in (("sync", sync_scale), ("ref", settings.ref_cfg), ("mix", settings.mix_cfg))
+        if scale != 1.0 and cond.present(group)
+    ]
+    branches += [cond.dropped((group,)) for group, _ in group_scales]
+    first_group_row = len(branches) - len(group_scales)
     net_cond = (Conditions.concat(branches) if len(branches) > 1 else cond).to(device)
     cache = PscaBiasCache()
 
@@ -91,10 +95,8 @@ def sample(
         v = model(x_in, t_in, net_cond, omega=omega, delta=delta, psca_cache=cache).velocity.float()
         rows = v.chunk(len(branches))
         out = rows[0] if not guided else rows[1] + cfg_scale * (rows[0] - rows[1])
-        if sync_guided:
-            out = out + (sync_scale - 1.0) * (rows[0] - rows[2 if guided else 1])
-        if ref_guided:
-            out = out + (ref_scale - 1.0) * (rows[0] - rows[-1])
+        for k, (group, scale) in enumerate(group_scales):
+            out = out + (scale - 1.0) * (rows[0] - rows[first_group_row + k])
         return out
 
     grid = torch.linspace(0.0, 1.0, steps + 1).tolist()
