@@ -71,6 +71,9 @@ def test_train_onsets_on_videos_with_sound(tmp_path):
     from foleystudio.ml.model_bundle import load_bundle
 
     shipped = load_from_bundle(load_bundle("foleyworld-tiny"))
-    diffs = [float((a - b).detach().abs().max()) for a, b in zip(net.parameters(), shipped.parameters(), strict=True)]
+    diffs = [
+        float((a - b).detach().abs().max())
+        for a, b in zip(net.parameters(), shipped.parameters(), strict=True)
+    ]
     assert 0 < max(diffs) < 0.1
     assert main(["train", "onsets", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r2")]) == 2

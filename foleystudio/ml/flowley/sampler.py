@@ -95,7 +95,7 @@ def sample(
         v = model(x_in, t_in, net_cond, omega=omega, delta=delta, psca_cache=cache).velocity.float()
         rows = v.chunk(len(branches))
         out = rows[0] if not guided else rows[1] + cfg_scale * (rows[0] - rows[1])
-        for k, (group, scale) in enumerate(group_scales):
+        for k, (_, scale) in enumerate(group_scales):
             out = out + (scale - 1.0) * (rows[0] - rows[first_group_row + k])
         return out
 
