@@ -9,6 +9,7 @@ import pytest
 
 from foleystudio.core.audio import save_audio
 from foleystudio.core.boxes import Box, BoxKeyframe
+from foleystudio.core.events import EventTrack
 from foleystudio.core.jobs import CancelToken, no_progress
 from foleystudio.core.ranking import population_totals
 from foleystudio.core.requests import GenerationRequest, InpaintContext
@@ -212,6 +213,13 @@ def test_a_bundle_with_a_visual_onset_network_feeds_its_track(tmp_path, long_vid
     assert feats.onsets.shape == feats.motion.times.shape and feats.object_onsets.shape[0] == 1
     window = feats.window(0.0, 8, 12, 4.0, object_id="a")
     assert window["sync"].shape == (12, 5)
+    assert np.abs(window["sync"][:, :4]).max() > 0  # the box's motion
+    # With an event track the track alone says when: the motion columns are off and the
+    # onset column is the track, one token per event.
+    track = EventTrack.from_times([0.5, 1.75])
+    followed = feats.window(0.0, 8, 12, 4.0, object_id="a", events=track)
+    assert followed["sync"].shape == (12, 5) and not followed["sync"][:, :4].any()
+    assert np.flatnonzero(followed["sync"][:, 4]).tolist() == [2, 7]
     (first,) = engine.generate(request(long_video, bundle, cfg=1.0))
     with torch.no_grad():
         loaded.onsets.head.bias.add_(5.0)  # every frame now an onset
