@@ -15,6 +15,9 @@ Per clip (its first ``--seconds``, default 10):
   detector gave them;
 - ``generated`` (unless ``--no-generate``): ``generate`` with defaults (no text, no editing),
   two seeds; onsets of the audio by ``detect_onsets``;
+- ``generated_given`` (with ``--given-reference``): the same, given the reference onsets as
+  the event track — what the event lane gives when the events are right (e.g. taken from
+  production sound with ``events from-audio``);
 - each scored by event F1 (one-to-one within ±80 ms) against the reference and against the
   reference shifted by 0.5 s (wrapping round the clip): what chance alignment gives.
 
@@ -69,7 +72,9 @@ def measure_clip(
     generate: bool,
     flow_net: Any = None,
     model: str = "foleyworld-tiny",
+    given_reference: bool = False,
 ) -> dict[str, Any]:
+    from foleystudio.core.events import EventTrack
     from foleystudio.core.media import probe, read_audio
     from foleystudio.core.requests import GenerationRequest
     from foleystudio.core.settings import GenerationSettings
@@ -103,6 +108,14 @@ def measure_clip(
             onsets = detect_onsets(candidate.audio, candidate.sample_rate)
             scores.append(f1_pair(onsets, reference, end))
         row["generated"] = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}
+        if given_reference and len(reference):
+            # The event lane's best case: the soundtrack's own onsets given as the track (as
+            # `events from-audio` on production sound would give them).
+            given = request.replace(events=(("", EventTrack.from_times(reference)),))
+            scores = [
+                f1_pair(detect_onsets(c.audio, c.sample_rate), reference, end) for c in engine.generate(given)
+            ]
+            row["generated_given"] = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}
     return row
 
 
@@ -140,7 +153,7 @@ def foleyworld_detection(folder: Path, onset_net: Any, limit: int, flow_net: Any
 def summarise(rows: list[dict[str, Any]], names: set[str] | None) -> dict[str, Any]:
     chosen = [r for r in rows if names is None or r["clip"] in names]
     out: dict[str, Any] = {"clips": [r["clip"] for r in chosen]}
-    for part in ("detection", "generated"):
+    for part in ("detection", "generated", "generated_given"):
         scored = [r[part] for r in chosen if part in r]
         if scored:
             out[part] = {k: round(float(np.mean([s[k] for s in scored])), 4) for k in scored[0]}
@@ -159,6 +172,7 @@ def run(
     flow_events: Path | None = None,
     out: Path = RESULTS,
     sets: dict[str, set[str]] | None = None,
+    given_reference: bool = False,
 ) -> dict[str, Any]:
     import torch
 
@@ -177,7 +191,7 @@ def run(
     engine = GenerationEngine("cpu") if generate else None
     rows = []
     for path in clips:
-        row = measure_clip(path, engine, onset_net, seconds, generate, flow_net, model)
+        row = measure_clip(path, engine, onset_net, seconds, generate, flow_net, model, given_reference)
         rows.append(row)
         print(format_row(row), flush=True)
     result: dict[str, Any] = {
@@ -191,6 +205,7 @@ def run(
             "seconds": seconds,
             "generate": generate,
             "flow_events": None if flow_events is None else str(flow_events),
+            "given_reference": given_reference,
         },
         "per_clip": rows,
         "all": summarise(rows, None),
@@ -220,6 +235,8 @@ def format_row(row: dict[str, Any]) -> str:
     if "generated" in row:
         gen = row["generated"]
         text += f"  generated F1 {gen['f1']:.2f} (shifted {gen['f1_shifted']:.2f})"
+    if "generated_given" in row:
+        text += f"  given the soundtrack's onsets {row['generated_given']['f1']:.2f}"
     return text
 
 
@@ -231,7 +248,7 @@ def format_report(result: dict[str, Any]) -> str:
     for name, part in parts:
         if not part:
             continue
-        for kind in ("detection", "generated"):
+        for kind in ("detection", "generated", "generated_given"):
             if kind in part:
                 s = part[kind]
                 lines.append(f"{name:18s} {kind:10s} F1 {s['f1']:.2f} (shifted {s['f1_shifted']:.2f})")
@@ -260,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds measured per clip")
     parser.add_argument("--no-generate", action="store_true", help="detector only")
+    parser.add_argument(
+        "--given-reference",
+        action="store_true",
+        help="also generate with the soundtrack's own onsets given as the event track",
+    )
     parser.add_argument("--foleyworld", default=None, help="also: the detector on this FoleyWorld corpus")
     parser.add_argument("--foleyworld-clips", type=int, default=40)
     parser.add_argument(
@@ -298,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             flow_events=Path(args.flow_events) if args.flow_events else None,
             out=Path(args.out),
             sets=sets,
+            given_reference=args.given_reference,
         )
     except FoleyStudioError as exc:
         print(f"real events benchmark: error: {exc}", file=sys.stderr)
