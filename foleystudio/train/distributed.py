@@ -31,6 +31,7 @@ The rules a trainer follows:
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -162,6 +163,10 @@ def init_distributed(device: str = "auto", *, timeout_s: float = 3600.0) -> Dist
 def cleanup(ctx: DistributedContext) -> None:
     """Leave the process group (call once at the end of the run, on every rank)."""
     if ctx.distributed and dist.is_initialized():
+        # Drop the run's DDP wrappers first (their reducers hold communication work):
+        # destroying the group under them could abort a rank at exit over Gloo ("terminate
+        # called without an active exception").
+        gc.collect()
         dist.destroy_process_group()
 
 
