@@ -126,9 +126,6 @@ def render_track(
     return out
 
 
-# -- files ------------------------------------------------------------------------------------
-
-
 #: What each event source recorded in results means, in words for the status bar and the CLI.
 DETECTOR_NAMES: dict[str, str] = {
     "given": "the events given",
@@ -155,6 +152,9 @@ def describe_detector(name: str) -> str:
 def detection_advice(detectors: Iterable[str]) -> str:
     """:data:`CHECK_EVENTS_ADVICE` if any of ``detectors`` gives only a first guess, else ``""``."""
     return CHECK_EVENTS_ADVICE if any(d in FIRST_GUESS_DETECTORS for d in detectors) else ""
+
+
+# -- files ------------------------------------------------------------------------------------
 
 
 def format_of(path: str | os.PathLike[str], fmt: str | None = None) -> str:

@@ -27,6 +27,7 @@ from foleystudio.ml.encoders.clip_encoder import ClipEncoder
 from foleystudio.ml.encoders.flow_events import FlowEventNet
 from foleystudio.ml.encoders.motion import (
     MOTION_FPS,
+    SYNC_FEATURE_NAMES,
     MotionFeatures,
     boxes_at_times,
     grey_small,
@@ -95,7 +96,6 @@ class VideoFeatures:
         visual[valid] = source[idx[valid]]
         times = (start + np.arange(n_visual) / VISUAL_FPS).astype(np.float32)
         box = None if object_id is None else self.object_ids.index(object_id)
-        sync = sync_features(self.motion, token_rate, n_audio, start=start, box=box)
         if events is not None:
             if self.onsets is None:
                 raise UsageError("this model has no event condition: it cannot follow an event track")
@@ -106,11 +106,14 @@ class VideoFeatures:
             # alone does: a track moved, thinned or padded against the picture was followed
             # with F1 0.98 / 0.96 / 0.98 instead of 0.89 / 0.86 / 0.89 (docs/decisions.md,
             # "A given track turns the motion features off").
-            sync = np.concatenate([np.zeros_like(sync), onset[:, None]], axis=1)
-        elif self.onsets is not None:
-            track = self.onsets if box is None else self.object_onsets[box]
-            onset = onset_feature(track, self.motion.times, token_rate, n_audio, start)
-            sync = np.concatenate([sync, onset[:, None]], axis=1)
+            motion_off = np.zeros((n_audio, len(SYNC_FEATURE_NAMES)), np.float32)
+            sync = np.concatenate([motion_off, onset[:, None]], axis=1)
+        else:
+            sync = sync_features(self.motion, token_rate, n_audio, start=start, box=box)
+            if self.onsets is not None:
+                track = self.onsets if box is None else self.object_onsets[box]
+                onset = onset_feature(track, self.motion.times, token_rate, n_audio, start)
+                sync = np.concatenate([sync, onset[:, None]], axis=1)
         return {"visual": visual, "visual_valid": valid, "visual_times": times, "sync": sync}
 
     def events(self, object_id: str | None = None, flow_net: FlowEventNet | None = None) -> SourceEvents:
