@@ -123,6 +123,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of the rows with a reference (0-1) whose picture, text and mix are hidden, so the "
         "reference alone says what the sound is (the motion features still say when)",
     )
+    f.add_argument(
+        "--timbre-swap",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of object rows (0-1) whose sound is rebuilt from another category's voice at their own "
+        "events, with that voice's embedding as the mix and the caption hidden, so an audio prompt sets what "
+        "the sound is like while the picture sets when",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
@@ -180,6 +189,7 @@ def run_flowley(args: argparse.Namespace) -> int:
     from foleystudio.train.flowley import FlowleyTrainSettings
     from foleystudio.train.flowley_run import FlowleyParts, FlowleyRun, run_flowley
     from foleystudio.train.reference_audio import ReferenceSettings
+    from foleystudio.train.timbre_swap import TimbreSwapSettings
 
     overrides = {} if args.visual_attention is None else {"visual_attention": args.visual_attention}
     settings = FlowleyTrainSettings(
@@ -193,6 +203,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         init_from=args.init,
         event_tracks=EventTrackSettings(track_prob=args.event_tracks, motion_drop_prob=args.motion_drop),
         references=ReferenceSettings(ref_prob=args.references, hide_prob=args.hide_picture),
+        timbre_swap=TimbreSwapSettings(swap_prob=args.timbre_swap),
     )
     run = FlowleyRun(
         data=Path(args.data),

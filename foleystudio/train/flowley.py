@@ -46,6 +46,13 @@ from foleystudio.train.reference_audio import (
     with_references,
 )
 from foleystudio.train.state import STATE_JSON
+from foleystudio.train.timbre_swap import (
+    MelLayout,
+    SwapPool,
+    TimbreSwapSettings,
+    swapped_references,
+    with_timbre_swaps,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class FlowleyTrainSettings:
     event_tracks: EventTrackSettings = field(default_factory=EventTrackSettings)
     #: Object rows given a reference recording of the same kind of sound (timbre, not timing).
     references: ReferenceSettings = field(default_factory=ReferenceSettings)
+    timbre_swap: TimbreSwapSettings = field(default_factory=TimbreSwapSettings)
 
 
 def batch_conditions(
@@ -98,7 +106,8 @@ def batch_conditions(
     condition: the target audio's own embedding (``audio_embedding``), as SSV2A fine-tunes its
     generator on the target's CLAP embedding, with Gaussian noise of std ``mix_noise`` per
     channel then re-normalised, so the model tolerates the Remixer's estimate at inference.
-    A batch with ``ref_audio``/``ref_mask`` (``train/reference_audio.py``) adds the reference."""
+    A batch with ``ref_audio``/``ref_mask`` (``train/reference_audio.py``) adds the reference;
+    ``timbre_swapped`` rows (``train/timbre_swap.py``) have their text hidden."""
     b, tv = batch["visual"].shape[:2]
     times = (torch.arange(tv, dtype=torch.float32) / VISUAL_FPS).expand(b, tv)
     mix = None
@@ -111,6 +120,10 @@ def batch_conditions(
         # Reference rows whose picture, text and mix are hidden (train/reference_audio.py).
         shown = ~batch["hide_picture"].bool()
         keep = {"visual": shown, "text": shown, "mix": shown}
+    if "timbre_swapped" in batch:
+        # A swapped row's caption names the sound it no longer has (train/timbre_swap.py).
+        told = ~batch["timbre_swapped"].bool()
+        keep["text"] = keep["text"] & told if "text" in keep else told
     return Conditions(
         visual=batch["visual"].float(),
         visual_times=times,
@@ -193,6 +206,12 @@ class _FlowleyTask(Task[_FlowleyBatch]):
         self.settings, self.ctx = settings, ctx
         self.flow = FlowTrainingConfig(**settings.flow)
         self.pool = ReferencePool.from_examples(train.examples) if settings.references.enabled else None
+        self.swaps = (
+            SwapPool.from_examples(train.examples, train.tensors["onsets"])
+            if settings.timbre_swap.enabled
+            else None
+        )
+        self.layout = MelLayout.from_codec(train.meta["codec"]) if self.swaps is not None else None
 
     def batch(self, step: int) -> _FlowleyBatch:
         s = self.settings
@@ -200,6 +219,11 @@ class _FlowleyTask(Task[_FlowleyBatch]):
         rows = shard_rows(torch.randint(len(self.train), (s.batch_size,), generator=gen), self.ctx)
         tensors = _take(self.train, rows)
         gen = rank_generator(gen, self.ctx)
+        if self.swaps is not None and self.layout is not None:
+            # Before the event tracks, which may move the (swapped) sound with its onsets.
+            tensors = with_timbre_swaps(
+                tensors, rows, self.train.tensors, self.swaps, self.layout, s.timbre_swap, gen
+            )
         if s.event_tracks.enabled:
             tensors = with_event_tracks(tensors, self.model.config.token_rate, s.event_tracks, gen)
         if self.pool is not None:
@@ -212,6 +236,7 @@ class _FlowleyTask(Task[_FlowleyBatch]):
                 s.references,
                 gen,
             )
+            tensors = swapped_references(tensors, self.train.tensors["tokens"], gen)
         return _FlowleyBatch(tensors, gen)
 
     def loss(self, batch: _FlowleyBatch) -> Update:
@@ -226,6 +251,8 @@ class _FlowleyTask(Task[_FlowleyBatch]):
             batch.generator,
             self.flow,
             onset_targets=b["onsets"].float().to(dev),
+            # A swapped row without its mix would have nothing telling what it sounds like.
+            always_keep={"mix": b["timbre_swapped"]} if "timbre_swapped" in b else None,
         )
         return Update(loss, scalars=parts)
 
@@ -271,6 +298,8 @@ def train_flowley(
     config = model_config_for(train, settings)
     if settings.event_tracks.enabled and "visual_onsets" not in train.meta:
         raise DataError("event-track training needs a cache with the onset feature (--onsets)", cache_path)
+    if settings.timbre_swap.enabled and ("object" not in settings.kinds or not settings.use_mix):
+        raise DataError("timbre swaps need object rows and the mix condition", cache_path)
     if settings.references.enabled and (not config.ref_audio or "object" not in settings.kinds):
         raise DataError(
             "reference training needs object rows and a network with reference attention", cache_path

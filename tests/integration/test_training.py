@@ -117,6 +117,19 @@ def test_cache_audio_embeddings_and_mix_training(corpus, tmp_path):
         inline, tmp_path / "run", FlowleyTrainSettings(config="debug", steps=2, batch_size=2, eval_every=1000)
     )
     assert summary["config"]["mix_dim"] == audio.config.embed_dim
+    # Timbre swaps train on the same cache: object rows of other categories lend their voices.
+    from dataclasses import replace
+
+    from foleystudio.train.timbre_swap import SwapPool, TimbreSwapSettings
+
+    assert any(SwapPool.from_examples(a.examples, a.tensors["onsets"]).partners)
+    settings = FlowleyTrainSettings(config="debug", steps=2, batch_size=2, eval_every=1000)
+    swaps = train_flowley(inline, tmp_path / "swap", replace(settings, timbre_swap=TimbreSwapSettings(1.0)))
+    assert swaps["finished"]
+    with pytest.raises(DataError, match="timbre swaps"):
+        train_flowley(
+            plain, tmp_path / "swap2", replace(settings, timbre_swap=TimbreSwapSettings(1.0), use_mix=False)
+        )
     # An example whose clip is not in the folder is a clear error.
     with pytest.raises(DataError, match="not in the data folder"):
         add_audio_embeddings(plain, records[:1], audio)

@@ -102,12 +102,14 @@ def training_loss(
     onset_targets: torch.Tensor | None = None,
     omega: float | None = None,
     delta: float | None = None,
+    always_keep: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss for data latents ``x1`` ``[B, Na, latent_dim]`` and their conditions.
 
     ``onset_targets`` ``[B, Na]`` (0/1 or soft) enables the onset BCE when ``cond.sync`` is
     given. If ``cond.context`` is already set, the caller controls inpainting and no extra
     masking is drawn. All randomness comes from ``generator`` (any device), in a fixed order.
+    ``always_keep`` maps a condition name to ``[B]`` bool rows that its random drop spares.
     Returns ``(loss, parts)`` with ``parts`` = ``{"flow", "onset", "loss", "inpaint_fraction"}``.
     """
     config = config or FlowTrainingConfig()
@@ -120,6 +122,8 @@ def training_loss(
         t = torch.where(rand((batch,), generator).to(device) < config.uniform_time_prob, uniform, t)
     for name in CONDITION_NAMES:  # always draw, so the stream does not depend on presence
         keep = rand((batch,), generator) >= config.drop_probs.get(name, config.drop_prob)
+        if always_keep is not None and name in always_keep:
+            keep = keep | always_keep[name].to(keep.device, torch.bool)
         if cond.present(name):
             cond = cond.with_keep(name, keep.to(device))
     inpaint_rows = rand((batch,), generator) < config.inpaint_prob
