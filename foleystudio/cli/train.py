@@ -132,6 +132,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "events, with that voice's embedding as the mix and the caption hidden, so an audio prompt sets what "
         "the sound is like while the picture sets when",
     )
+    f.add_argument(
+        "--swap-hide-picture",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the timbre-swapped rows (0-1) whose picture is hidden too (the motion features stay)",
+    )
     f.set_defaults(func=run_flowley)
 
     register_ssv2a(parts)
@@ -203,7 +210,7 @@ def run_flowley(args: argparse.Namespace) -> int:
         init_from=args.init,
         event_tracks=EventTrackSettings(track_prob=args.event_tracks, motion_drop_prob=args.motion_drop),
         references=ReferenceSettings(ref_prob=args.references, hide_prob=args.hide_picture),
-        timbre_swap=TimbreSwapSettings(swap_prob=args.timbre_swap),
+        timbre_swap=TimbreSwapSettings(swap_prob=args.timbre_swap, hide_picture=args.swap_hide_picture),
     )
     run = FlowleyRun(
         data=Path(args.data),

@@ -107,7 +107,8 @@ def batch_conditions(
     generator on the target's CLAP embedding, with Gaussian noise of std ``mix_noise`` per
     channel then re-normalised, so the model tolerates the Remixer's estimate at inference.
     A batch with ``ref_audio``/``ref_mask`` (``train/reference_audio.py``) adds the reference;
-    ``timbre_swapped`` rows (``train/timbre_swap.py``) have their text hidden."""
+    ``timbre_swapped`` rows (``train/timbre_swap.py``) have their text hidden, and their
+    picture where ``swap_hides_picture``."""
     b, tv = batch["visual"].shape[:2]
     times = (torch.arange(tv, dtype=torch.float32) / VISUAL_FPS).expand(b, tv)
     mix = None
@@ -124,6 +125,9 @@ def batch_conditions(
         # A swapped row's caption names the sound it no longer has (train/timbre_swap.py).
         told = ~batch["timbre_swapped"].bool()
         keep["text"] = keep["text"] & told if "text" in keep else told
+        if "swap_hides_picture" in batch:
+            shown = ~batch["swap_hides_picture"].bool()
+            keep["visual"] = keep["visual"] & shown if "visual" in keep else shown
     return Conditions(
         visual=batch["visual"].float(),
         visual_times=times,

@@ -34,16 +34,20 @@ from foleystudio.errors import UsageError
 @dataclass(frozen=True)
 class TimbreSwapSettings:
     """``swap_prob``: share of the object rows (0-1) whose sound is rebuilt from another
-    category's voice; ``max_voice_s``: the longest voice (seconds); ``fade_share``: the share of
-    a voice's end over which it fades out (to −40 dB)."""
+    category's voice; ``hide_picture``: share of the swapped rows whose picture's CLIP tokens
+    are hidden too (the motion features stay), so the mix alone says what the sound is;
+    ``max_voice_s``: the longest voice (seconds); ``fade_share``: the share of a voice's end
+    over which it fades out (to −40 dB)."""
 
     swap_prob: float = 0.0
+    hide_picture: float = 0.0
     max_voice_s: float = 1.0
     fade_share: float = 0.3
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.swap_prob <= 1.0:
-            raise UsageError(f"swap_prob must be between 0 and 1, got {self.swap_prob}")
+        for name in ("swap_prob", "hide_picture"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.max_voice_s <= 0 or not 0.0 <= self.fade_share <= 1.0:
             raise UsageError(
                 f"need max_voice_s > 0 and 0 <= fade_share <= 1, got {self.max_voice_s}, {self.fade_share}"
@@ -184,13 +188,20 @@ def with_timbre_swaps(
     generator: torch.Generator,
 ) -> dict[str, torch.Tensor]:
     """A copy of ``batch`` (rows ``rows`` of ``cache``) whose chosen rows are timbre swaps (see
-    the module doc): new ``tokens``, the partner's ``audio_embedding``, and ``timbre_swapped``
-    [B] bool, which hides the row's text and keeps its mix (:func:`batch_conditions`).
-    ``swap_partner`` [B] long is the partner's cache row (−1 where none), for references."""
+    the module doc): new ``tokens``, the partner's ``audio_embedding``, ``timbre_swapped`` [B]
+    bool, which hides the row's text and keeps its mix, and ``swap_hides_picture`` [B] bool, the
+    swapped rows whose CLIP tokens are hidden too (:func:`batch_conditions`). ``swap_partner``
+    [B] long is the partner's cache row (−1 where none), for references."""
     b = len(rows)
     pick = torch.rand(b, generator=generator) < settings.swap_prob
     choices = torch.rand(b, generator=generator)
     voice_choices = torch.rand(b, generator=generator)
+    # Drawn only when used, so runs without it keep the random stream they always had.
+    hide = (
+        torch.rand(b, generator=generator) < settings.hide_picture
+        if settings.hide_picture > 0
+        else torch.zeros(b, dtype=torch.bool)
+    )
     tokens = batch["tokens"].clone()
     embedding = batch["audio_embedding"].clone() if "audio_embedding" in batch else None
     swapped = torch.zeros(b, dtype=torch.bool)
@@ -213,7 +224,9 @@ def with_timbre_swaps(
         swapped[i] = True
         partner_rows[i] = partner
     out = dict(batch)
-    out.update(tokens=tokens, timbre_swapped=swapped, swap_partner=partner_rows)
+    out.update(
+        tokens=tokens, timbre_swapped=swapped, swap_hides_picture=swapped & hide, swap_partner=partner_rows
+    )
     if embedding is not None:
         out["audio_embedding"] = embedding
     return out

@@ -147,6 +147,17 @@ def test_chosen_rows_are_swapped_with_the_partners_embedding_and_timing_kept():
         torch.Generator().manual_seed(0),
     )
     assert not none["timbre_swapped"].any() and torch.equal(none["tokens"], batch["tokens"])
+    assert not out["swap_hides_picture"].any()  # hide_picture 0
+    hidden = with_timbre_swaps(
+        batch,
+        rows,
+        tensors,
+        pool,
+        LAYOUT,
+        TimbreSwapSettings(swap_prob=1.0, hide_picture=0.5),
+        torch.Generator().manual_seed(0),
+    )["swap_hides_picture"]
+    assert not hidden[~swapped].any() and 0.2 < float(hidden[swapped].float().mean()) < 0.8
 
 
 def test_a_swapped_rows_reference_is_its_voice():
@@ -184,6 +195,11 @@ def test_swapped_rows_hide_the_caption_and_never_drop_the_mix():
     cpu = torch.device("cpu")
     assert cond.keep_mask("text", b, cpu).tolist() == [False, True, False, True]
     assert cond.keep_mask("visual", b, cpu).all() and cond.keep_mask("mix", b, cpu).all()
+    hidden = batch_conditions(
+        {**batch, "swap_hides_picture": torch.tensor([True, False, False, False])}, cpu, with_mix=True
+    )
+    assert hidden.keep_mask("visual", b, cpu).tolist() == [False, True, True, True]
+    assert hidden.keep_mask("sync", b, cpu).all()
 
     # training_loss drops the mix of every row (probability 1) except those it must keep.
     config = flowley_config("debug", mix_dim=8)
@@ -218,5 +234,7 @@ def test_settings_are_checked():
         TimbreSwapSettings(swap_prob=1.5)
     with pytest.raises(UsageError):
         TimbreSwapSettings(max_voice_s=0.0)
+    with pytest.raises(UsageError):
+        TimbreSwapSettings(hide_picture=-0.1)
     with pytest.raises(UsageError):
         MelLayout.from_codec({"type": "dac"})
