@@ -63,20 +63,13 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def measure_clip(engine: Any, record: Any, model: str, seed: int, duration: float) -> dict[str, Any]:
-    """Every system on one clip: chosen candidates' external metrics, internal scores, times."""
-    from benchmarks.sync import AA_TOLERANCE_S, ONSET_TOLERANCE_S, category_scores, true_onsets
-    from foleystudio.core.audio import load_audio
-    from foleystudio.core.media import read_audio
+def run_systems(
+    engine: Any, base: Any, seed: int
+) -> tuple[dict[str, Any], list[Any], dict[str, float], dict[str, float]]:
+    """Every system on one request: ``(chosen candidate per system, GMDS's kept candidates,
+    wall seconds, CPU seconds)``; each timing includes the video features (cache cleared)."""
     from foleystudio.core.ranking import settings_weights, with_totals
-    from foleystudio.core.requests import GenerationRequest
-    from foleystudio.core.settings import GenerationSettings
-    from foleystudio.ml.metrics import aa_align, onset_f1
-    from foleystudio.ml.onsets import detect_onsets
 
-    end = min(duration, float(record.truth["duration"]))
-    settings = GenerationSettings(model=model, steps=STEPS, seed=seed)
-    base = GenerationRequest(str(record.video), end=end, text=record.text, settings=settings)
     gmds_request = base.replace(num_candidates=POPULATION, search_iters=ITERATIONS, search_steps=SEARCH_STEPS)
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -91,13 +84,30 @@ def measure_clip(engine: Any, record: Any, model: str, seed: int, duration: floa
     times[name], cpu[name] = time.perf_counter() - started, time.process_time() - cpu_started
     by_seed = {c.seed: c for c in plain}
     first = [by_seed[seed + i] for i in range(POPULATION)]
-    rescored = with_totals([c.scores for c in first], settings_weights(settings))
+    rescored = with_totals([c.scores for c in first], settings_weights(base.settings))
     chosen = {
         "gmds": found[0],
         f"best_of_{BEST_OF}": plain[0],
         f"best_of_{POPULATION}": first[int(np.argmax([r["total"] for r in rescored]))],
         "one": by_seed[seed],
     }
+    return chosen, found, times, cpu
+
+
+def measure_clip(engine: Any, record: Any, model: str, seed: int, duration: float) -> dict[str, Any]:
+    """Every system on one clip: chosen candidates' external metrics, internal scores, times."""
+    from benchmarks.sync import AA_TOLERANCE_S, ONSET_TOLERANCE_S, category_scores, true_onsets
+    from foleystudio.core.audio import load_audio
+    from foleystudio.core.media import read_audio
+    from foleystudio.core.requests import GenerationRequest
+    from foleystudio.core.settings import GenerationSettings
+    from foleystudio.ml.metrics import aa_align, onset_f1
+    from foleystudio.ml.onsets import detect_onsets
+
+    end = min(duration, float(record.truth["duration"]))
+    settings = GenerationSettings(model=model, steps=STEPS, seed=seed)
+    base = GenerationRequest(str(record.video), end=end, text=record.text, settings=settings)
+    chosen, found, times, cpu = run_systems(engine, base, seed)
     rate = found[0].sample_rate
     if record.audio is not None:
         mix, _ = load_audio(record.audio, rate, mono=True)
