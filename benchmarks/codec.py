@@ -1,7 +1,9 @@
 """Codec quality and decode speed: Griffin-Lim against the bundle's neural vocoder (issue 16).
 
 Run ``python benchmarks/codec.py [--quick] [--model BUNDLE]`` or ``foleystudio bench codec
-[--model BUNDLE]``. Needs the held-out recordings (``data/recordings.py``; at least the Debian
+[--model BUNDLE]``; ``--codec PRESET [--vocoder RUN] --out FILE`` measures a codec preset
+(``16k``, ``24k``, ``24k-p6``) with a ``train vocoder`` run's vocoder instead of a bundle's,
+before any Flowley of that rate exists. Needs the held-out recordings (``data/recordings.py``; at least the Debian
 package ``sonic-pi-samples``).
 
 - **Quality**, on every held-out recording that is installed (never trained on): each file,
@@ -84,8 +86,16 @@ def _magnitude_floors(codec: Any, waves: list[Any]) -> dict[str, float]:
     }
 
 
-def run(quick: bool = False, model: str = DEFAULT_MODEL) -> dict[str, Any]:
-    """Measure and return the figures (also written to benchmarks/results/codec.json)."""
+def run(
+    quick: bool = False,
+    model: str = DEFAULT_MODEL,
+    *,
+    preset: str | None = None,
+    vocoder: str | None = None,
+    out: Path = RESULTS,
+) -> dict[str, Any]:
+    """Measure and return the figures (also written to ``out``). ``preset`` measures that codec
+    preset, with the vocoder of run or bundle ``vocoder`` if given, instead of ``model``'s codec."""
     import numpy as np
     import torch
 
@@ -98,10 +108,20 @@ def run(quick: bool = False, model: str = DEFAULT_MODEL) -> dict[str, Any]:
     from foleystudio.ml.spectral import round_trip_distances
 
     machine = machine_description(load_average=True)
-    bundle = load_bundle(model)
-    codec = bundle.build_codec()
-    if not isinstance(codec, MelCodec):
-        raise UsageError(f"bundle '{bundle.name}' has no mel codec to measure")
+    if preset is None:
+        bundle = load_bundle(model)
+        codec = bundle.build_codec()
+        if not isinstance(codec, MelCodec):
+            raise UsageError(f"bundle '{bundle.name}' has no mel codec to measure")
+        label, label_path = bundle.name, str(bundle.path)
+    else:
+        from foleystudio.ml.codec import codec_preset
+        from foleystudio.train.vocoder import load_trained_vocoder
+
+        codec = codec_preset(preset)
+        if vocoder is not None:
+            codec.attach_vocoder(load_trained_vocoder(vocoder)[0])
+        label, label_path = f"codec preset {preset}", vocoder
     folders = package_folders()
     if not folders:
         raise DataError("no recordings installed: apt-get install sonic-pi-samples")
@@ -143,8 +163,8 @@ def run(quick: bool = False, model: str = DEFAULT_MODEL) -> dict[str, Any]:
         "benchmark": "codec",
         "quick": quick,
         "machine": machine,
-        "model": bundle.name,
-        "model_path": str(bundle.path),
+        "model": label,
+        "model_path": label_path,
         "codec": codec.to_config(),
         "vocoder": None if codec.vocoder is None else codec.vocoder.config.to_dict(),
         "held_out_files": [r.name for r in held_out],
@@ -165,8 +185,8 @@ def run(quick: bool = False, model: str = DEFAULT_MODEL) -> dict[str, Any]:
         result["speed_target_met"] = {
             key: value <= TARGET_X_REAL_TIME for key, value in speed["vocoder"].items()
         }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS, (json.dumps(result, indent=2) + "\n").encode())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, (json.dumps(result, indent=2) + "\n").encode())
     return result
 
 
@@ -203,8 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 speed repetitions instead of 7")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model bundle name or folder")
+    parser.add_argument("--codec", default=None, help="measure this codec preset instead of the bundle's")
+    parser.add_argument("--vocoder", default=None, help="with --codec: a `train vocoder` run or bundle")
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    print(format_report(run(quick=args.quick, model=args.model)))
+    if args.vocoder is not None and args.codec is None:
+        parser.error("--vocoder needs --codec")
+    result = run(
+        quick=args.quick, model=args.model, preset=args.codec, vocoder=args.vocoder, out=Path(args.out)
+    )
+    print(format_report(result))
     return 0
 
 
