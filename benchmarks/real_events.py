@@ -299,15 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     sets = None
     if args.manifest:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from real_footage import RealFootageError, load_manifest
+        from real_footage import RealFootageError, clip_sets, load_manifest
 
         try:
-            clips = load_manifest(Path(args.manifest))
+            manifest_impact, sets = clip_sets(load_manifest(Path(args.manifest)))
         except RealFootageError as exc:
             print(f"real events benchmark: error: {exc}", file=sys.stderr)
             return 2
-        impact |= {c.name for c in clips if c.impact}
-        sets = {name: {c.name for c in clips if c.set == name} for name in sorted({c.set for c in clips})}
+        impact |= manifest_impact
     try:
         result = run(
             folder,

@@ -78,6 +78,12 @@ def load_manifest(path: Path = MANIFEST) -> list[RealClip]:
     return clips
 
 
+def clip_sets(clips: list[RealClip]) -> tuple[set[str], dict[str, set[str]]]:
+    """The names of the clips with visible impacts, and the clip names of each set."""
+    sets = {name: {c.name for c in clips if c.set == name} for name in sorted({c.set for c in clips})}
+    return {c.name for c in clips if c.impact}, sets
+
+
 def mirror_dir(mirrors: Path, repo: str) -> Path:
     """Where ``fetch`` puts ``owner/name``'s git directory under ``mirrors``."""
     return Path(mirrors) / repo.replace("/", "+") / "repo"

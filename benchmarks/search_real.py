@@ -159,15 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sets = impact = None
     if args.manifest:
-        from benchmarks.real_footage import RealFootageError, load_manifest
+        from benchmarks.real_footage import RealFootageError, clip_sets, load_manifest
 
         try:
-            clips = load_manifest(Path(args.manifest))
+            impact, sets = clip_sets(load_manifest(Path(args.manifest)))
         except RealFootageError as exc:
             print(f"real search benchmark: error: {exc}", file=sys.stderr)
             return 2
-        impact = {c.name for c in clips if c.impact}
-        sets = {name: {c.name for c in clips if c.set == name} for name in sorted({c.set for c in clips})}
     result = run(
         folder,
         sets=sets,

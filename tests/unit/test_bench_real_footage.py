@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.real_footage import MANIFEST, RealFootageError, extract, load_manifest, mirror_dir
+from benchmarks.real_footage import MANIFEST, RealFootageError, clip_sets, extract, load_manifest, mirror_dir
 
 
 def test_the_committed_manifest_names_both_sets_and_no_clip_is_committed():
@@ -25,6 +25,9 @@ def test_the_committed_manifest_names_both_sets_and_no_clip_is_committed():
     videos = {Path(t).name for t in tracked if Path(t).suffix.lower() in {".mp4", ".mov", ".mkv", ".webm"}}
     assert not videos & {c.file_name for c in clips}
     assert not videos & {Path(c.path).name for c in clips}
+    impact, by_set = clip_sets(clips)
+    assert impact == {c.name for c in clips if c.impact} and set(by_set) == {"development", "held-out"}
+    assert by_set["development"] | by_set["held-out"] == {c.name for c in clips}
 
 
 def _mirror_with(tmp_path: Path, content: bytes) -> tuple[Path, str]:
