@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from foleystudio.ml.flowley import Flowley, FlowleyConfig
 from foleystudio.ml.flowley.conditions import Conditions
 from foleystudio.ml.flowley.config import flowley_config
 from foleystudio.ml.flowley.flow import FlowTrainingConfig, training_loss
+from foleystudio.train.codec_transfer import carries, carry_projections
 from foleystudio.train.distributed import (
     DistributedContext,
     local_batch_size,
@@ -312,8 +314,9 @@ def train_flowley(
     model = Flowley(config).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loop = TrainLoop(run_dir, model, optimizer, _loop_settings(settings), ctx=ctx, resume=resume)
+    fresh: list[str] = []
     if not loop.resumed and settings.init_from is not None:
-        init_from_run(model, settings.init_from)
+        fresh = init_from_run(model, settings.init_from, train.meta.get("codec"))
         if settings.references.enabled and not reference_path_trained(settings.init_from):
             silence_reference_path(model)
     # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
@@ -328,6 +331,8 @@ def train_flowley(
         "val_examples": len(val) if val else 0,
         "machine": machine_description(),
         "cache": str(cache_path),
+        # A warm start from another codec: the token projections carried or begun fresh.
+        "init_fresh": fresh,
     }
     return loop.run(
         _FlowleyTask(net, model, train, val, settings, ctx),
@@ -343,18 +348,33 @@ def _loop_settings(settings: FlowleyTrainSettings) -> LoopSettings:
     return LoopSettings.from_settings(settings, ema_decay=settings.ema_decay)
 
 
-def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
+#: Config fields the codec preset sets (``--codec``): a run may start from a model of another
+#: codec, keeping every weight that does not depend on them (:func:`init_from_run`).
+CODEC_FIELDS = ("latent_dim", "token_rate")
+
+
+def init_from_run(
+    model: Flowley, run_dir: str | os.PathLike[str], codec: Mapping[str, Any] | None = None
+) -> list[str]:
     """Load the EMA weights of the Flowley run ``run_dir`` (or the Flowley of a model bundle)
-    into ``model`` (same config but for ``sync_dim``). A model with more sync features than the
-    run gets the run's weights for the first ones and zero weights for the added ones, so it
-    starts out computing exactly what the run computed and learns to use the new features; any
-    other mismatch → CheckpointError."""
+    into ``model`` (same config but for ``sync_dim`` and the codec's :data:`CODEC_FIELDS`).
+
+    A model with more sync features than the run gets the run's weights for the first ones and
+    zero weights for the added ones, so it starts out computing exactly what the run computed
+    and learns to use the new features. A model of another codec (e.g. the 24 kHz preset from
+    the 16 kHz model) takes every weight whose shape is unchanged, the transformer and all
+    condition paths (RoPE periods and the visual and sync features are in seconds, not tokens).
+    Its token projections are carried bin by bin (``train/codec_transfer.py``) when both the
+    run's codec and ``codec`` (the new model's codec config) are known mel codecs with the same
+    patch, else left at their fresh initialisation. Returns the names of the weights carried or
+    left fresh (empty unless the codec changed); any other mismatch → CheckpointError."""
     from foleystudio.train.parts import bundle_at
 
     bundle = bundle_at(run_dir)
     source = load_ema_model(run_dir) if bundle is None else bundle.build_flowley()
     theirs, ours = source.config.to_dict(), model.config.to_dict()
-    theirs.pop("sync_dim"), ours.pop("sync_dim")
+    for key in ("sync_dim", *CODEC_FIELDS):
+        theirs.pop(key), ours.pop(key)
     if theirs != ours:
         changed = sorted(k for k in ours if ours[k] != theirs.get(k))
         raise CheckpointError(f"cannot start from this run: its network differs in {changed}", run_dir)
@@ -369,7 +389,25 @@ def init_from_run(model: Flowley, run_dir: str | os.PathLike[str]) -> None:
     state["sync_net.0.weight"] = torch.cat(
         [first, first.new_zeros(first.shape[0], added, first.shape[2])], dim=1
     )
+    own = model.state_dict()
+    fresh = sorted(name for name, value in own.items() if state[name].shape != value.shape)
+    if fresh and all(getattr(source.config, k) == getattr(model.config, k) for k in CODEC_FIELDS):
+        raise CheckpointError(f"cannot start from this run: weights of another shape: {fresh}", run_dir)
+    if fresh:
+        source_codec = bundle.config("codec") if bundle is not None else _run_codec(Path(run_dir))
+        if carries(source_codec, codec):
+            carry_projections(state, source_codec, codec)  # type: ignore[arg-type]
+    for name in fresh:
+        if state[name].shape != own[name].shape:
+            state[name] = own[name]
     model.load_state_dict(state, strict=True)
+    return fresh
+
+
+def _run_codec(run_dir: Path) -> dict[str, Any] | None:
+    """The codec config of a Flowley run's feature cache, or None when the run has no cache."""
+    index = run_dir / "cache.json"
+    return json.loads(index.read_text()).get("codec") if index.is_file() else None
 
 
 def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:
