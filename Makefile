@@ -124,4 +124,4 @@ train-24k-warm: $(STAMP)
 		--onsets models/foleyworld-tiny --out $(WARM)/flowley --codec 24k --init models/foleyworld-tiny --train-clips 800 \
 		--steps $(WARM_STEPS) --lr 3e-4 --event-tracks 0.6 --resume \
 		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k
-	$(BIN)/foleystudio train vocoder --sonic-pi --bundle $(WARM)/foleyworld-tiny-24k --steps 1800 --out $(WARM)/vocoder --resume
+	$(BIN)/foleystudio train vocoder --sonic-pi --bundle $(WARM)/foleyworld-tiny-24k --steps 8000 --out $(WARM)/vocoder --resume

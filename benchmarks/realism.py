@@ -38,6 +38,12 @@ length, the last window of a longer one ends at its end: ``ml/library_index.segm
   each of the 80 log-mel bands of a default ``MelCodec`` (``MelCodec.log_mel``, the codec's own
   analysis; 160-d); not trained, so the figure does not rest only on our own encoder.
 
+Both hear at most 8 kHz by default (the encoder is a 16 kHz model), so neither can tell a
+24 kHz model's upper band from silence. ``--spectral-rate 24000`` keeps every wave at 24 kHz
+(a 16 kHz model's output and FoleyWorld's 16 kHz mixes are resampled up, with nothing above
+8 kHz) and analyses ``log_mel_stats`` in 100 bands up to 12 kHz (200-d); the encoder still
+hears the waves at its own rate.
+
 Every wave is peak-normalised to 0.95 before windowing (level is a mixing choice; the
 recordings are normalised so anyway).
 
@@ -95,6 +101,8 @@ SYSTEMS = (
     "noise",
 )
 #: The vocoder's change: (after, before) pairs over the same clips.
+#: Spectral analysis rate (Hz) → mel bins, as the codec presets 16k and 24k analyse (hop 256).
+SPECTRAL_MELS = {16000: 80, 24000: 100}
 PAIRS = (("codec_vocoder", "codec_griffin_lim"), ("generated_vocoder", "generated_griffin_lim"))
 EMBEDDINGS = ("audio_encoder", "log_mel_stats")
 
@@ -151,21 +159,28 @@ def log_mel_statistics(codec: Any, pieces: Sequence[np.ndarray]) -> np.ndarray:
 def embed_set(
     encoder: Any, mel_codec: Any, waves: Sequence[np.ndarray], categories: Sequence[str]
 ) -> dict[str, Embedded]:
-    """Both embeddings (:data:`EMBEDDINGS`) of every window of every wave (at the encoder's
-    rate, peak-normalised here), labelled with the wave's index and category."""
+    """Both embeddings (:data:`EMBEDDINGS`) of every window of every wave (at the spectral
+    analysis' rate ``mel_codec.sample_rate``, peak-normalised here; the encoder hears them
+    resampled to its own rate), labelled with the wave's index and category."""
+    from foleystudio.core.audio import resample
     from foleystudio.ml.library_index import embed_waves
 
-    rate = encoder.config.sample_rate
+    rate = mel_codec.sample_rate
     waves = [peak_normalise(w) for w in waves]
     pieces = [window_pieces(w, rate) for w in waves]
     clip = np.concatenate([np.full(len(p), i) for i, p in enumerate(pieces)])
     category = np.concatenate(
         [np.full(len(p), c, dtype=object) for p, c in zip(pieces, categories, strict=True)]
     )
+    heard = encoder.config.sample_rate
+    if heard != rate:
+        waves = [resample(w, rate, heard) for w in waves]
     encoder_rows = np.concatenate(embed_waves(encoder, waves, segment_s=WINDOW_S, hop_s=HOP_S)).astype(
         np.float64
     )
     mel_rows = log_mel_statistics(mel_codec, [piece for p in pieces for piece in p])
+    if len(encoder_rows) != len(mel_rows):
+        raise ValueError(f"{len(encoder_rows)} encoder windows but {len(mel_rows)} spectral ones")
     return {
         "audio_encoder": Embedded(encoder_rows, clip, category),
         "log_mel_stats": Embedded(mel_rows, clip, category),
@@ -333,8 +348,11 @@ def run(
     per_category_clips: int | None = None,
     categories: Sequence[str] | None = None,
     out: Path | None = RESULTS,
+    spectral_rate: int | None = None,
 ) -> dict[str, Any]:
-    """Measure and return the figures (also written to ``out`` unless None)."""
+    """Measure and return the figures (also written to ``out`` unless None). ``spectral_rate``
+    (Hz, one of :data:`SPECTRAL_MELS`; default the encoder's): the rate every wave is kept at
+    and the fixed spectral embedding analyses, so a 24 kHz analysis sees up to 12 kHz."""
     import torch
 
     from foleystudio.core.atomicfile import atomic_write_bytes
@@ -358,8 +376,10 @@ def run(
     encoder, _ = audio_from_bundle(embedding_bundle)
     if encoder is None:
         raise UsageError(f"bundle '{embedding_model}' has no audio encoder to embed with")
-    rate = encoder.config.sample_rate
-    mel_codec = MelCodec(sample_rate=rate)
+    rate = int(spectral_rate or encoder.config.sample_rate)
+    if rate not in SPECTRAL_MELS:
+        raise UsageError(f"spectral rate must be one of {sorted(SPECTRAL_MELS)} Hz, got {rate}")
+    mel_codec = MelCodec(sample_rate=rate, n_mels=SPECTRAL_MELS[rate])
     engine = GenerationEngine("cpu")
     loaded = engine.model(model)
     codec = loaded.codec
@@ -466,6 +486,7 @@ def run(
             "noise_seed": NOISE_SEED,
             "generation": "defaults (16 steps), text = the clip's short text, seed = clip index",
             "sample_rate": rate,
+            "spectral_mels": SPECTRAL_MELS[rate],
         },
         "systems": systems,
         "recordings": recording_names,
@@ -510,6 +531,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--embedding-model", default=DEFAULT_MODEL, help="bundle whose audio encoder embeds")
     parser.add_argument("--clips", type=int, default=None, help="clips per category")
+    parser.add_argument(
+        "--spectral-rate",
+        type=int,
+        default=None,
+        help="keep waves at this rate and analyse the spectral embedding there (16000: 80 mels to 8 kHz, "
+        "the default; 24000: 100 mels to 12 kHz)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     result = run(
@@ -519,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         args.embedding_model,
         args.clips,
         out=Path(args.out),
+        spectral_rate=args.spectral_rate,
     )
     print(format_report(result))
     return 0

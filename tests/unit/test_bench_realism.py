@@ -125,3 +125,28 @@ def test_paired_difference_and_clip_resampling():
     assert no_change["difference"] == 0.0 and no_change["interval"] == [0.0, 0.0]
     with pytest.raises(ValueError):
         paired_difference(after.subset(np.arange(100)), before, reference, 8, 5, rng)
+
+
+def test_the_24khz_spectral_analysis_hears_the_band_above_8khz():
+    from benchmarks.realism import SPECTRAL_MELS, embed_set
+    from foleystudio.core.audio import resample
+    from foleystudio.ml.codec import MelCodec
+    from foleystudio.ml.encoders.audio import AudioEncoder, AudioEncoderConfig
+
+    rate = 24000
+    codec = MelCodec(sample_rate=rate, n_mels=SPECTRAL_MELS[rate])
+    noise = np.random.default_rng(0).standard_normal(3 * rate).astype(np.float32)
+    narrow = resample(resample(noise, rate, 16000), 16000, rate)  # what a 16 kHz model can give
+    stats = log_mel_statistics(codec, [noise, narrow])
+    top = codec.n_mels - 5  # bands well above 8 kHz
+    assert stats[0, top : codec.n_mels].mean() > stats[1, top : codec.n_mels].mean() + 3.0
+    # The 16 kHz analysis cannot tell them apart (but for the resampling filter's roll-off at
+    # the top band).
+    low = MelCodec(sample_rate=16000)
+    heard = log_mel_statistics(low, [resample(noise, rate, 16000), resample(narrow, rate, 16000)])
+    np.testing.assert_allclose(heard[0, : low.n_mels - 2], heard[1, : low.n_mels - 2], atol=0.3)
+    # embed_set keeps the windows of both embeddings paired when the encoder hears 16 kHz.
+    encoder = AudioEncoder(AudioEncoderConfig(sample_rate=16000))
+    embedded = embed_set(encoder, codec, [noise, narrow], ["a", "b"])
+    rows = embedded["log_mel_stats"].rows
+    assert len(rows) == len(embedded["audio_encoder"].rows) == 4 and rows.shape[1] == 2 * codec.n_mels
