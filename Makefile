@@ -111,9 +111,10 @@ train-24k:
 # start"). The shipped CLIP encoder, audio encoder (it resamples to its own 16 kHz) and visual
 # onset network are reused as they are; Flowley is carried to the 24k codec bin by bin
 # (train/codec_transfer.py) and fine-tuned on the recorded-palette corpus with 1.1.0's last
-# recipe; SSV2A is retrained on the new cache; the 24 kHz vocoder is trained on sonic-pi-samples.
+# recipe; SSV2A is retrained on the new cache. It decodes with Griffin-Lim: the 24 kHz vocoder
+# (`train vocoder --sonic-pi --bundle DIR`) did not beat it.
 WARM := runs/24k-warm
-WARM_STEPS ?= 5000
+WARM_STEPS ?= 10000
 train-24k-warm: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out runs/fw-train-24k-samples --clips 1600 --seed 2026 --jobs 2 --sample-rate 24000 --samples
 	$(BIN)/foleystudio train flowley --data runs/fw-train-24k-samples --clip models/foleyworld-tiny --audio models/foleyworld-tiny \
@@ -124,4 +125,3 @@ train-24k-warm: $(STAMP)
 		--onsets models/foleyworld-tiny --out $(WARM)/flowley --codec 24k --init models/foleyworld-tiny --train-clips 800 \
 		--steps $(WARM_STEPS) --lr 3e-4 --event-tracks 0.6 --resume \
 		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k
-	$(BIN)/foleystudio train vocoder --sonic-pi --bundle $(WARM)/foleyworld-tiny-24k --steps 8000 --out $(WARM)/vocoder --resume
