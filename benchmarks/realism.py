@@ -100,9 +100,9 @@ SYSTEMS = (
     "generated_vocoder",
     "noise",
 )
-#: The vocoder's change: (after, before) pairs over the same clips.
 #: Spectral analysis rate (Hz) → mel bins, as the codec presets 16k and 24k analyse (hop 256).
 SPECTRAL_MELS = {16000: 80, 24000: 100}
+#: The vocoder's change: (after, before) pairs over the same clips.
 PAIRS = (("codec_vocoder", "codec_griffin_lim"), ("generated_vocoder", "generated_griffin_lim"))
 EMBEDDINGS = ("audio_encoder", "log_mel_stats")
 

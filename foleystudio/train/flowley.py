@@ -314,9 +314,9 @@ def train_flowley(
     model = Flowley(config).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loop = TrainLoop(run_dir, model, optimizer, _loop_settings(settings), ctx=ctx, resume=resume)
-    fresh: list[str] = []
+    reshaped: list[str] = []
     if not loop.resumed and settings.init_from is not None:
-        fresh = init_from_run(model, settings.init_from, train.meta.get("codec"))
+        reshaped = init_from_run(model, settings.init_from, train.meta.get("codec"))
         if settings.references.enabled and not reference_path_trained(settings.init_from):
             silence_reference_path(model)
     # Unused parameters are normal: a batch without mix/reference audio leaves their layers idle.
@@ -332,7 +332,7 @@ def train_flowley(
         "machine": machine_description(),
         "cache": str(cache_path),
         # A warm start from another codec: the token projections carried or begun fresh.
-        "init_fresh": fresh,
+        "init_reshaped": reshaped,
     }
     return loop.run(
         _FlowleyTask(net, model, train, val, settings, ctx),
@@ -390,24 +390,27 @@ def init_from_run(
         [first, first.new_zeros(first.shape[0], added, first.shape[2])], dim=1
     )
     own = model.state_dict()
-    fresh = sorted(name for name, value in own.items() if state[name].shape != value.shape)
-    if fresh and all(getattr(source.config, k) == getattr(model.config, k) for k in CODEC_FIELDS):
-        raise CheckpointError(f"cannot start from this run: weights of another shape: {fresh}", run_dir)
-    if fresh:
+    reshaped = sorted(name for name, value in own.items() if state[name].shape != value.shape)
+    if reshaped and all(getattr(source.config, k) == getattr(model.config, k) for k in CODEC_FIELDS):
+        raise CheckpointError(f"cannot start from this run: weights of another shape: {reshaped}", run_dir)
+    if reshaped:
         source_codec = bundle.config("codec") if bundle is not None else _run_codec(Path(run_dir))
         if carries(source_codec, codec):
             carry_projections(state, source_codec, codec)  # type: ignore[arg-type]
-    for name in fresh:
+    for name in reshaped:
         if state[name].shape != own[name].shape:
             state[name] = own[name]
     model.load_state_dict(state, strict=True)
-    return fresh
+    return reshaped
 
 
 def _run_codec(run_dir: Path) -> dict[str, Any] | None:
     """The codec config of a Flowley run's feature cache, or None when the run has no cache."""
-    index = run_dir / "cache.json"
-    return json.loads(index.read_text()).get("codec") if index.is_file() else None
+    # flowley_run builds on this module, hence the import here.
+    from foleystudio.train.flowley_run import CACHE_FILE, _cache_index
+
+    cache = run_dir / CACHE_FILE
+    return _cache_index(cache).get("codec") if cache.with_suffix(".json").is_file() else None
 
 
 def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:
