@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from foleystudio.core.atomicfile import atomic_write_bytes
@@ -307,11 +308,7 @@ def add_audio_embeddings(
     """Add (or replace) the ``audio_embedding`` column of an existing cache from its clips'
     target audio (the mix, or a source's stem), without re-extracting the video features."""
     cache_path = Path(cache_path)
-    try:
-        meta = json.loads(cache_path.with_suffix(".json").read_text())
-        tensors = load_file(str(cache_path))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read feature cache: {exc}", cache_path) from exc
+    meta, tensors = read_cache(cache_path)
     by_name = {r.name: r for r in records}
     window_seconds = float(meta["window_seconds"])
     rate = encoder.config.sample_rate
@@ -353,11 +350,7 @@ def add_visual_onsets(
     cache, decoding only the frames (no CLIP, no audio): the same values
     :func:`build_feature_cache` with ``onset_net`` gives."""
     cache_path = Path(cache_path)
-    try:
-        meta = json.loads(cache_path.with_suffix(".json").read_text())
-        tensors = load_file(str(cache_path))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read feature cache: {exc}", cache_path) from exc
+    meta, tensors = read_cache(cache_path)
     by_name = {r.name: r for r in records}
     window_seconds = float(meta["window_seconds"])
     rate = float(meta["token_rate"])
@@ -412,6 +405,25 @@ def _clip_onset_tracks(
     return times, whole, dict(zip(ids, per_box, strict=True))
 
 
+def cache_index(cache_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A cache's JSON index (codec, window, examples, added features), read beside its
+    safetensors file; a missing or broken index is a :class:`DataError`."""
+    index = Path(cache_path).with_suffix(".json")
+    try:
+        return json.loads(index.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read feature cache index: {exc}", index) from exc
+
+
+def read_cache(cache_path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A cache's JSON index and its tensors (written by :func:`write_cache`)."""
+    meta = cache_index(cache_path)
+    try:
+        return meta, load_file(str(cache_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DataError(f"cannot read feature cache: {exc}", cache_path) from exc
+
+
 def write_cache(
     out_path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> Path:
@@ -456,11 +468,7 @@ class FeatureCache(torch.utils.data.Dataset):
         self, path: str | os.PathLike[str], split: str | None = None, kinds: Sequence[str] = ("mix", "object")
     ) -> None:
         path = Path(path)
-        try:
-            self.meta = json.loads(path.with_suffix(".json").read_text())
-            tensors = load_file(str(path))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read feature cache: {exc}", path) from exc
+        self.meta, tensors = read_cache(path)
         rows = [
             i
             for i, ex in enumerate(self.meta["examples"])

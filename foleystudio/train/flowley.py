@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 from foleystudio.core.jobs import CancelToken, ProgressCallback, no_progress
 from foleystudio.core.machine import machine_description
-from foleystudio.data.datasets import FeatureCache
+from foleystudio.data.datasets import FeatureCache, cache_index
 from foleystudio.errors import CheckpointError, DataError
 from foleystudio.ml.features import VISUAL_FPS
 from foleystudio.ml.flowley import Flowley, FlowleyConfig
@@ -407,10 +407,10 @@ def init_from_run(
 def _run_codec(run_dir: Path) -> dict[str, Any] | None:
     """The codec config of a Flowley run's feature cache, or None when the run has no cache."""
     # flowley_run builds on this module, hence the import here.
-    from foleystudio.train.flowley_run import CACHE_FILE, _cache_index
+    from foleystudio.train.flowley_run import CACHE_FILE
 
     cache = run_dir / CACHE_FILE
-    return _cache_index(cache).get("codec") if cache.with_suffix(".json").is_file() else None
+    return cache_index(cache).get("codec") if cache.with_suffix(".json").is_file() else None
 
 
 def load_ema_model(run_dir: str | os.PathLike[str]) -> Flowley:

@@ -9,8 +9,6 @@ parts are given; a cache that lacks them gets them added), then the Flowley run
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from foleystudio.data.datasets import (
     add_audio_embeddings,
     add_visual_onsets,
     build_feature_cache,
+    cache_index,
     scan_folder,
 )
 from foleystudio.data.foleyworld import corpus_licences
@@ -130,7 +129,7 @@ def prepare_cache(run: FlowleyRun, parts: _LoadedParts, progress: ProgressCallba
     encoder = None if parts.audio is None else parts.audio.encoder
     wanted = codec_preset(run.codec or DEFAULT_CODEC_PRESET)
     if run.cache.is_file() and run.codec is not None:
-        cached = codec_from_config(_cache_index(run.cache)["codec"])
+        cached = codec_from_config(cache_index(run.cache)["codec"])
         if not same_analysis(cached, wanted):
             raise DataError(
                 f"the feature cache was built with another codec ({cached.sample_rate} Hz, "
@@ -154,7 +153,7 @@ def prepare_cache(run: FlowleyRun, parts: _LoadedParts, progress: ProgressCallba
         return
     if encoder is not None and not run.resume and not _cache_has(run.cache, "audio_embedding"):
         add_audio_embeddings(run.cache, scan_folder(run.data), encoder, progress=progress)
-    has_onsets = "visual_onsets" in _cache_index(run.cache)
+    has_onsets = "visual_onsets" in cache_index(run.cache)
     if parts.onsets is not None and not has_onsets and not has_training_state(run.out):
         add_visual_onsets(run.cache, scan_folder(run.data), parts.onsets, progress=progress)
 
@@ -177,7 +176,7 @@ def write_bundle(run: FlowleyRun, parts: _LoadedParts, summary: dict[str, Any]) 
         logs.update({"init_" + k: v for k, v in part_logs({"flowley": init}).items()})
     ssv2a = None if run.parts.ssv2a is None else load_ssv2a_part(run.parts.ssv2a)
     # The codec as the cache fitted it (its normalisation), so tokens decode as trained.
-    codec = codec_from_config(_cache_index(run.cache)["codec"])
+    codec = codec_from_config(cache_index(run.cache)["codec"])
     audio = None if parts.audio is None else (parts.audio.encoder, parts.audio.classifier)
     training = {
         **summary,
@@ -205,11 +204,6 @@ def write_bundle(run: FlowleyRun, parts: _LoadedParts, summary: dict[str, Any]) 
     for name, data in logs.items():  # the training logs travel with the weights
         atomic_write_bytes(path / name, data)
     return path
-
-
-def _cache_index(cache: str | os.PathLike[str]) -> dict[str, Any]:
-    """The cache's JSON index (codec, examples, added features)."""
-    return json.loads(Path(cache).with_suffix(".json").read_text())
 
 
 def _cache_has(cache: Path, name: str) -> bool:

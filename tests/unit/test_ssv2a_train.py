@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from foleystudio.core.jobs import CancelToken
-from foleystudio.data.datasets import write_cache
+from foleystudio.data.datasets import cache_index, read_cache, write_cache
 from foleystudio.errors import CheckpointError, DataError
 from foleystudio.ml.ssv2a.io import CONFIG_FILE, MANIFOLD_FILE, REMIXER_FILE, load_ssv2a, save_ssv2a
 from foleystudio.ml.ssv2a.manifold import CMSSManifold, ManifoldConfig
@@ -260,3 +260,18 @@ def test_model_bundle_round_trip(tmp_path):
     assert torch.equal(mix_embedding(*loaded, sources), mix_embedding(m, r, sources))
     save_bundle(tmp_path / "plain", "plain", {"x": torch.nn.Linear(2, 2)}, {})
     assert load_from_bundle(load_bundle(tmp_path / "plain")) is None
+
+
+def test_cache_index_and_read_cache_name_the_broken_file(tmp_path):
+    cache = _write_cache(tmp_path / "cache.safetensors")
+    meta, tensors = read_cache(cache)
+    assert cache_index(cache) == meta and meta["window_seconds"] == 1.0 and "audio_embedding" in tensors
+    cache.with_suffix(".json").write_text("{not json")
+    with pytest.raises(DataError, match="index") as broken:
+        cache_index(cache)
+    assert broken.value.path == str(cache.with_suffix(".json"))
+    cache.with_suffix(".json").write_text(json.dumps(meta))
+    cache.write_bytes(b"truncated")
+    with pytest.raises(DataError, match="cannot read feature cache") as torn:
+        read_cache(cache)
+    assert torn.value.path == str(cache)
