@@ -65,7 +65,9 @@ def f1(pred: np.ndarray, ref: np.ndarray) -> float:
     return round(onset_f1(pred, ref, TOLERANCE_S)[2], 4)
 
 
-def measure_clip(engine: Any, record: Any, model: str, seed: int) -> dict[str, Any]:
+def measure_clip(
+    engine: Any, record: Any, model: str, seed: int, sync_cfg: float | None = None
+) -> dict[str, Any]:
     from benchmarks.sources import visible_sources
     from benchmarks.sync import true_onsets
     from foleystudio.core.events import EventTrack
@@ -79,6 +81,8 @@ def measure_clip(engine: Any, record: Any, model: str, seed: int) -> dict[str, A
     base = GenerationRequest(
         str(record.video), end=DURATION_S, settings=GenerationSettings(model=model, seed=seed)
     )
+    if sync_cfg is not None:
+        base = base.replace(sync_cfg=sync_cfg)
     row: dict[str, Any] = {"clip": record.name}
     for name, given in given_tracks(truth, rng, DURATION_S).items():
         (cand,) = engine.generate(base.replace(events=(("", EventTrack.from_times(given)),)))
@@ -149,9 +153,12 @@ def run(
     clips: int | None = None,
     seed: int = 0,
     out: Path = RESULTS,
+    sync_cfg: float | None = None,
 ) -> dict[str, Any]:
+    """Measure ``clips`` held-out clips; ``sync_cfg`` None keeps the request default."""
     from benchmarks.sync import corpus_clips, generate_set
     from foleystudio.core.machine import machine_description
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.ml.engine import GenerationEngine
 
     n = clips or (6 if quick else 24)
@@ -163,7 +170,7 @@ def run(
         )
         engine = GenerationEngine("cpu")
         started = time.perf_counter()
-        rows = [measure_clip(engine, r, model, seed + i) for i, r in enumerate(records)]
+        rows = [measure_clip(engine, r, model, seed + i, sync_cfg) for i, r in enumerate(records)]
         wall = time.perf_counter() - started
     summary = summarise(rows)
     result = {
@@ -175,6 +182,7 @@ def run(
             "shift_s": SHIFT_S,
             "duration_s": DURATION_S,
             "clips": len(rows),
+            "sync_cfg": GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg,
         },
         "summary": summary,
         "targets": check_targets(summary),
@@ -213,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--data", default=None, help="FoleyWorld corpus (its test split)")
     parser.add_argument("--clips", type=int, default=None)
+    parser.add_argument("--sync-cfg", type=float, default=None, help="sync guidance (default: the request's)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    result = run(args.quick, args.model, args.data, args.clips, out=Path(args.out))
+    result = run(args.quick, args.model, args.data, args.clips, out=Path(args.out), sync_cfg=args.sync_cfg)
     print(format_report(result))
     return 0
 

@@ -71,7 +71,13 @@ def track_away_from(turns: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def measure(
-    engine: Any, video: Path, given: np.ndarray, turns: np.ndarray, model: str, seed: int
+    engine: Any,
+    video: Path,
+    given: np.ndarray,
+    turns: np.ndarray,
+    model: str,
+    seed: int,
+    sync_cfg: float | None = None,
 ) -> dict[str, Any]:
     from foleystudio.core.events import EventTrack
     from foleystudio.core.requests import GenerationRequest
@@ -85,6 +91,8 @@ def measure(
         events=(("", EventTrack.from_times(given)),),
         settings=GenerationSettings(model=model, seed=seed),
     )
+    if sync_cfg is not None:
+        request = request.replace(sync_cfg=sync_cfg)
     (candidate,) = engine.generate(request)
     onsets = detect_onsets(candidate.audio, candidate.sample_rate)
     _, recall, f1 = onset_f1(onsets, given, TOLERANCE_S)
@@ -103,8 +111,11 @@ def run(
     clips: int | None = None,
     seed: int = 0,
     out: Path = RESULTS,
+    sync_cfg: float | None = None,
 ) -> dict[str, Any]:
+    """Measure ``clips`` drawn clips; ``sync_cfg`` None keeps the request default."""
     from foleystudio.core.machine import machine_description
+    from foleystudio.core.settings import GenerationSettings
     from foleystudio.core.videowriter import write_video
     from foleystudio.ml.engine import GenerationEngine
 
@@ -119,7 +130,11 @@ def run(
             given = track_away_from(turns, rng)
             video = write_video(Path(tmp) / f"clip_{i:02d}.mp4", frames, FPS)
             rows.append(
-                {"clip": i, "events": len(given), **measure(engine, video, given, turns, model, seed + i)}
+                {
+                    "clip": i,
+                    "events": len(given),
+                    **measure(engine, video, given, turns, model, seed + i, sync_cfg),
+                }
             )
     wall = time.perf_counter() - started
     summary = {
@@ -137,6 +152,7 @@ def run(
             "events": EVENTS,
             "tolerance_s": TOLERANCE_S,
             "seed": SEED,
+            "sync_cfg": GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg,
         },
         "summary": summary,
         "per_clip": rows,
@@ -161,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 clips instead of 12")
     parser.add_argument("--model", default="foleyworld-tiny")
     parser.add_argument("--clips", type=int, default=None)
+    parser.add_argument("--sync-cfg", type=float, default=None, help="sync guidance (default: the request's)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    result = run(args.quick, args.model, args.clips, out=Path(args.out))
+    result = run(args.quick, args.model, args.clips, out=Path(args.out), sync_cfg=args.sync_cfg)
     print(format_report(result))
     return 0
 
