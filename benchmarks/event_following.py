@@ -65,9 +65,7 @@ def f1(pred: np.ndarray, ref: np.ndarray) -> float:
     return round(onset_f1(pred, ref, TOLERANCE_S)[2], 4)
 
 
-def measure_clip(
-    engine: Any, record: Any, model: str, seed: int, sync_cfg: float | None = None
-) -> dict[str, Any]:
+def measure_clip(engine: Any, record: Any, model: str, seed: int, sync_cfg: float) -> dict[str, Any]:
     from benchmarks.sources import visible_sources
     from benchmarks.sync import true_onsets
     from foleystudio.core.events import EventTrack
@@ -78,11 +76,8 @@ def measure_clip(
 
     truth, _ = true_onsets(record.truth, DURATION_S)
     rng = np.random.default_rng(seed)
-    base = GenerationRequest(
-        str(record.video), end=DURATION_S, settings=GenerationSettings(model=model, seed=seed)
-    )
-    if sync_cfg is not None:
-        base = base.replace(sync_cfg=sync_cfg)
+    settings = GenerationSettings(model=model, seed=seed, sync_cfg=sync_cfg)
+    base = GenerationRequest(str(record.video), end=DURATION_S, settings=settings)
     row: dict[str, Any] = {"clip": record.name}
     for name, given in given_tracks(truth, rng, DURATION_S).items():
         (cand,) = engine.generate(base.replace(events=(("", EventTrack.from_times(given)),)))
@@ -162,6 +157,7 @@ def run(
     from foleystudio.ml.engine import GenerationEngine
 
     n = clips or (6 if quick else 24)
+    sync_cfg = GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg
     with tempfile.TemporaryDirectory(prefix="fs-events-") as tmp:
         records = (
             corpus_clips(Path(data), "test", n)
@@ -182,7 +178,7 @@ def run(
             "shift_s": SHIFT_S,
             "duration_s": DURATION_S,
             "clips": len(rows),
-            "sync_cfg": GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg,
+            "sync_cfg": sync_cfg,
         },
         "summary": summary,
         "targets": check_targets(summary),

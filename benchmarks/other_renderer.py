@@ -77,7 +77,7 @@ def measure(
     turns: np.ndarray,
     model: str,
     seed: int,
-    sync_cfg: float | None = None,
+    sync_cfg: float,
 ) -> dict[str, Any]:
     from foleystudio.core.events import EventTrack
     from foleystudio.core.requests import GenerationRequest
@@ -89,10 +89,8 @@ def measure(
         str(video),
         end=SECONDS,
         events=(("", EventTrack.from_times(given)),),
-        settings=GenerationSettings(model=model, seed=seed),
+        settings=GenerationSettings(model=model, seed=seed, sync_cfg=sync_cfg),
     )
-    if sync_cfg is not None:
-        request = request.replace(sync_cfg=sync_cfg)
     (candidate,) = engine.generate(request)
     onsets = detect_onsets(candidate.audio, candidate.sample_rate)
     _, recall, f1 = onset_f1(onsets, given, TOLERANCE_S)
@@ -120,6 +118,7 @@ def run(
     from foleystudio.ml.engine import GenerationEngine
 
     n = clips or (4 if quick else 12)
+    sync_cfg = GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg
     rng = np.random.default_rng(SEED)
     engine = GenerationEngine("cpu")
     rows = []
@@ -152,7 +151,7 @@ def run(
             "events": EVENTS,
             "tolerance_s": TOLERANCE_S,
             "seed": SEED,
-            "sync_cfg": GenerationSettings().sync_cfg if sync_cfg is None else sync_cfg,
+            "sync_cfg": sync_cfg,
         },
         "summary": summary,
         "per_clip": rows,
