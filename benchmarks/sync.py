@@ -1,6 +1,7 @@
 """Sync benchmark: do generated sound events land on the visible events of held-out FoleyWorld?
 
-Run ``python benchmarks/sync.py [--quick] [--model M] [--data DIR] [--clips N] [--steps S]`` or
+Run ``python benchmarks/sync.py [--quick] [--model M] [--data DIR] [--clips N] [--steps S]
+[--no-heldout | --no-novel] [--drop GROUPS]`` or
 ``foleystudio bench sync [--quick] [--model M]``. Results: ``benchmarks/results/sync.json``
 and a table on stdout.
 
@@ -23,6 +24,8 @@ Systems compared per clip:
   a false onset where inserted silence meets the sound.
 - ``no_visual``: the same model, request and seed with the ``visual`` and ``sync`` condition
   groups dropped (``GenerationRequest.drop_conditions``): the model without its eyes.
+  ``--drop visual`` (any of ``CONDITION_GROUPS``, comma-separated) takes groups away from
+  every system that generates, e.g. to see what the picture's CLIP tokens do to the timing.
 - ``ground_truth``: the clip's true mix (ambience and off-screen noise included); the
   ceiling of what the onset detector can reach. ``ground_truth_shifted``: the same, 0.5 s
   late: what the metrics give perfect sound that is out of sync.
@@ -171,8 +174,10 @@ def measure_clip(
     seed: int,
     cfg: float | None = None,
     sync_cfg: float | None = None,
+    drop: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Generate with and without visual conditions and measure every system on one clip."""
+    """Generate with and without visual conditions and measure every system on one clip;
+    ``drop`` names condition groups every generation of the clip goes without."""
     from foleystudio.core.audio import load_audio
     from foleystudio.core.media import read_audio
     from foleystudio.core.requests import GenerationRequest
@@ -189,10 +194,13 @@ def measure_clip(
         request = request.replace(cfg=cfg)
     if sync_cfg is not None:
         request = request.replace(sync_cfg=sync_cfg)
+    if drop:
+        request = request.replace(drop_conditions=tuple(drop))
     started = time.perf_counter()
     (generated,) = engine.generate(request)
     generate_s = time.perf_counter() - started  # features included; the next call reuses them
-    (blind,) = engine.generate(request.replace(drop_conditions=DROPPED_FOR_NO_VISUAL))
+    blind_drops = tuple(dict.fromkeys((*drop, *DROPPED_FOR_NO_VISUAL)))
+    (blind,) = engine.generate(request.replace(drop_conditions=blind_drops))
     rate = generated.sample_rate
     if mix_path is not None:
         mix, _ = load_audio(mix_path, rate, mono=True)
@@ -406,11 +414,13 @@ def run(
     seed: int = 0,
     *,
     split: str = "test",
+    heldout: bool = True,
     novel: bool = True,
     duration: float = 8.0,
     prompt: str = "text",
     cfg: float | None = None,
     sync_cfg: float | None = None,
+    drop: tuple[str, ...] = (),
     device: str = "auto",
     out: str | Path | None = RESULTS,
     log: Callable[[str], None] | None = None,
@@ -418,12 +428,15 @@ def run(
     """Run the benchmark and return the results (also written to ``out`` unless None).
 
     ``data``: a FoleyWorld corpus folder whose ``split`` is the held-out set (all of it in a
-    full run); None generates one. ``clips`` caps the clips of every set. ``novel``: also measure the novel-look set.
+    full run); None generates one. ``clips`` caps the clips of every set. ``heldout`` / ``novel``:
+    measure the held-out / novel-look set. ``drop``: condition groups (``CONDITION_GROUPS``) the
+    generated system goes without, e.g. ``("visual",)`` to see what the picture's tokens do.
     ``duration``: seconds measured from each clip's start. ``prompt``: ``text``, ``caption`` or
     ``none``. ``log``: receives one line per clip (default: stderr).
     """
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
+    from foleystudio.core.requests import CONDITION_GROUPS
     from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
@@ -434,6 +447,11 @@ def run(
         raise UsageError(f"clips must be at least 1, got {clips}")
     if duration <= 0:
         raise UsageError(f"duration must be positive, got {duration}")
+    if not (heldout or novel):
+        raise UsageError("no set to measure: both the held-out and the novel-look set are skipped")
+    unknown = sorted(set(drop) - set(CONDITION_GROUPS))
+    if unknown:
+        raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     n_heldout, n_novel = QUICK_CLIPS if quick else FULL_CLIPS
     if clips is not None:
@@ -444,12 +462,12 @@ def run(
     sets: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="foleystudio-sync-") as tmp:
         todo: list[tuple[str, list[Any], dict[str, Any]]] = []
-        if data is not None:
+        if heldout and data is not None:
             # A corpus split is used whole, but a quick run or --clips takes its first clips.
             limit = clips if clips is not None else (n_heldout if quick else None)
             records = corpus_clips(Path(data), split, limit)
             todo.append(("heldout", records, {"source": str(Path(data).resolve()), "split": split}))
-        else:
+        elif heldout:
             records = generate_set(Path(tmp) / "heldout", n_heldout, HELDOUT_SEED, duration, novel=False)
             todo.append(("heldout", records, {"source": "generated", "corpus_seed": HELDOUT_SEED}))
         if novel:
@@ -471,6 +489,7 @@ def run(
                     seed=seed + i,
                     cfg=cfg,
                     sync_cfg=sync_cfg,
+                    drop=drop,
                 )
                 result["name"] = record.name
                 result["categories"] = sorted({s["category"] for s in record.truth["sources"]})
@@ -503,6 +522,7 @@ def run(
             "onset_tolerance_s": ONSET_TOLERANCE_S,
             "aa_tolerance_s": AA_TOLERANCE_S,
             "shift_s": SHIFT_S,
+            "drop": list(drop),
             "no_visual_drops": list(DROPPED_FOR_NO_VISUAL),
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         },
@@ -531,7 +551,12 @@ def format_report(result: dict[str, Any]) -> str:
     model = result["model"]
     lines = [
         f"model {model['name']} ({model['description'] or 'no description'}) on {result['device']}, "
-        f"{result['settings']['steps']} steps, prompt: {result['settings']['prompt']}",
+        f"{result['settings']['steps']} steps, prompt: {result['settings']['prompt']}"
+        + (
+            f", generated without: {', '.join(result['settings']['drop'])}"
+            if result["settings"].get("drop")
+            else ""
+        ),
     ]
     columns = ("onset_f1", "av_align", "aa_align", "precision", "recall")
     for set_name, summary in result["sets"].items():
@@ -583,7 +608,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=16, help="sampling steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prompt", choices=PROMPTS, default="text", help="what text the model is given")
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out set")
     parser.add_argument("--no-novel", action="store_true", help="skip the novel-look set")
+    parser.add_argument(
+        "--drop",
+        default="",
+        help="condition groups the generated system goes without, comma-separated (e.g. visual)",
+    )
     parser.add_argument(
         "--cfg", type=float, default=None, help="guidance strength (default: the request default)"
     )
@@ -604,10 +635,12 @@ def main(argv: list[str] | None = None) -> int:
             args.steps,
             args.seed,
             split=args.split,
+            heldout=not args.no_heldout,
             novel=not args.no_novel,
             prompt=args.prompt,
             cfg=args.cfg,
             sync_cfg=args.sync_cfg,
+            drop=tuple(x for x in args.drop.split(",") if x),
             device=args.device,
             out=args.out,
         )

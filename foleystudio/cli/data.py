@@ -1,7 +1,7 @@
 """``foleystudio data …``: make training data.
 
 ``foleystudio data foleyworld --out DIR --clips N --seed S [--duration 8] [--size 128]
-[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel]
+[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel|recoloured]
 [--no-offscreen] [--samples] [--randomise]`` writes a FoleyWorld corpus (clip_00000… + index.json).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from foleystudio.data.foleyworld.look import LOOK_VARIANTS
 from foleystudio.errors import UsageError
 
 
@@ -38,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fw.add_argument(
         "--look",
         default="standard",
-        choices=("standard", "novel"),
-        help="'novel' renders colours never used in training (generalisation tests)",
+        choices=LOOK_VARIANTS,
+        help="'novel' renders colours never used in training (generalisation tests); 'recoloured' "
+        "gives every ball a random colour, so the colour does not name the material (training)",
     )
     fw.add_argument("--no-offscreen", action="store_true", help="never add off-screen noise")
     fw.add_argument("--no-ambience", action="store_true", help="no background ambience")

@@ -256,3 +256,24 @@ def test_a_bundle_with_a_visual_onset_network_reports_its_track(corpus, tmp_path
     systems = result["sets"]["heldout"]["systems"]
     assert "visual_onsets" in systems and 0.0 <= systems["visual_onsets"]["onset_f1"]["mean"] <= 1.0
     assert "visual_onsets" in sync.format_report(result)
+
+
+def test_dropped_groups_and_the_set_choice_reach_every_generation(debug_bundle, monkeypatch):
+    seen: list[tuple[str, ...]] = []
+    generate = GenerationEngine.generate
+
+    def spy(self, request, *args, **kwargs):
+        seen.append(request.drop_conditions)
+        return generate(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(GenerationEngine, "generate", spy)
+    quiet = {"model": str(debug_bundle), "clips": 1, "steps": 1, "duration": DURATION, "out": None}
+    result = sync.run(heldout=False, drop=("visual",), log=lambda line: None, **quiet)
+    assert set(result["sets"]) == {"novel_look"}
+    assert result["settings"]["drop"] == ["visual"]
+    assert seen == [("visual",), ("visual", "sync")]  # the generated system, then no_visual
+    assert "generated without: visual" in sync.format_report(result)
+    with pytest.raises(UsageError, match="unknown conditions"):
+        sync.run(drop=("eyes",), **quiet)
+    with pytest.raises(UsageError, match="no set"):
+        sync.run(heldout=False, novel=False, **quiet)

@@ -25,7 +25,7 @@ from foleystudio.data.foleyworld import (
     write_clip,
 )
 from foleystudio.data.foleyworld.categories.hammer import hammer_angles
-from foleystudio.data.foleyworld.look import STANDARD_BALLS
+from foleystudio.data.foleyworld.look import NOVEL_BALLS, NOVEL_MARGIN, STANDARD_BALLS, sample_look
 from foleystudio.data.foleyworld.samples import SampleBank
 from foleystudio.errors import DataError, JobCancelled, UsageError
 
@@ -245,6 +245,18 @@ def test_novel_look_uses_colours_never_seen_in_training() -> None:
     for colour in STANDARD_BALLS.values():  # the lit centre is near the base colour's hue
         assert np.abs(centre / max(centre.max(), 1e-6) - np.array(colour) / max(colour)).max() > 0.25
     assert src["onsets"]  # the sound model is the same: impacts still sound
+
+
+def test_recoloured_look_draws_ball_colours_away_from_the_novel_ones() -> None:
+    rng = np.random.default_rng(3)
+    look, _ = sample_look(rng, "recoloured", "indoor")
+    standard, _ = sample_look(np.random.default_rng(3), "standard", "indoor")
+    assert look.wall_top == standard.wall_top  # standard backdrops: only the balls change
+    colours = np.array([look.ball_color("wood", rng) for _ in range(300)])
+    novel = np.asarray(NOVEL_BALLS)
+    assert np.linalg.norm(colours[:, None] - novel[None], axis=2).min() >= NOVEL_MARGIN
+    assert np.ptp(colours, axis=0).min() > 0.7  # spread over the colour cube, not one material's colour
+    assert standard.ball_color("wood", rng) == STANDARD_BALLS["wood"]
 
 
 def test_bad_arguments_are_usage_errors() -> None:

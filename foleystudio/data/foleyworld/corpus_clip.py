@@ -52,7 +52,7 @@ class ClipSpec:
     sample_rate: int = 16000  #: Hz
     n_sources: int | None = None  #: 1–3; None: random (1: 30 %, 2: 40 %, 3: 30 %)
     categories: tuple[str, ...] | None = None  #: pool to draw sources from; None: all
-    look_variant: str = "standard"  #: "standard" (training) or "novel" (held-out look)
+    look_variant: str = "standard"  #: a ``LOOK_VARIANTS`` name: "novel" is the held-out look
     ambience: bool = True
     offscreen: bool | None = None  #: None: off-screen noise in half of the clips
     use_samples: bool = False  #: use recorded Sonic Pi samples where available

@@ -5,7 +5,9 @@ metal grey, rubber red, glass cyan), rooms have beige/grey/pale walls, floors ar
 concrete or tiles. ``novel`` is a held-out look for generalisation tests: saturated
 backdrops and object colours that the standard look never uses (magenta, lime, violet,
 orange...), so a model that follows motion rather than memorised appearance still puts its
-sound events at the visible impacts.
+sound events at the visible impacts. ``recoloured`` is a training look: the standard
+backdrops and palettes, but every ball takes a random colour (never near a novel-look one), so
+the colour no longer names the material and only the words and the sound can.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from foleystudio.data.foleyworld.render import Color, vertical_gradient
 
-LOOK_VARIANTS = ("standard", "novel")
+LOOK_VARIANTS = ("standard", "novel", "recoloured")
 
 #: Ball colour per material in the standard look (the colour identifies the material).
 STANDARD_BALLS: dict[str, Color] = {
@@ -32,6 +34,9 @@ NOVEL_BALLS: tuple[Color, ...] = (
     (0.55, 0.30, 0.95),
     (1.0, 0.85, 0.1),
 )
+#: Least RGB distance of a recoloured ball from every novel-look ball colour: the novel look
+#: stays a test of colours training never showed.
+NOVEL_MARGIN = 0.3
 
 #: Named palettes for the other objects: (standard, novel) lists of (name, colour).
 PALETTES: dict[str, tuple[tuple[tuple[str, Color], ...], tuple[tuple[str, Color], ...]]] = {
@@ -81,15 +86,27 @@ class Look:
     floor_pattern: str  #: "boards", "tiles", "plain", "grass", "asphalt", "stripes"
 
     def ball_color(self, material: str, rng: np.random.Generator) -> Color:
-        """The ball colour for ``material`` (fixed in the standard look, random in novel)."""
+        """The ball colour for ``material``: fixed in the standard look, one of
+        :data:`NOVEL_BALLS` in the novel look, any other colour in the recoloured look."""
         if self.variant == "novel":
             return NOVEL_BALLS[int(rng.integers(len(NOVEL_BALLS)))]
+        if self.variant == "recoloured":
+            return recoloured_ball(rng)
         return STANDARD_BALLS[material]
 
     def pick(self, palette: str, rng: np.random.Generator) -> tuple[str, Color]:
         """A named colour from ``palette`` for this look."""
         choices = PALETTES[palette][1 if self.variant == "novel" else 0]
         return choices[int(rng.integers(len(choices)))]
+
+
+def recoloured_ball(rng: np.random.Generator) -> Color:
+    """A uniformly random ball colour at least :data:`NOVEL_MARGIN` from every novel one."""
+    novel = np.asarray(NOVEL_BALLS)
+    while True:
+        c = rng.uniform(0.05, 0.95, 3)
+        if np.min(np.linalg.norm(novel - c, axis=1)) >= NOVEL_MARGIN:
+            return (float(c[0]), float(c[1]), float(c[2]))
 
 
 def _jitter(rng: np.random.Generator, color: Color, amount: float = 0.04) -> Color:
