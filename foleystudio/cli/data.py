@@ -1,7 +1,7 @@
 """``foleystudio data …``: make training data.
 
 ``foleystudio data foleyworld --out DIR --clips N --seed S [--duration 8] [--size 128]
-[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel|recoloured]
+[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel|recoloured|repainted]
 [--no-offscreen] [--samples] [--randomise]`` writes a FoleyWorld corpus (clip_00000… + index.json).
 """
 
@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="standard",
         choices=LOOK_VARIANTS,
         help="'novel' renders colours never used in training (generalisation tests); 'recoloured' "
-        "gives every ball a random colour, so the colour does not name the material (training)",
+        "gives every ball a random colour, so the colour does not name the material, 'repainted' the "
+        "walls and floors too (training)",
     )
     fw.add_argument("--no-offscreen", action="store_true", help="never add off-screen noise")
     fw.add_argument("--no-ambience", action="store_true", help="no background ambience")

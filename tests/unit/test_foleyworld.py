@@ -25,7 +25,14 @@ from foleystudio.data.foleyworld import (
     write_clip,
 )
 from foleystudio.data.foleyworld.categories.hammer import hammer_angles
-from foleystudio.data.foleyworld.look import NOVEL_BALLS, NOVEL_MARGIN, STANDARD_BALLS, sample_look
+from foleystudio.data.foleyworld.look import (
+    _NOVEL_FLOORS,
+    _NOVEL_WALLS,
+    NOVEL_BALLS,
+    NOVEL_MARGIN,
+    STANDARD_BALLS,
+    sample_look,
+)
 from foleystudio.data.foleyworld.samples import SampleBank
 from foleystudio.errors import DataError, JobCancelled, UsageError
 
@@ -257,6 +264,21 @@ def test_recoloured_look_draws_ball_colours_away_from_the_novel_ones() -> None:
     assert np.linalg.norm(colours[:, None] - novel[None], axis=2).min() >= NOVEL_MARGIN
     assert np.ptp(colours, axis=0).min() > 0.7  # spread over the colour cube, not one material's colour
     assert standard.ball_color("wood", rng) == STANDARD_BALLS["wood"]
+
+
+def test_repainted_look_paints_walls_and_floors_away_from_the_novel_ones() -> None:
+    rng = np.random.default_rng(4)
+    looks = [sample_look(rng, "repainted", setting)[0] for setting in ("indoor", "outdoor", "street") * 40]
+    walls = np.array([look.wall_top for look in looks])
+    floors = np.array([look.floor_far for look in looks])
+    for colours, novel in ((walls, _NOVEL_WALLS), (floors, _NOVEL_FLOORS)):
+        avoided = np.array([c for pair in novel for c in pair])
+        # The jitter every look gets (±0.04 a channel) may bring a colour that much closer.
+        assert np.linalg.norm(colours[:, None] - avoided[None], axis=2).min() >= NOVEL_MARGIN - 0.07
+        assert np.ptp(colours, axis=0).min() > 0.6  # any colour, not the standard few
+    assert all(look.floor_pattern != "stripes" for look in looks)  # the novel look's own pattern
+    ball = looks[0].ball_color("metal", rng)
+    assert ball != STANDARD_BALLS["metal"]
 
 
 def test_bad_arguments_are_usage_errors() -> None:

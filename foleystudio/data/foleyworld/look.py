@@ -8,6 +8,8 @@ orange...), so a model that follows motion rather than memorised appearance stil
 sound events at the visible impacts. ``recoloured`` is a training look: the standard
 backdrops and palettes, but every ball takes a random colour (never near a novel-look one), so
 the colour no longer names the material and only the words and the sound can.
+``repainted`` (training) goes further: walls, sky and floors take random colours too (never
+near a novel-look one; the floor patterns stay the standard ones).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from foleystudio.data.foleyworld.render import Color, vertical_gradient
 
-LOOK_VARIANTS = ("standard", "novel", "recoloured")
+LOOK_VARIANTS = ("standard", "novel", "recoloured", "repainted")
 
 #: Ball colour per material in the standard look (the colour identifies the material).
 STANDARD_BALLS: dict[str, Color] = {
@@ -34,8 +36,8 @@ NOVEL_BALLS: tuple[Color, ...] = (
     (0.55, 0.30, 0.95),
     (1.0, 0.85, 0.1),
 )
-#: Least RGB distance of a recoloured ball from every novel-look ball colour: the novel look
-#: stays a test of colours training never showed.
+#: Least RGB distance of a recoloured ball, wall or floor from every novel-look colour of its
+#: kind: the novel look stays a test of colours training never showed.
 NOVEL_MARGIN = 0.3
 
 #: Named palettes for the other objects: (standard, novel) lists of (name, colour).
@@ -90,7 +92,7 @@ class Look:
         :data:`NOVEL_BALLS` in the novel look, any other colour in the recoloured look."""
         if self.variant == "novel":
             return NOVEL_BALLS[int(rng.integers(len(NOVEL_BALLS)))]
-        if self.variant == "recoloured":
+        if self.variant in ("recoloured", "repainted"):
             return recoloured_ball(rng)
         return STANDARD_BALLS[material]
 
@@ -102,11 +104,21 @@ class Look:
 
 def recoloured_ball(rng: np.random.Generator) -> Color:
     """A uniformly random ball colour at least :data:`NOVEL_MARGIN` from every novel one."""
-    novel = np.asarray(NOVEL_BALLS)
+    return _colour_away_from(rng, NOVEL_BALLS)
+
+
+def _colour_away_from(rng: np.random.Generator, avoided: tuple[Color, ...]) -> Color:
+    """A uniformly random colour at least :data:`NOVEL_MARGIN` from every colour in ``avoided``."""
+    novel = np.asarray(avoided)
     while True:
         c = rng.uniform(0.05, 0.95, 3)
         if np.min(np.linalg.norm(novel - c, axis=1)) >= NOVEL_MARGIN:
             return (float(c[0]), float(c[1]), float(c[2]))
+
+
+def _scaled(color: Color, factor: float) -> Color:
+    c = np.clip(np.asarray(color) * factor, 0.0, 1.0)
+    return (float(c[0]), float(c[1]), float(c[2]))
 
 
 def _jitter(rng: np.random.Generator, color: Color, amount: float = 0.04) -> Color:
@@ -158,6 +170,12 @@ def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[L
         top, bottom = _NOVEL_WALLS[int(rng.integers(len(_NOVEL_WALLS)))]
         far, near = _NOVEL_FLOORS[int(rng.integers(len(_NOVEL_FLOORS)))]
         pattern = "stripes" if pattern != "asphalt" else pattern
+    elif variant == "repainted":
+        top = _colour_away_from(rng, tuple(c for pair in _NOVEL_WALLS for c in pair))
+        far = _colour_away_from(rng, tuple(c for pair in _NOVEL_FLOORS for c in pair))
+        # The standard looks' gentle gradients: a darker wall foot, a lighter near floor.
+        bottom = _scaled(top, 0.88)
+        near = _scaled(far, 1.15)
     look = Look(
         variant, _jitter(rng, top), _jitter(rng, bottom), _jitter(rng, far), _jitter(rng, near), pattern
     )
