@@ -281,6 +281,13 @@ def test_repainted_look_paints_walls_and_floors_away_from_the_novel_ones() -> No
     assert ball != STANDARD_BALLS["metal"]
 
 
+def test_the_command_line_offers_every_look() -> None:
+    from foleystudio.cli.data import LOOK_CHOICES
+    from foleystudio.data.foleyworld import LOOK_VARIANTS
+
+    assert LOOK_CHOICES == LOOK_VARIANTS
+
+
 def test_bad_arguments_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         generate_clip(0, n_sources=4)
