@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -286,6 +288,13 @@ def test_the_command_line_offers_every_look() -> None:
     from foleystudio.data.foleyworld import LOOK_VARIANTS
 
     assert LOOK_CHOICES == LOOK_VARIANTS
+    # ... without importing FoleyWorld (and what it imports) at every command's start.
+    probe = (
+        "import sys\nfrom foleystudio.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('foleystudio.data.foleyworld' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
 
 
 def test_bad_arguments_are_usage_errors() -> None:
