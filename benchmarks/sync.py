@@ -429,8 +429,9 @@ def run(
 
     ``data``: a FoleyWorld corpus folder whose ``split`` is the held-out set (all of it in a
     full run); None generates one. ``clips`` caps the clips of every set. ``heldout`` / ``novel``:
-    measure the held-out / novel-look set. ``drop``: condition groups (``CONDITION_GROUPS``) the
-    generated system goes without, e.g. ``("visual",)`` to see what the picture's tokens do.
+    measure the held-out / novel-look set. ``drop``: condition groups (``CONDITION_GROUPS``) that
+    every generation (``generated`` and ``no_visual``) goes without, e.g. ``("visual",)`` to see
+    what the picture's tokens do.
     ``duration``: seconds measured from each clip's start. ``prompt``: ``text``, ``caption`` or
     ``none``. ``log``: receives one line per clip (default: stderr).
     """
@@ -613,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drop",
         default="",
-        help="condition groups the generated system goes without, comma-separated (e.g. visual)",
+        help="condition groups every generation goes without, comma-separated (e.g. visual)",
     )
     parser.add_argument(
         "--cfg", type=float, default=None, help="guidance strength (default: the request default)"

@@ -89,7 +89,8 @@ class Look:
 
     def ball_color(self, material: str, rng: np.random.Generator) -> Color:
         """The ball colour for ``material``: fixed in the standard look, one of
-        :data:`NOVEL_BALLS` in the novel look, any other colour in the recoloured look."""
+        :data:`NOVEL_BALLS` in the novel look, any other colour in the recoloured and repainted
+        looks."""
         if self.variant == "novel":
             return NOVEL_BALLS[int(rng.integers(len(NOVEL_BALLS)))]
         if self.variant in ("recoloured", "repainted"):
