@@ -437,7 +437,7 @@ def run(
     """
     from foleystudio.core.atomicfile import atomic_write_bytes
     from foleystudio.core.machine import machine_description
-    from foleystudio.core.requests import CONDITION_GROUPS
+    from foleystudio.core.requests import check_condition_groups
     from foleystudio.core.settings import GenerationSettings
     from foleystudio.errors import UsageError
     from foleystudio.ml.engine import GenerationEngine
@@ -450,9 +450,7 @@ def run(
         raise UsageError(f"duration must be positive, got {duration}")
     if not (heldout or novel):
         raise UsageError("no set to measure: both the held-out and the novel-look set are skipped")
-    unknown = sorted(set(drop) - set(CONDITION_GROUPS))
-    if unknown:
-        raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
+    check_condition_groups(drop)  # before any set is rendered
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     n_heldout, n_novel = QUICK_CLIPS if quick else FULL_CLIPS
     if clips is not None:

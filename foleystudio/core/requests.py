@@ -24,6 +24,14 @@ from foleystudio.errors import UsageError
 #: list (``ml.flowley.conditions.CONDITION_NAMES``) is this one.
 CONDITION_GROUPS = ("visual", "text", "sync", "mix", "ref")
 
+
+def check_condition_groups(groups: tuple[str, ...] | list[str]) -> None:
+    """UsageError unless every name in ``groups`` is one of :data:`CONDITION_GROUPS`."""
+    unknown = sorted(set(groups) - set(CONDITION_GROUPS))
+    if unknown:
+        raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
+
+
 #: Key of the whole picture's event track in :attr:`GenerationRequest.events`.
 WHOLE_PICTURE = ""
 
@@ -80,9 +88,7 @@ class GenerationRequest:
             raise UsageError(f"end ({self.end} s) must be after start ({self.start} s)")
         if self.noise_origin is not None and not isinstance(self.noise_origin, NoiseRecipe):
             raise UsageError(f"noise_origin must be a NoiseRecipe, got {self.noise_origin!r}")
-        unknown = sorted(set(self.drop_conditions) - set(CONDITION_GROUPS))
-        if unknown:
-            raise UsageError(f"unknown conditions to drop {unknown}; known: {', '.join(CONDITION_GROUPS)}")
+        check_condition_groups(self.drop_conditions)
         for source in self.sources:
             for key in getattr(source, "keyframes", ()):
                 if key.box.clipped() is None:

@@ -28,10 +28,10 @@ from foleystudio.data.foleyworld import (
 )
 from foleystudio.data.foleyworld.categories.hammer import hammer_angles
 from foleystudio.data.foleyworld.look import (
-    _NOVEL_FLOORS,
-    _NOVEL_WALLS,
     NOVEL_BALLS,
+    NOVEL_FLOOR_COLOURS,
     NOVEL_MARGIN,
+    NOVEL_WALL_COLOURS,
     STANDARD_BALLS,
     sample_look,
 )
@@ -273,8 +273,7 @@ def test_repainted_look_paints_walls_and_floors_away_from_the_novel_ones() -> No
     looks = [sample_look(rng, "repainted", setting)[0] for setting in ("indoor", "outdoor", "street") * 40]
     walls = np.array([look.wall_top for look in looks])
     floors = np.array([look.floor_far for look in looks])
-    for colours, novel in ((walls, _NOVEL_WALLS), (floors, _NOVEL_FLOORS)):
-        avoided = np.array([c for pair in novel for c in pair])
+    for colours, avoided in ((walls, np.array(NOVEL_WALL_COLOURS)), (floors, np.array(NOVEL_FLOOR_COLOURS))):
         # The jitter every look gets (±0.04 a channel) may bring a colour that much closer.
         assert np.linalg.norm(colours[:, None] - avoided[None], axis=2).min() >= NOVEL_MARGIN - 0.07
         assert np.ptp(colours, axis=0).min() > 0.6  # any colour, not the standard few

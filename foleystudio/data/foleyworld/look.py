@@ -114,17 +114,19 @@ def _colour_away_from(rng: np.random.Generator, avoided: tuple[Color, ...]) -> C
     while True:
         c = rng.uniform(0.05, 0.95, 3)
         if np.min(np.linalg.norm(novel - c, axis=1)) >= NOVEL_MARGIN:
-            return (float(c[0]), float(c[1]), float(c[2]))
+            return _rgb(c)
+
+
+def _rgb(c: np.ndarray) -> Color:
+    return (float(c[0]), float(c[1]), float(c[2]))
 
 
 def _scaled(color: Color, factor: float) -> Color:
-    c = np.clip(np.asarray(color) * factor, 0.0, 1.0)
-    return (float(c[0]), float(c[1]), float(c[2]))
+    return _rgb(np.clip(np.asarray(color) * factor, 0.0, 1.0))
 
 
 def _jitter(rng: np.random.Generator, color: Color, amount: float = 0.04) -> Color:
-    c = np.clip(np.asarray(color) + rng.uniform(-amount, amount, 3), 0.0, 1.0)
-    return (float(c[0]), float(c[1]), float(c[2]))
+    return _rgb(np.clip(np.asarray(color) + rng.uniform(-amount, amount, 3), 0.0, 1.0))
 
 
 #: Floors of the standard look: (surface word, far colour, near colour, pattern) by setting.
@@ -156,6 +158,10 @@ _NOVEL_FLOORS = (
     ((0.10, 0.75, 0.65), (0.20, 0.85, 0.75)),
     ((0.85, 0.20, 0.35), (0.95, 0.35, 0.45)),
 )
+#: Every colour of the novel look's walls and floors (gradient ends): the repainted look keeps
+#: :data:`NOVEL_MARGIN` from them.
+NOVEL_WALL_COLOURS: tuple[Color, ...] = tuple(c for pair in _NOVEL_WALLS for c in pair)
+NOVEL_FLOOR_COLOURS: tuple[Color, ...] = tuple(c for pair in _NOVEL_FLOORS for c in pair)
 
 
 def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[Look, str]:
@@ -172,8 +178,8 @@ def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[L
         far, near = _NOVEL_FLOORS[int(rng.integers(len(_NOVEL_FLOORS)))]
         pattern = "stripes" if pattern != "asphalt" else pattern
     elif variant == "repainted":
-        top = _colour_away_from(rng, tuple(c for pair in _NOVEL_WALLS for c in pair))
-        far = _colour_away_from(rng, tuple(c for pair in _NOVEL_FLOORS for c in pair))
+        top = _colour_away_from(rng, NOVEL_WALL_COLOURS)
+        far = _colour_away_from(rng, NOVEL_FLOOR_COLOURS)
         # The standard looks' gentle gradients: a darker wall foot, a lighter near floor.
         bottom = _scaled(top, 0.88)
         near = _scaled(far, 1.15)
