@@ -1,7 +1,7 @@
 """``foleystudio data …``: make training data.
 
 ``foleystudio data foleyworld --out DIR --clips N --seed S [--duration 8] [--size 128]
-[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel|recoloured|repainted]
+[--fps 24] [--sources 1-3] [--jobs J] [--categories a,b] [--look standard|novel|recoloured|repainted|mixed]
 [--no-offscreen] [--samples] [--randomise]`` writes a FoleyWorld corpus (clip_00000… + index.json).
 """
 
@@ -14,7 +14,7 @@ from foleystudio.errors import UsageError
 
 #: ``data.foleyworld.LOOK_VARIANTS``, written out: importing FoleyWorld would add 1.3 s to every
 #: command's start (a test keeps the two equal).
-LOOK_CHOICES = ("standard", "novel", "recoloured", "repainted")
+LOOK_CHOICES = ("standard", "novel", "recoloured", "repainted", "mixed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=LOOK_CHOICES,
         help="'novel' renders colours never used in training (generalisation tests); 'recoloured' "
         "gives every ball a random colour, so the colour does not name the material, 'repainted' the "
-        "walls and floors too (training)",
+        "walls and floors too (training), 'mixed' draws standard or repainted per clip (training)",
     )
     fw.add_argument("--no-offscreen", action="store_true", help="never add off-screen noise")
     fw.add_argument("--no-ambience", action="store_true", help="no background ambience")

@@ -282,6 +282,22 @@ def test_repainted_look_paints_walls_and_floors_away_from_the_novel_ones() -> No
     assert ball != STANDARD_BALLS["metal"]
 
 
+def test_mixed_look_draws_standard_or_repainted_rooms_per_clip() -> None:
+    rng = np.random.default_rng(5)
+    looks = [sample_look(rng, "mixed", "indoor")[0] for _ in range(200)]
+    variants = [look.variant for look in looks]
+    assert set(variants) == {"standard", "repainted"}  # each clip is one of the two, recorded as such
+    assert 0.35 < variants.count("repainted") / len(variants) < 0.65
+    standard_walls = {look.wall_top for look in looks if look.variant == "standard"}
+    repainted_walls = {look.wall_top for look in looks if look.variant == "repainted"}
+    assert len(repainted_walls) > 3 * len({tuple(np.round(w, 1)) for w in standard_walls})
+
+
+def test_a_mixed_corpus_records_each_clips_drawn_look() -> None:
+    clips = [generate_clip(seed, duration=DURATION, size=SIZE, look_variant="mixed") for seed in range(6)]
+    assert {c.record.look_variant for c in clips} == {"standard", "repainted"}
+
+
 def test_the_command_line_offers_every_look() -> None:
     from foleystudio.cli.data import LOOK_CHOICES
     from foleystudio.data.foleyworld import LOOK_VARIANTS

@@ -355,7 +355,7 @@ def _describe(
         size=spec.size,
         n_frames=ctx.n_frames,
         n_samples=ctx.n_samples,
-        look_variant=spec.look_variant,
+        look_variant=ctx.look.variant,  # a mixed corpus records what each clip drew
         setting=ctx.setting,
         surface=ctx.surface,
         floor_y=round(ctx.floor_y, 6),

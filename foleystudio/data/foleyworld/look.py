@@ -9,7 +9,9 @@ sound events at the visible impacts. ``recoloured`` is a training look: the stan
 backdrops and palettes, but every ball takes a random colour (never near a novel-look one), so
 the colour no longer names the material and only the words and the sound can.
 ``repainted`` (training) goes further: walls, sky and floors take random colours too (never
-near a novel-look one; the floor patterns stay the standard ones).
+near a novel-look one; the floor patterns stay the standard ones). ``mixed`` (training) draws
+standard or repainted per clip, even odds, so a corpus teaches both the usual rooms and rooms of
+any colour.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from foleystudio.data.foleyworld.render import Color, vertical_gradient
 
-LOOK_VARIANTS = ("standard", "novel", "recoloured", "repainted")
+LOOK_VARIANTS = ("standard", "novel", "recoloured", "repainted", "mixed")
 
 #: Ball colour per material in the standard look (the colour identifies the material).
 STANDARD_BALLS: dict[str, Color] = {
@@ -165,9 +167,12 @@ NOVEL_FLOOR_COLOURS: tuple[Color, ...] = tuple(c for pair in _NOVEL_FLOORS for c
 
 
 def sample_look(rng: np.random.Generator, variant: str, setting: str) -> tuple[Look, str]:
-    """A random look for ``setting``; returns it with the floor's surface word."""
+    """A random look for ``setting``; returns it with the floor's surface word. A ``mixed``
+    look comes back as the standard or repainted one it drew."""
     if variant not in LOOK_VARIANTS:
         raise ValueError(f"unknown look variant {variant!r}")
+    if variant == "mixed":
+        variant = "repainted" if rng.random() < 0.5 else "standard"
     surface, far, near, pattern = _FLOORS[setting][int(rng.integers(len(_FLOORS[setting])))]
     if setting == "indoor":
         top, bottom = _WALLS[int(rng.integers(len(_WALLS)))]
