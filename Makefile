@@ -128,4 +128,4 @@ train-24k-warm: $(STAMP)
 	$(BIN)/foleystudio train flowley --data $(WARM_DATA) --clip models/foleyworld-tiny --audio models/foleyworld-tiny \
 		--onsets models/foleyworld-tiny --out $(WARM)/flowley --codec 24k --init models/foleyworld-tiny --train-clips 800 \
 		--steps $(WARM_STEPS) --lr 3e-4 --event-tracks 0.6 --resume \
-		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k
+		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k$(WARM_SUFFIX)
