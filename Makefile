@@ -57,7 +57,7 @@ clean:
 # on its own corpus, into runs/24k/ and the bundle runs/24k/foleyworld-tiny-24k; SAMPLES=1 draws
 # FoleyWorld's sounds from the recorded palette (--samples, sonic-pi-samples) into runs/24k-samples/
 # (runs/samples/ at 16 kHz). Only the plain default writes models/foleyworld-tiny.
-# `make train-24k` is RATE=24000 SAMPLES=1 (docs/decisions.md, "A 24 kHz codec").
+# `make train-24k` is RATE=24000 SAMPLES=1 (docs/decisions.md, "A 24 kHz codec"); LOOK below.
 RATE ?= 16000
 SAMPLES ?=
 ifeq ($(RATE)$(SAMPLES),16000)
@@ -84,8 +84,17 @@ BUNDLE_VERSION ?= 2.0.0-24k
 else
 $(error RATE must be 16000 or 24000 (the codec presets 16k and 24k), got $(RATE))
 endif
+# LOOK=mixed|repainted|recoloured trains on that FoleyWorld look (data foleyworld --look), into
+# runs, corpus and bundle folders and a version named after it; never models/foleyworld-tiny.
+LOOK ?= standard
+ifneq ($(LOOK),standard)
+RUNS := $(RUNS)/$(LOOK)
+FW_DATA := $(FW_DATA)-$(LOOK)
+BUNDLE := $(RUNS)/$(BUNDLE_NAME)
+BUNDLE_VERSION := $(BUNDLE_VERSION)-$(LOOK)
+endif
 train-default: $(STAMP)
-	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate $(RATE) $(if $(SAMPLES),--samples)
+	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate $(RATE) $(if $(SAMPLES),--samples) --look $(LOOK)
 	test -f $(RUNS)/clip-tiny/clip.safetensors || $(BIN)/foleystudio train clip --data $(FW_DATA) --out $(RUNS)/clip-tiny --steps 250 --batch 128 --resume
 	test -f $(RUNS)/audio-tiny/audio.safetensors || $(BIN)/foleystudio train audio --data $(FW_DATA) --clip $(RUNS)/clip-tiny --out $(RUNS)/audio-tiny --steps 1000 --batch 32 --resume
 	$(BIN)/foleystudio train flowley --data $(FW_DATA) --clip $(RUNS)/clip-tiny --audio $(RUNS)/audio-tiny --out $(RUNS)/flowley-tiny \
