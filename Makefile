@@ -122,14 +122,13 @@ train-24k:
 # (train/codec_transfer.py) and fine-tuned on the recorded-palette corpus with 1.1.0's last
 # recipe; SSV2A is retrained on the new cache. It decodes with Griffin-Lim: the 24 kHz vocoder
 # (`train vocoder --sonic-pi --bundle DIR`) did not beat it.
-# WARM_LOOK=mixed trains on half standard, half repainted rooms (into runs/24k-warm-mixed/).
-WARM_LOOK ?= standard
-WARM_SUFFIX := $(if $(filter-out standard,$(WARM_LOOK)),-$(WARM_LOOK))
+# LOOK=mixed (above) trains on half standard, half repainted rooms (into runs/24k-warm-mixed/).
+WARM_SUFFIX := $(if $(filter-out standard,$(LOOK)),-$(LOOK))
 WARM := runs/24k-warm$(WARM_SUFFIX)
 WARM_DATA := runs/fw-train-24k-samples$(WARM_SUFFIX)
 WARM_STEPS ?= 10000
 train-24k-warm: $(STAMP)
-	$(BIN)/foleystudio data foleyworld --out $(WARM_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate 24000 --samples --look $(WARM_LOOK)
+	$(BIN)/foleystudio data foleyworld --out $(WARM_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate 24000 --samples --look $(LOOK)
 	$(BIN)/foleystudio train flowley --data $(WARM_DATA) --clip models/foleyworld-tiny --audio models/foleyworld-tiny \
 		--onsets models/foleyworld-tiny --out $(WARM)/flowley --codec 24k --init models/foleyworld-tiny --train-clips 800 \
 		--steps $(WARM_STEPS) --lr 3e-4 --event-tracks 0.6 --resume
