@@ -87,11 +87,12 @@ endif
 # LOOK=mixed|repainted|recoloured trains on that FoleyWorld look (data foleyworld --look), into
 # runs, corpus and bundle folders and a version named after it; never models/foleyworld-tiny.
 LOOK ?= standard
-ifneq ($(LOOK),standard)
+LOOK_SUFFIX := $(if $(filter-out standard,$(LOOK)),-$(LOOK))
+ifneq ($(LOOK_SUFFIX),)
 RUNS := $(RUNS)/$(LOOK)
-FW_DATA := $(FW_DATA)-$(LOOK)
+FW_DATA := $(FW_DATA)$(LOOK_SUFFIX)
 BUNDLE := $(RUNS)/$(BUNDLE_NAME)
-BUNDLE_VERSION := $(BUNDLE_VERSION)-$(LOOK)
+BUNDLE_VERSION := $(BUNDLE_VERSION)$(LOOK_SUFFIX)
 endif
 train-default: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out $(FW_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate $(RATE) $(if $(SAMPLES),--samples) --look $(LOOK)
@@ -123,9 +124,8 @@ train-24k:
 # recipe; SSV2A is retrained on the new cache. It decodes with Griffin-Lim: the 24 kHz vocoder
 # (`train vocoder --sonic-pi --bundle DIR`) did not beat it.
 # LOOK=mixed (above) trains on half standard, half repainted rooms (into runs/24k-warm-mixed/).
-WARM_SUFFIX := $(if $(filter-out standard,$(LOOK)),-$(LOOK))
-WARM := runs/24k-warm$(WARM_SUFFIX)
-WARM_DATA := runs/fw-train-24k-samples$(WARM_SUFFIX)
+WARM := runs/24k-warm$(LOOK_SUFFIX)
+WARM_DATA := runs/fw-train-24k-samples$(LOOK_SUFFIX)
 WARM_STEPS ?= 10000
 train-24k-warm: $(STAMP)
 	$(BIN)/foleystudio data foleyworld --out $(WARM_DATA) --clips 1600 --seed 2026 --jobs 2 --sample-rate 24000 --samples --look $(LOOK)
@@ -136,4 +136,4 @@ train-24k-warm: $(STAMP)
 	$(BIN)/foleystudio train flowley --data $(WARM_DATA) --clip models/foleyworld-tiny --audio models/foleyworld-tiny \
 		--onsets models/foleyworld-tiny --out $(WARM)/flowley --codec 24k --init models/foleyworld-tiny --train-clips 800 \
 		--steps $(WARM_STEPS) --lr 3e-4 --event-tracks 0.6 --resume \
-		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k$(WARM_SUFFIX)
+		--ssv2a $(WARM)/ssv2a --bundle $(WARM)/foleyworld-tiny-24k --bundle-name foleyworld-tiny-24k --bundle-version 2.0.0-24k$(LOOK_SUFFIX)
