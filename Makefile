@@ -125,8 +125,10 @@ train-24k:
 # (`train vocoder --sonic-pi --bundle DIR`) did not beat it.
 # LOOK=mixed (above) trains on half standard, half repainted rooms (into runs/24k-warm-mixed/).
 # WARM_CLIPS=1800 WARM_TRAIN_CLIPS=1600 fine-tunes on twice the clips (into runs/24k-warm-1600clips/):
-# at 16 kHz that kept the novel-look balls where 800 clips lost them (docs/decisions.md,
-# "What a fine-tune costs"); the feature cache then takes about 15 min instead of 7.
+# at 16 kHz that kept the novel-look balls where 800 clips lost them, though it lost the other
+# renderer's discs like every fine-tune (docs/decisions.md, "What a fine-tune costs"); the
+# feature cache then takes about 15 min instead of 7. WARM_CLIPS must hold the training clips
+# (90 % of a corpus is its train split).
 WARM_CLIPS ?= 1600
 WARM_TRAIN_CLIPS ?= 800
 WARM := runs/24k-warm$(LOOK_SUFFIX)$(if $(filter-out 800,$(WARM_TRAIN_CLIPS)),-$(WARM_TRAIN_CLIPS)clips)
